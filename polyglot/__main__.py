@@ -1,0 +1,3 @@
+from polyglot.cli.main import app
+
+app()

@@ -1,0 +1,96 @@
+"""Plain YAML validated into typed objects, with errors a person can act on.
+
+Every shipped YAML (language packs, benchmark definitions, recipes) goes through
+``load_yaml_model``: a syntax error names the file and line, a bad value names the file and the
+dotted field, and an unknown key suggests the closest known one.
+"""
+
+from __future__ import annotations
+
+import difflib
+from pathlib import Path
+from typing import Any, TypeVar
+
+import yaml
+from pydantic import BaseModel, ConfigDict, ValidationError
+
+M = TypeVar("M", bound=BaseModel)
+
+
+class ConfigError(ValueError):
+    """A YAML file or a config value is wrong; the message names the file and the field."""
+
+
+class StrictModel(BaseModel):
+    """Base for every config model: unknown keys are errors, objects are immutable."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+def read_yaml(path: Path) -> Any:
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError(f"{path}: no such file") from None
+    try:
+        return yaml.safe_load(text)
+    except yaml.MarkedYAMLError as err:
+        mark = err.problem_mark
+        where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else "?"
+        raise ConfigError(f"{path}: invalid YAML at {where}: {err.problem}") from None
+
+
+def load_yaml_model(path: Path, model: type[M], **extra: Any) -> M:
+    """Read ``path`` and validate it as ``model``; ``extra`` fills keys the file may omit."""
+    data = read_yaml(path)
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path}: expected a mapping at the top level, got {type(data).__name__}")
+    return validate_model({**extra, **data}, model, source=str(path))
+
+
+def validate_model(data: dict[str, Any], model: type[M], source: str) -> M:
+    try:
+        return model.model_validate(data)
+    except ValidationError as err:
+        raise ConfigError(format_validation_error(err, model, source)) from None
+
+
+def format_validation_error(err: ValidationError, model: type[BaseModel], source: str) -> str:
+    lines = []
+    for problem in err.errors():
+        loc = problem["loc"]
+        field = ".".join(str(part) for part in loc) or "<root>"
+        message = problem["msg"]
+        if problem["type"] == "extra_forbidden":
+            known = _field_names_at(model, loc[:-1])
+            close = difflib.get_close_matches(str(loc[-1]), known, n=1)
+            message = "unknown key" + (f" (did you mean '{close[0]}'?)" if close else "")
+            if known:
+                message += f"; known keys: {', '.join(sorted(known))}"
+        lines.append(f"{source}: field '{field}': {message}")
+    return "\n".join(lines)
+
+
+def _field_names_at(model: type[BaseModel], loc: tuple) -> list[str]:
+    """Field names of the nested model found by following ``loc`` from ``model``."""
+    current: Any = model
+    for part in loc:
+        if isinstance(part, int) or not (isinstance(current, type) and issubclass(current, BaseModel)):
+            continue
+        field = current.model_fields.get(str(part))
+        if field is None:
+            return []
+        current = _nested_model(field.annotation)
+    if isinstance(current, type) and issubclass(current, BaseModel):
+        return list(current.model_fields)
+    return []
+
+
+def _nested_model(annotation: Any) -> Any:
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return annotation
+    for arg in getattr(annotation, "__args__", ()) or ():
+        found = _nested_model(arg)
+        if found is not None:
+            return found
+    return None

@@ -1,0 +1,167 @@
+"""Language packs: one declarative YAML per language under ``languages/``.
+
+A pack says everything polyglot needs to know about a language: its script(s), digits and
+number format, the localized prompt strings and final-answer cues, its fastText label, and a
+small bilingual lexicon. Adding a language means adding a file; code never branches on a
+language code.
+"""
+
+from __future__ import annotations
+
+import os
+import unicodedata
+from functools import cache
+from pathlib import Path
+
+from pydantic import Field, field_validator, model_validator
+
+from polyglot.config import ConfigError, StrictModel, load_yaml_model
+from polyglot.resources import shipped_dir
+
+ANSWER_SLOT = "{n}"
+MIN_LEXICON_ENTRIES = 50
+
+
+class NumberFormat(StrictModel):
+    digits: str = Field(description="The ten decimal digits 0-9 as written natively.")
+    decimal_separator: str = "."
+    thousands_separators: list[str] = [","]
+    # Group sizes from the right, as in CLDR: [3] is 1,000,000; [3, 2] is Indian 10,00,000.
+    grouping: list[int] = [3]
+
+    @field_validator("digits")
+    @classmethod
+    def _ten_decimal_digits(cls, digits: str) -> str:
+        if len(digits) != 10:
+            raise ValueError(f"needs exactly 10 digits, got {len(digits)}: {digits!r}")
+        for value, char in enumerate(digits):
+            if unicodedata.category(char) != "Nd" or unicodedata.decimal(char) != value:
+                raise ValueError(f"{char!r} at position {value} is not the decimal digit {value}")
+        return digits
+
+    @field_validator("decimal_separator")
+    @classmethod
+    def _one_char(cls, sep: str) -> str:
+        if len(sep) != 1:
+            raise ValueError(f"must be a single character, got {sep!r}")
+        return sep
+
+    @model_validator(mode="after")
+    def _separators_differ(self) -> NumberFormat:
+        if self.decimal_separator in self.thousands_separators:
+            raise ValueError(
+                f"decimal separator {self.decimal_separator!r} is also a thousands separator"
+            )
+        return self
+
+
+class Prompts(StrictModel):
+    question: str = Field(description="Label before a question, e.g. 'Question:'.")
+    step_by_step_answer: str = Field(description="Label before a CoT answer.")
+    answer: str = Field(description="Label before a direct answer, e.g. 'Answer:'.")
+    think_step_by_step: str = Field(description="\"Let's think step by step.\"")
+
+
+class Detection(StrictModel):
+    """How to tell this language from close relatives that fastText confuses it with."""
+
+    confusable_with: list[str] = []
+    markers: list[str] = Field(default=[], description="Words typical of this language only.")
+
+
+class LanguagePack(StrictModel):
+    code: str = Field(pattern=r"^[a-z]{2,3}$", description="ISO 639-1 code (639-3 if none).")
+    name: str
+    native_name: str
+    scripts: list[str] = Field(min_length=1, description="Unicode script names, e.g. Bengali.")
+    space_delimited: bool = True
+    sentence_terminators: list[str] = Field(min_length=1)
+    numbers: NumberFormat
+    prompts: Prompts
+    answer_cues: list[str] = Field(
+        min_length=1, description="Final-answer sentences with {n}; the first is canonical."
+    )
+    fasttext_label: str
+    fasttext_aliases: list[str] = []
+    detection: Detection = Detection()
+    lexicon: dict[str, str]
+
+    @field_validator("answer_cues")
+    @classmethod
+    def _cues_have_one_slot(cls, cues: list[str]) -> list[str]:
+        for cue in cues:
+            if cue.count(ANSWER_SLOT) != 1:
+                raise ValueError(f"cue {cue!r} must contain {ANSWER_SLOT} exactly once")
+        return cues
+
+    @field_validator("lexicon")
+    @classmethod
+    def _lexicon_size(cls, lexicon: dict[str, str]) -> dict[str, str]:
+        if len(lexicon) < MIN_LEXICON_ENTRIES:
+            raise ValueError(f"needs at least {MIN_LEXICON_ENTRIES} entries, got {len(lexicon)}")
+        empty = [word for word, translation in lexicon.items() if not str(translation).strip()]
+        if empty:
+            raise ValueError(f"empty translation for {', '.join(empty[:5])}")
+        return lexicon
+
+    @property
+    def answer_cue(self) -> str:
+        return self.answer_cues[0]
+
+    def render_number(self, value: int | float) -> str:
+        """Write ``value`` in this language's digits, grouping and decimal separator."""
+        from polyglot.text.numbers import format_number
+
+        return format_number(value, self)
+
+    def render_answer(self, value: int | float) -> str:
+        return self.answer_cue.replace(ANSWER_SLOT, self.render_number(value))
+
+
+def pack_dirs() -> list[Path]:
+    """Folders searched for packs: $POLYGLOT_LANGUAGES_DIR (os.pathsep-separated) first."""
+    extra = [Path(p) for p in os.environ.get("POLYGLOT_LANGUAGES_DIR", "").split(os.pathsep) if p]
+    return [*extra, shipped_dir("languages")]
+
+
+def load_pack_file(path: Path) -> LanguagePack:
+    pack = load_yaml_model(path, LanguagePack)
+    if pack.code != path.stem:
+        raise ConfigError(f"{path}: field 'code': '{pack.code}' does not match the file name")
+    return pack
+
+
+@cache
+def _all_packs(dirs: tuple[Path, ...]) -> dict[str, LanguagePack]:
+    packs: dict[str, LanguagePack] = {}
+    for folder in reversed(dirs):  # earlier folders override later ones
+        for path in sorted(folder.glob("*.yaml")):
+            packs[path.stem] = load_pack_file(path)
+    return dict(sorted(packs.items()))
+
+
+def all_packs() -> dict[str, LanguagePack]:
+    """Every available pack by code, validated."""
+    return _all_packs(tuple(pack_dirs()))
+
+
+def load_pack(code: str) -> LanguagePack:
+    packs = all_packs()
+    if code not in packs:
+        raise ConfigError(
+            f"unknown language '{code}'; packs exist for: {', '.join(packs)} "
+            f"(add languages/{code}.yaml to support it)"
+        )
+    return packs[code]
+
+
+def parse_languages(spec: str | list[str], available: list[str] | None = None) -> list[str]:
+    """'en,sw,th' or 'all' into a list of pack codes, each checked to exist."""
+    known = available if available is not None else list(all_packs())
+    codes = spec if isinstance(spec, list) else [c.strip() for c in spec.split(",") if c.strip()]
+    if codes == ["all"]:
+        return list(known)
+    unknown = [c for c in codes if c not in known]
+    if unknown:
+        raise ConfigError(f"unknown language(s) {', '.join(unknown)}; available: {', '.join(known)}")
+    return codes

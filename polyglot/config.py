@@ -75,7 +75,9 @@ def _field_names_at(model: type[BaseModel], loc: tuple) -> list[str]:
     """Field names of the nested model found by following ``loc`` from ``model``."""
     current: Any = model
     for part in loc:
-        if isinstance(part, int) or not (isinstance(current, type) and issubclass(current, BaseModel)):
+        if isinstance(part, int) or not (
+            isinstance(current, type) and issubclass(current, BaseModel)
+        ):
             continue
         field = current.model_fields.get(str(part))
         if field is None:

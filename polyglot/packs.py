@@ -59,7 +59,7 @@ class Prompts(StrictModel):
     question: str = Field(description="Label before a question, e.g. 'Question:'.")
     step_by_step_answer: str = Field(description="Label before a CoT answer.")
     answer: str = Field(description="Label before a direct answer, e.g. 'Answer:'.")
-    think_step_by_step: str = Field(description="\"Let's think step by step.\"")
+    think_step_by_step: str = Field(description='"Let\'s think step by step."')
 
 
 class Detection(StrictModel):
@@ -157,11 +157,16 @@ def load_pack(code: str) -> LanguagePack:
 
 def parse_languages(spec: str | list[str], available: list[str] | None = None) -> list[str]:
     """'en,sw,th' or 'all' into a list of pack codes, each checked to exist."""
-    known = available if available is not None else list(all_packs())
+    packs = all_packs()
+    known = available if available is not None else list(packs)
     codes = spec if isinstance(spec, list) else [c.strip() for c in spec.split(",") if c.strip()]
     if codes == ["all"]:
         return list(known)
-    unknown = [c for c in codes if c not in known]
+    if not codes:
+        raise ConfigError("no language given")
+    unknown = [c for c in codes if c not in packs]
     if unknown:
-        raise ConfigError(f"unknown language(s) {', '.join(unknown)}; available: {', '.join(known)}")
+        raise ConfigError(
+            f"unknown language(s) {', '.join(unknown)}; available: {', '.join(known)}"
+        )
     return codes

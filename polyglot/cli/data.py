@@ -29,13 +29,25 @@ def parse_columns(spec: str | None) -> dict[str, str | int] | None:
 @app.command()
 @friendly_errors
 def show(
-    benchmark: str = typer.Argument("mgsm", help="Benchmark name in eval/, a YAML path, or 'custom'."),
+    benchmark: str = typer.Argument(
+        "mgsm", help="Benchmark name in eval/, a YAML path, or 'custom'."
+    ),
     lang: str = typer.Option("en", "--lang", "-l", help="Language(s), comma-separated, or 'all'."),
     n: int = typer.Option(3, "--n", help="How many items to print."),
-    data: str | None = typer.Option(None, "--data", help="Data file(s) to read instead; use {lang} in the path for several languages."),
-    columns: str | None = typer.Option(None, "--columns", help="Column mapping for --data, e.g. question=problem,answer=solution."),
-    prompt: bool = typer.Option(False, "--prompt", help="Print the rendered prompt of the first item."),
-    mode: str = typer.Option("native-cot", "--mode", help="Prompt mode: direct, native-cot or en-cot."),
+    data: str | None = typer.Option(
+        None,
+        "--data",
+        help="Data file(s) to read instead; use {lang} in the path for several languages.",
+    ),
+    columns: str | None = typer.Option(
+        None, "--columns", help="Column mapping for --data, e.g. question=problem,answer=solution."
+    ),
+    prompt: bool = typer.Option(
+        False, "--prompt", help="Print the rendered prompt of the first item."
+    ),
+    mode: str = typer.Option(
+        "native-cot", "--mode", help="Prompt mode: direct, native-cot or en-cot."
+    ),
     shots: int = typer.Option(0, "--shots", help="Few-shot exemplars in the prompt."),
 ) -> None:
     """Print the first N items of BENCHMARK in the chosen language(s)."""

@@ -23,13 +23,12 @@ def languages(ctx: typer.Context) -> None:
 
 def print_pack_table() -> None:
     table = Table(title=f"{len(all_packs())} language packs (languages/*.yaml)")
-    for column in ("code", "name", "scripts", "12345.5 written", "answer cue"):
-        table.add_column(column, no_wrap=column != "scripts")
+    for column in ("code", "name", "12345.5 written", "answer cue"):
+        table.add_column(column, no_wrap=True)
     for code, pack in all_packs().items():
         table.add_row(
             code,
             f"{pack.name} ({pack.native_name})",
-            ", ".join(pack.scripts),
             pack.render_number(12345.5),
             pack.render_answer(18),
         )

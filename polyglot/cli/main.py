@@ -29,7 +29,9 @@ def _version(value: bool) -> None:
 
 @app.callback()
 def main(
-    version: bool = typer.Option(False, "--version", callback=_version, is_eager=True, help="Print the version."),
+    version: bool = typer.Option(
+        False, "--version", callback=_version, is_eager=True, help="Print the version."
+    ),
 ) -> None:
     """polyglot command line."""
 
@@ -47,7 +49,14 @@ def quickstart(
     with console.status("checking answer extraction and language ID on real data..."):
         result = run_quickstart(out, benchmark)
     table = Table(title=f"answer extraction and language ID on {result['benchmark']}")
-    for column in ("lang", "exemplars → answer", "rules", "gold parsed", "native cue round trip", "language ID"):
+    for column in (
+        "lang",
+        "exemplars → answer",
+        "rules",
+        "gold parsed",
+        "native cue round trip",
+        "language ID",
+    ):
         table.add_column(column)
     for row in result["extraction"]:
         table.add_row(

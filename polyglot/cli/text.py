@@ -3,29 +3,31 @@
 from __future__ import annotations
 
 import typer
-from rich.console import Console
 
 from polyglot.cli.errors import friendly_errors
 from polyglot.packs import load_pack
 
-app = typer.Typer(help="Debug one string: extract its answer or detect its language.", no_args_is_help=True)
-console = Console(highlight=False)
+app = typer.Typer(
+    help="Debug one string: extract its answer or detect its language.", no_args_is_help=True
+)
 
 
 @app.command()
 @friendly_errors
 def answer(
     text: str = typer.Argument(..., help="A model output, e.g. 'Die Antwort lautet 1.000.'"),
-    lang: str = typer.Option("en", "--lang", "-l", help="Language whose cues and number format apply."),
+    lang: str = typer.Option(
+        "en", "--lang", "-l", help="Language whose cues and number format apply."
+    ),
 ) -> None:
     """Print the final numeric answer in TEXT and the rule that found it (exit 1 if none)."""
     from polyglot.text.answers import extract_answer
 
     found = extract_answer(text, load_pack(lang))
     if not found.found:
-        console.print(f"no answer ({found.reason})")
+        typer.echo(f"no answer ({found.reason})")
         raise typer.Exit(1)
-    console.print(f"{found.display_value()}\trule={found.rule}\tmatched={found.span!r}")
+    typer.echo(f"{found.display_value()}\trule={found.rule}\tmatched={found.span!r}")
 
 
 @app.command("lang")
@@ -38,7 +40,7 @@ def lang_(
     from polyglot.detect import detect_language, language_shares
 
     detection = detect_language(text)
-    console.print(f"{detection.lang}\tscore={detection.score:.3f}\tmethod={detection.method}")
+    typer.echo(f"{detection.lang}\tscore={detection.score:.3f}\tmethod={detection.method}")
     if sentences:
         for code, share in language_shares(text).items():
-            console.print(f"  {code}\t{share:.1%}")
+            typer.echo(f"  {code}\t{share:.1%}")

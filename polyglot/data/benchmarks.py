@@ -129,7 +129,9 @@ def load_spec(name: str) -> BenchmarkSpec:
     return load_yaml_model(benchmark_path(name), BenchmarkSpec)
 
 
-def custom_spec(data: str, columns: dict[str, Column] | None, languages: list[str]) -> BenchmarkSpec:
+def custom_spec(
+    data: str, columns: dict[str, Column] | None, languages: list[str]
+) -> BenchmarkSpec:
     """A benchmark for files a user points at: ``data`` is a path, with {lang} if parallel."""
     source = {"kind": "local", "path": data, "header": True, "columns": columns or {}}
     return validate_model(
@@ -154,18 +156,25 @@ def load_benchmark(
     """
     if name == "custom" or (data and name in ("", None)):
         if not data:
-            raise ConfigError("a custom benchmark needs --data PATH (with {lang} for several languages)")
+            raise ConfigError(
+                "a custom benchmark needs --data PATH (with {lang} for several languages)"
+            )
         spec = custom_spec(data, columns, parse_languages(languages or "en"))
     else:
         spec = load_spec(name)
         if data or columns:
             source = spec.source.model_copy(
-                update={"kind": "local" if data else spec.source.kind, "path": data or spec.source.path}
+                update={
+                    "kind": "local" if data else spec.source.kind,
+                    "path": data or spec.source.path,
+                }
             )
             if columns:
                 source = source.model_copy(update={"columns": Columns(**columns)})
             spec = spec.model_copy(update={"source": source})
-    wanted = parse_languages(languages if languages is not None else spec.languages, spec.languages)
+    wanted = parse_languages(languages, spec.languages) if languages is not None else spec.languages
+    if languages in ("all", ["all"]):
+        wanted = list(spec.languages)
     missing = [lang for lang in wanted if lang not in spec.languages]
     if missing:
         raise ConfigError(
@@ -227,8 +236,18 @@ def _read_rows(spec: BenchmarkSpec, lang: str, split: str | None = None) -> list
             )
             header = next(reader) if source.header else None
             for number, cells in enumerate(reader, 2 if header else 1):
-                if cells:
-                    rows.append(_Row(f"{path}:{number}", dict(zip(header, cells)) if header else cells))
+                if not cells:
+                    continue
+                if header and len(cells) != len(header):
+                    raise ConfigError(
+                        f"{path}:{number}: {len(cells)} cells, but the header has {len(header)}"
+                    )
+                rows.append(
+                    _Row(
+                        f"{path}:{number}",
+                        dict(zip(header, cells, strict=True)) if header else cells,
+                    )
+                )
     return rows
 
 
@@ -261,7 +280,9 @@ def _item_id(spec: BenchmarkSpec, row: _Row, index: int, lang: str) -> str:
     raw = str(_cell(row, column, "id"))
     fmt = spec.source.id_format
     if fmt:
-        pattern = re.escape(fmt).replace(r"\{lang\}", re.escape(lang)).replace(r"\{id\}", "(?P<id>.+)")
+        pattern = (
+            re.escape(fmt).replace(r"\{lang\}", re.escape(lang)).replace(r"\{id\}", "(?P<id>.+)")
+        )
         match = re.fullmatch(pattern, raw)
         if not match:
             raise ConfigError(f"{row.where}: id {raw!r} does not match id_format {fmt!r}")
@@ -305,7 +326,9 @@ def _check_alignment(spec: BenchmarkSpec, per_language: dict[str, dict[str, Exam
                 f"'{first}' ({len(theirs)} items): missing {lacking[:5]}, extra {extra[:5]}"
             )
         mismatched = [
-            i for i in ids if per_language[lang][i].answer_value != per_language[first][i].answer_value
+            i
+            for i in ids
+            if per_language[lang][i].answer_value != per_language[first][i].answer_value
         ]
         if mismatched:
             i = mismatched[0]
@@ -359,8 +382,12 @@ def _load_exemplars(spec: BenchmarkSpec, languages: list[str]) -> dict[str, list
             rows = _read_rows(spec, lang, split=fewshot.split)
             found[lang] = [
                 Exemplar(
-                    _strip_label(str(_cell(r, columns.question, "question")), pack.prompts.question),
-                    _strip_label(str(_cell(r, fewshot.cot_column, "cot")), pack.prompts.step_by_step_answer),
+                    _strip_label(
+                        str(_cell(r, columns.question, "question")), pack.prompts.question
+                    ),
+                    _strip_label(
+                        str(_cell(r, fewshot.cot_column, "cot")), pack.prompts.step_by_step_answer
+                    ),
                     parse_gold(str(_cell(r, columns.answer, "answer")), spec.answer_format),
                 )
                 for r in rows

@@ -57,9 +57,10 @@ def build_prompt(example: Example, dataset: ParallelDataset, mode: str, shots: i
             raise ConfigError(
                 f"benchmark '{dataset.name}' has no exemplars for '{example.lang}'; use --shots 0"
             )
-        if shots > len(native):
-            raise ConfigError(f"--shots {shots}: '{example.lang}' has only {len(native)} exemplars")
-        for shot, cot in zip(native[:shots], cot_source[:shots]):
+        available = min(len(native), len(cot_source))
+        if shots > available:
+            raise ConfigError(f"--shots {shots}: '{example.lang}' has only {available} exemplars")
+        for shot, cot in zip(native[:shots], cot_source[:shots], strict=True):
             answer = _integer_text(shot.answer_value) if mode == "direct" else cot.answer
             turns.append(Turn(f"{question_label} {shot.question}", f"{answer_label} {answer}"))
 

@@ -119,7 +119,11 @@ def language_shares(text: str, candidates: list[str] | None = None) -> dict[str,
         lang = detect_language(sentence, candidates).lang
         weights[lang] = weights.get(lang, 0) + letters
     total = sum(weights.values())
-    return {lang: w / total for lang, w in sorted(weights.items(), key=lambda kv: -kv[1])} if total else {}
+    return (
+        {lang: w / total for lang, w in sorted(weights.items(), key=lambda kv: -kv[1])}
+        if total
+        else {}
+    )
 
 
 def language_ratio(text: str, lang: str, candidates: list[str] | None = None) -> float:

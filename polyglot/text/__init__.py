@@ -1,7 +1,13 @@
 """Numbers and answers in every script: normalization, extraction, numeric comparison."""
 
 from polyglot.text.answers import Answer, extract_answer, is_correct, parse_gold
-from polyglot.text.numbers import find_numbers, format_number, normalize_text, numbers_equal, parse_number
+from polyglot.text.numbers import (
+    find_numbers,
+    format_number,
+    normalize_text,
+    numbers_equal,
+    parse_number,
+)
 
 __all__ = [
     "Answer",

@@ -59,7 +59,9 @@ def _cue_pattern(pack: LanguagePack) -> re.Pattern[str]:
 
 @cache
 def _compile_cues(answer_cues: tuple[str, ...]) -> re.Pattern[str]:
-    cues = sorted({_cue_regex(cue) for cue in answer_cues if _cue_regex(cue)}, key=len, reverse=True)
+    cues = sorted(
+        {_cue_regex(cue) for cue in answer_cues if _cue_regex(cue)}, key=len, reverse=True
+    )
     return re.compile(rf"(?:{'|'.join(cues)}){_CUE_GAP}(?=[-\u2212]?\d)", re.IGNORECASE)
 
 
@@ -96,7 +98,9 @@ def _boxed_value(text: str, pack: LanguagePack | None) -> tuple[float, str] | No
             denominator = find_numbers(frac.group(2))
             if numerator and denominator and denominator[0].value:
                 return numerator[0].value / denominator[0].value, match.group(0)
-        tokens = [t for t in find_numbers(inner, pack.numbers if pack else None) if t.value is not None]
+        tokens = [
+            t for t in find_numbers(inner, pack.numbers if pack else None) if t.value is not None
+        ]
         if tokens:
             return tokens[0].value, match.group(0)
     return None

@@ -49,7 +49,9 @@ def check_language(dataset: ParallelDataset, lang: str, detect: bool = True) -> 
     lid = sum(detect_language(ex.question).lang == lang for ex in examples) if detect else 0
     return LanguageCheck(
         lang=lang,
-        exemplars_correct=sum(is_correct(a, s.answer_value) for a, s in zip(answers, exemplars)),
+        exemplars_correct=sum(
+            is_correct(a, s.answer_value) for a, s in zip(answers, exemplars, strict=True)
+        ),
         exemplars=len(exemplars),
         exemplar_rules=dict(Counter(a.rule or "none" for a in answers)),
         gold_parsed=len(examples),  # loading already parsed every gold answer or failed

@@ -39,7 +39,9 @@ def normalize_text(text: str) -> str:
     """NFKC and ASCII digits, keeping no-break and thin spaces (NFKC would fold them into
     plain spaces, losing that "1 000" is one number)."""
     parts = _KEEP_SPACES.split(text)
-    folded = [p if p and p in SPACE_GROUP_SEPARATORS else unicodedata.normalize("NFKC", p) for p in parts]
+    folded = [
+        p if p and p in SPACE_GROUP_SEPARATORS else unicodedata.normalize("NFKC", p) for p in parts
+    ]
     return to_ascii_digits("".join(folded))
 
 
@@ -69,7 +71,9 @@ def find_numbers(normalized: str, fmt: NumberFormat | None = None) -> list[Numbe
     return tokens
 
 
-def parse_number(text: str, fmt: NumberFormat | None = None, *, strict: bool = True) -> float | None:
+def parse_number(
+    text: str, fmt: NumberFormat | None = None, *, strict: bool = True
+) -> float | None:
     """The value of one written number under ``fmt`` (English rules when None).
 
     Integers come back as floats with integral values. With ``strict`` a malformed number
@@ -125,9 +129,9 @@ def _interpret(runs: list[str], separators: list[str], fmt: NumberFormat | None)
         return float(int(runs[0]))
     same_char = len(set(separators)) == 1
     # "1.000", "1 000", "10,00,000", and "1.000.000" even where "." is the decimal separator.
-    if same_char and _valid_grouping(runs, fmt):
-        if _role(separators[0], fmt) == "group" or len(separators) > 1:
-            return float(int("".join(runs)))
+    grouping_char = _role(separators[0], fmt) == "group" or len(separators) > 1
+    if same_char and grouping_char and _valid_grouping(runs, fmt):
+        return float(int("".join(runs)))
     *head, last = separators
     last_role = _role(last, fmt)
     # The last separator is decimal if the language says so, or if it cannot be grouping
@@ -153,7 +157,11 @@ def format_number(
     """Render ``value`` with the pack's digits, grouping and separators."""
     fmt = pack.numbers
     negative = value < 0
-    text = format(Decimal(str(abs(value))).normalize(), "f") if value != int(value) else str(abs(int(value)))
+    text = (
+        format(Decimal(str(abs(value))).normalize(), "f")
+        if value != int(value)
+        else str(abs(int(value)))
+    )
     integer, _, fraction = text.partition(".")
     if group:
         sep = fmt.thousands_separators[0] if thousands_separator is None else thousands_separator

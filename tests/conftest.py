@@ -1,0 +1,39 @@
+"""Shared fixtures: the real benchmark data beside the checkout, and a clean pack cache."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+
+from polyglot.resources import data_dir
+
+
+def _shared_data_or_skip():
+    root = data_dir()
+    if not (root / "mgsm").is_dir() or not (root / "polymath-low").is_dir():
+        reason = f"real benchmark data not found at {root} (set POLYGLOT_DATA_DIR)"
+        if os.environ.get("POLYGLOT_REQUIRE_SHARED_DATA"):
+            pytest.fail(reason + "; CI requires it")
+        pytest.skip(reason)
+    return root
+
+
+@pytest.fixture(scope="session")
+def shared_data():
+    """../shared/data (MGSM, PolyMath); tests using it skip with a reason where it is absent."""
+    return _shared_data_or_skip()
+
+
+@pytest.fixture(scope="session")
+def mgsm(shared_data):
+    from polyglot.data import load_benchmark
+
+    return load_benchmark("mgsm")
+
+
+@pytest.fixture(scope="session")
+def polymath(shared_data):
+    from polyglot.data import load_benchmark
+
+    return load_benchmark("polymath-low")

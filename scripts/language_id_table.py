@@ -14,7 +14,11 @@ def main() -> None:
 
     benchmarks = [load_benchmark("mgsm"), load_benchmark("polymath-low")]
     languages = sorted({lang for b in benchmarks for lang in b.languages})
-    print("| lang | " + " | ".join(f"{b.name} polyglot | {b.name} raw fastText" for b in benchmarks) + " |")
+    print(
+        "| lang | "
+        + " | ".join(f"{b.name} polyglot | {b.name} raw fastText" for b in benchmarks)
+        + " |"
+    )
     print("|---" * (1 + 2 * len(benchmarks)) + "|")
     for lang in languages:
         cells = []

@@ -33,7 +33,7 @@ def show(
         "mgsm", help="Benchmark name in eval/, a YAML path, or 'custom'."
     ),
     lang: str = typer.Option("en", "--lang", "-l", help="Language(s), comma-separated, or 'all'."),
-    n: int = typer.Option(3, "--n", help="How many items to print."),
+    n: int = typer.Option(3, "--n", min=1, help="How many items to print."),
     data: str | None = typer.Option(
         None,
         "--data",
@@ -48,11 +48,13 @@ def show(
     mode: str = typer.Option(
         "native-cot", "--mode", help="Prompt mode: direct, native-cot or en-cot."
     ),
-    shots: int = typer.Option(0, "--shots", help="Few-shot exemplars in the prompt."),
+    shots: int = typer.Option(0, "--shots", min=0, help="Few-shot exemplars in the prompt."),
 ) -> None:
     """Print the first N items of BENCHMARK in the chosen language(s)."""
-    from polyglot.data import build_prompt, load_benchmark, render_prompt
+    from polyglot.data import MODES, build_prompt, load_benchmark, render_prompt
 
+    if mode not in MODES:
+        fail(f"--mode: unknown prompt mode '{mode}'; choose one of {', '.join(MODES)}")
     dataset = load_benchmark(benchmark, lang, data=data, columns=parse_columns(columns), limit=n)
     table = Table(title=f"{dataset.name}: first {len(dataset)} items", show_lines=True)
     for column in ("id", "lang", "question", "gold"):

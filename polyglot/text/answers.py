@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from functools import cache
 
 from polyglot.packs import ANSWER_SLOT, LanguagePack, load_pack
-from polyglot.text.numbers import NumberToken, find_numbers, normalize_text, numbers_equal
+from polyglot.text.numbers import find_numbers, normalize_text, numbers_equal, parse_number
 
 RULES = ("cue", "boxed", "english_cue", "last_number")
 # How far after a cue the number may start ("The answer is: $ 18", "Ответ — 11").
@@ -77,15 +77,14 @@ _FRAC = re.compile(r"\\d?frac\{([^{}]+)\}\{([^{}]+)\}")
 _LATEX_NOISE = re.compile(r"\\text\{[^{}]*\}|\\[,!;: ]|\\\$|\{,\}|\\%|\\mathrm\{[^{}]*\}")
 
 
-def _first_number_after(
+def _number_after_last_cue(
     text: str, pattern: re.Pattern[str], pack: LanguagePack | None
-) -> tuple[NumberToken, int] | None:
-    """The number right after the last match of ``pattern``."""
-    matches = list(pattern.finditer(text))
-    for match in reversed(matches):
+) -> tuple[float, str] | None:
+    """The number right after the last match of ``pattern``, and the cue-to-number span."""
+    for match in reversed(list(pattern.finditer(text))):
         tokens = find_numbers(text[match.end() :], pack.numbers if pack else None)
         if tokens and tokens[0].start == 0 and tokens[0].value is not None:
-            return tokens[0], match.start()
+            return tokens[0].value, text[match.start() : match.end() + tokens[0].end]
     return None
 
 
@@ -113,17 +112,15 @@ def extract_answer(output: str | None, lang: str | LanguagePack = "en") -> Answe
         return Answer(None, reason="empty output")
     text = normalize_text(str(output))
 
-    found = _first_number_after(text, _cue_pattern(pack), pack)
+    found = _number_after_last_cue(text, _cue_pattern(pack), pack)
     if found:
-        token, start = found
-        return Answer(token.value, "cue", text[start : start + token.end + 40].split("\n")[0])
+        return Answer(found[0], "cue", found[1])
     boxed = _boxed_value(text, pack)
     if boxed:
         return Answer(boxed[0], "boxed", boxed[1])
-    found = _first_number_after(text, _english_pattern(), pack)
+    found = _number_after_last_cue(text, _english_pattern(), pack)
     if found:
-        token, start = found
-        return Answer(token.value, "english_cue", text[start:].split("\n")[0][:80])
+        return Answer(found[0], "english_cue", found[1])
     tokens = [t for t in find_numbers(text, pack.numbers) if t.value is not None]
     if tokens:
         return Answer(tokens[-1].value, "last_number", tokens[-1].text)
@@ -132,8 +129,6 @@ def extract_answer(output: str | None, lang: str | LanguagePack = "en") -> Answe
 
 def parse_gold(answer: str | int | float, lang: str | LanguagePack = "en") -> float:
     """A benchmark's gold answer as a number ("2,125" is 2125 in MGSM's English format)."""
-    from polyglot.text.numbers import parse_number
-
     if isinstance(answer, int | float):
         return float(answer)
     pack = load_pack(lang) if isinstance(lang, str) else lang

@@ -43,7 +43,9 @@ def test_extract_answer(lang, output, value, rule):
 
 
 def test_the_span_runs_from_cue_to_number():
-    assert extract_answer("Also: Die Antwort lautet 1.000.", "de").span == "Die Antwort lautet 1.000"
+    assert (
+        extract_answer("Also: Die Antwort lautet 1.000.", "de").span == "Die Antwort lautet 1.000"
+    )
 
 
 def test_last_cue_wins_over_restatements():

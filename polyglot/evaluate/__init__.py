@@ -1,0 +1,1 @@
+"""Multilingual evaluation: per-language accuracy, reasoning gaps, consistency, paired tests."""

@@ -53,7 +53,7 @@ def quickstart(
         "lang",
         "exemplars → answer",
         "rules",
-        "gold parsed",
+        "gold answers",
         "native cue round trip",
         "language ID",
     ):
@@ -63,7 +63,7 @@ def quickstart(
             row["lang"],
             f"{row['exemplars_correct']}/{row['exemplars']}",
             ", ".join(f"{k}:{v}" for k, v in row["exemplar_rules"].items()),
-            f"{row['gold_parsed']}/{row['items']}",
+            f"{row['items']} parsed",
             f"{row['round_trip_correct']}/{row['items']}",
             f"{row['lid_accuracy']:.1%}",
         )

@@ -22,7 +22,6 @@ class LanguageCheck:
     exemplars_correct: int
     exemplars: int
     exemplar_rules: dict[str, int]
-    gold_parsed: int
     round_trip_correct: int
     items: int
     lid_correct: int
@@ -54,7 +53,6 @@ def check_language(dataset: ParallelDataset, lang: str, detect: bool = True) -> 
         ),
         exemplars=len(exemplars),
         exemplar_rules=dict(Counter(a.rule or "none" for a in answers)),
-        gold_parsed=len(examples),  # loading already parsed every gold answer or failed
         round_trip_correct=round_trip,
         items=len(examples),
         lid_correct=lid,

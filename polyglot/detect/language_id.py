@@ -88,7 +88,8 @@ def _by_markers(text: str, code: str, pool: dict[str, LanguagePack]) -> str | No
     if len(group) == 1:
         return None
     words = [w.lower() for w in _WORD.findall(text)]
-    counts = {c: sum(w in set(pool[c].detection.markers) for w in words) for c in group}
+    markers = {c: set(pool[c].detection.markers) for c in group}
+    counts = {c: sum(w in markers[c] for w in words) for c in group}
     top = max(counts.values())
     winners = [c for c, n in counts.items() if n == top]
     if top > 0 and len(winners) == 1 and winners[0] != code:

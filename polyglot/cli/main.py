@@ -7,7 +7,7 @@ from rich.console import Console
 from rich.table import Table
 
 from polyglot import __version__
-from polyglot.cli import data, languages, text
+from polyglot.cli import data, evaluate, languages, text
 from polyglot.cli.errors import friendly_errors
 
 app = typer.Typer(
@@ -18,6 +18,8 @@ app = typer.Typer(
 app.add_typer(languages.app, name="languages")
 app.add_typer(text.app, name="text")
 app.add_typer(data.app, name="data")
+app.command("eval")(evaluate.eval_command)
+app.command("report")(evaluate.report_command)
 console = Console(highlight=False)
 
 

@@ -1,1 +1,7 @@
-"""Multilingual evaluation: per-language accuracy, reasoning gaps, consistency, paired tests."""
+"""Multilingual evaluation: generate, score, summarize and report (``polyglot eval``)."""
+
+from polyglot.evaluate.config import EvalConfig
+from polyglot.evaluate.report import compare_runs, write_comparison
+from polyglot.evaluate.runner import RunResult, evaluate, finish_run
+
+__all__ = ["EvalConfig", "RunResult", "compare_runs", "evaluate", "finish_run", "write_comparison"]

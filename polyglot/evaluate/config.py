@@ -1,0 +1,50 @@
+"""The typed configuration of one evaluation run (CLI flags, a YAML in configs/eval/, or Python)."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import field_validator
+
+from polyglot.generation.base import GenerationSettings
+
+# Fields that do not change what is generated; a run may be resumed with them changed.
+NON_RESULT_FIELDS = {"out", "overwrite", "progress"}
+
+
+class EvalConfig(GenerationSettings):
+    benchmark: str = "mgsm"  # a name in eval/, a benchmark YAML path, or "custom" with data
+    data: str | None = None  # data files instead of the benchmark's ({lang} in the path)
+    columns: dict[str, str | int] | None = None
+    languages: list[str] | str = "all"
+    mode: Literal["direct", "native-cot", "en-cot"] = "native-cot"
+    shots: int = 0
+    chat_template: bool = False
+    limit: int | None = None  # first N items of the benchmark (the same N in every language)
+    out: str = "runs/eval"
+    overwrite: bool = False  # recompute a finished (or differently configured) run
+    progress: bool = True
+
+    @field_validator("shots", "max_new_tokens", "samples", "batch_size", "batch_tokens")
+    @classmethod
+    def _non_negative(cls, value: int, info):
+        minimum = 0 if info.field_name == "shots" else 1
+        if value < minimum:
+            raise ValueError(f"must be >= {minimum}")
+        return value
+
+    @field_validator("limit")
+    @classmethod
+    def _positive_limit(cls, value: int | None):
+        if value is not None and value < 1:
+            raise ValueError("must be >= 1")
+        return value
+
+    def generation(self) -> GenerationSettings:
+        return GenerationSettings(
+            **self.model_dump(include=set(GenerationSettings.model_fields))
+        )
+
+    def result_fields(self) -> dict:
+        """Everything that determines the generations (compared when a run resumes)."""
+        return self.model_dump(exclude=NON_RESULT_FIELDS)

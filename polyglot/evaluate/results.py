@@ -1,0 +1,85 @@
+"""From per-item records to ``results.json``: per-language accuracy, gaps, consistency, fidelity.
+
+The schema (``SCHEMA``) is stable: tools may read ``languages.<code>.accuracy`` etc. Every
+number is recomputed from ``generations.jsonl`` by ``summarize``, so a report can always be
+rebuilt from the records.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from statistics import mean
+
+from polyglot.evaluate.metrics import accuracy, consistency, gap_to_english
+
+SCHEMA = "polyglot.eval.results/1"
+
+
+def _round(value: float | None, digits: int = 4):
+    if value is None or value != value:  # None or NaN
+        return None
+    return round(value, digits)
+
+
+def summarize(records: list[dict], languages: list[str], ids: list[str], seed: int = 0) -> dict:
+    """Per-language metrics over ``records`` (keys ``lang/id``) for the parallel ``ids``."""
+    by_key = {r["key"]: r for r in records}
+    per_lang: dict[str, dict] = {}
+    correct_by_lang: dict[str, list[bool]] = {}
+    for lang in languages:
+        rows = [by_key[f"{lang}/{i}"] for i in ids if f"{lang}/{i}" in by_key]
+        correct = [bool(r["correct"]) for r in rows]
+        correct_by_lang[lang] = correct
+        acc = accuracy(correct, seed=seed)
+        fid = [r["fidelity"] for r in rows if r.get("fidelity")]
+        seconds = sum(r.get("seconds", 0.0) for r in rows)
+        per_lang[lang] = {
+            "n": len(rows),
+            "correct": sum(correct),
+            "accuracy": _round(acc.value),
+            "ci95": [_round(acc.low), _round(acc.high)],
+            "no_answer": sum(1 for r in rows if r.get("answer") is None),
+            "rules": dict(Counter(r["rule"] for r in rows if r.get("rule"))),
+            "fidelity": {
+                key: _round(mean(f[key] for f in fid)) for key in ("target", "en", "other")
+            }
+            if fid
+            else None,
+            "mean_new_tokens": _round(mean(r.get("new_tokens", 0) for r in rows), 1) if rows else None,
+            "items_per_second": _round(len(rows) / seconds, 2) if seconds else None,
+        }
+    english = per_lang.get("en")
+    others = [lang for lang in languages if lang != "en"]
+    if english and english["n"]:
+        for lang in others:
+            row = per_lang[lang]
+            if row["n"] == 0 or row["n"] != english["n"]:
+                continue
+            gap = gap_to_english(row["accuracy"], english["accuracy"])
+            row["gap_points"] = _round(gap.points, 2)
+            row["gap_ratio"] = _round(gap.ratio)
+            c = consistency(correct_by_lang["en"], correct_by_lang[lang])
+            row["consistency"] = {
+                "both": _round(c.both),
+                "english_only": _round(c.english_only),
+                "language_only": _round(c.language_only),
+                "neither": _round(c.neither),
+            }
+    summary = {
+        "english_accuracy": english["accuracy"] if english else None,
+        "mean_accuracy_non_english": _mean_of(per_lang, others, "accuracy"),
+        "mean_gap_points": _mean_of(per_lang, others, "gap_points"),
+        "mean_target_fidelity_non_english": _round(
+            mean(per_lang[lang]["fidelity"]["target"] for lang in others if per_lang[lang]["fidelity"])
+        )
+        if any(per_lang[lang]["fidelity"] for lang in others)
+        else None,
+        "items": sum(row["n"] for row in per_lang.values()),
+        "no_answer": sum(row["no_answer"] for row in per_lang.values()),
+    }
+    return {"schema": SCHEMA, "summary": summary, "languages": per_lang}
+
+
+def _mean_of(per_lang: dict[str, dict], langs: list[str], key: str):
+    values = [per_lang[lang][key] for lang in langs if per_lang[lang].get(key) is not None]
+    return _round(mean(values), 4) if values else None

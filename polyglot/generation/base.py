@@ -1,0 +1,84 @@
+"""What a generation backend takes and returns."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Literal, Protocol
+
+from polyglot.config import ConfigError, StrictModel
+
+
+class GenerationSettings(StrictModel):
+    """How to load the model and sample from it; the same for every backend."""
+
+    model: str  # a local checkpoint directory or a hub id
+    adapter: str | None = None  # a PEFT adapter directory trained on ``model``
+    backend: Literal["hf", "vllm"] = "hf"
+    dtype: Literal["auto", "float32", "bfloat16", "float16"] = "auto"
+    device: str = "auto"  # hf: "auto" (cuda if available, else cpu), "cpu", "cuda", "cuda:1"
+    max_new_tokens: int = 256
+    temperature: float = 0.0  # 0: greedy
+    top_p: float = 1.0
+    samples: int = 1  # n > 1 for self-consistency (needs temperature > 0)
+    seed: int = 0
+    # hf dynamic batching: at most this many sequences, and at most this many tokens
+    # (prompt + new) in a batch; long prompts get smaller batches.
+    batch_size: int = 32
+    batch_tokens: int = 16384
+    revision: str | None = None  # hub revision (branch, tag or commit)
+
+
+@dataclass(frozen=True)
+class Request:
+    key: str  # the caller's id for this prompt, returned with its generation
+    prompt: str
+    stop: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class Generation:
+    key: str
+    outputs: list[str]  # one per sample, cut at the first stop string
+    new_tokens: list[int]  # generated tokens per sample (up to the stop)
+    seconds: float  # this request's share of its batch's wall time
+    batch: int  # index of the batch it ran in (deterministic for the same requests)
+
+
+class Backend(Protocol):
+    name: str
+
+    def batches(self, requests: list[Request]) -> list[list[Request]]:
+        """The deterministic batches ``generate`` will run, in order."""
+        ...
+
+    def generate(self, batches: list[tuple[int, list[Request]]]) -> Iterator[list[Generation]]:
+        """Run (index, batch) pairs from ``batches()``; yield each batch's generations when it
+        finishes. The index seeds the batch, so a batch rerun alone gives the same output."""
+        ...
+
+    def describe(self) -> dict:
+        """Model identity for result metadata: path, revision or fingerprint, dtype, device."""
+        ...
+
+
+def cut_at_stop(text: str, stop: list[str]) -> str:
+    """``text`` up to the earliest of the stop strings."""
+    end = len(text)
+    for s in stop:
+        at = text.find(s)
+        if at != -1:
+            end = min(end, at)
+    return text[:end]
+
+
+def load_backend(settings: GenerationSettings) -> Backend:
+    if settings.samples > 1 and settings.temperature <= 0:
+        raise ConfigError("samples > 1 needs temperature > 0 (greedy samples are all the same)")
+    if settings.backend == "vllm":
+        from polyglot.generation.vllm_backend import VLLMBackend
+
+        return VLLMBackend(settings)
+    from polyglot.generation.hf_backend import HFBackend
+
+    return HFBackend(settings)

@@ -1,0 +1,94 @@
+"""Generation with vLLM's offline ``LLM.generate`` (the ``vllm`` extra, GPU only).
+
+Same interface as the hf backend: deterministic chunks of requests, each yielded when done so
+results are written as they come. vLLM schedules and batches inside a chunk itself.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+from polyglot.config import ConfigError
+from polyglot.generation.base import Generation, GenerationSettings, Request, cut_at_stop
+from polyglot.generation.identity import describe_model, looks_local
+
+CHUNK = 512  # requests per vLLM call: large enough to fill the GPU, small enough to resume
+
+
+def _import_vllm():
+    try:
+        import vllm
+    except ImportError:
+        raise ConfigError(
+            "the vllm backend needs vLLM: pip install 'polyglot-reasoning[vllm]' "
+            "(GPU machines only), or use --backend hf"
+        ) from None
+    return vllm
+
+
+class VLLMBackend:
+    name = "vllm"
+
+    def __init__(self, settings: GenerationSettings):
+        vllm = _import_vllm()
+        if looks_local(settings.model) and not Path(settings.model).exists():
+            raise ConfigError(f"no model at '{settings.model}' (not a directory)")
+        if settings.adapter and not (Path(settings.adapter) / "adapter_config.json").exists():
+            raise ConfigError(f"no PEFT adapter at '{settings.adapter}'")
+        self.settings = settings
+        self.llm = vllm.LLM(
+            model=settings.model,
+            revision=settings.revision,
+            dtype=settings.dtype,
+            seed=settings.seed,
+            enable_lora=bool(settings.adapter),
+        )
+        self.tokenizer = self.llm.get_tokenizer()  # for chat templates
+        self.lora = None
+        if settings.adapter:
+            from vllm.lora.request import LoRARequest
+
+            self.lora = LoRARequest("adapter", 1, str(settings.adapter))
+
+    def describe(self) -> dict:
+        info = describe_model(self.settings)
+        info.update(backend="vllm", device="cuda", dtype=self.settings.dtype)
+        return info
+
+    def batches(self, requests: list[Request]) -> list[list[Request]]:
+        ordered = sorted(requests, key=lambda r: r.key)
+        return [ordered[i : i + CHUNK] for i in range(0, len(ordered), CHUNK)]
+
+    def generate(self, batches: list[tuple[int, list[Request]]]) -> Iterator[list[Generation]]:
+        from vllm import SamplingParams
+
+        s = self.settings
+        for index, batch in batches:
+            params = [
+                SamplingParams(
+                    n=s.samples,
+                    temperature=s.temperature,
+                    top_p=s.top_p,
+                    max_tokens=s.max_new_tokens,
+                    stop=r.stop or None,
+                    seed=s.seed + index * CHUNK + position,
+                )
+                for position, r in enumerate(batch)
+            ]
+            started = time.perf_counter()
+            results = self.llm.generate(
+                [r.prompt for r in batch], params, lora_request=self.lora, use_tqdm=False
+            )
+            share = (time.perf_counter() - started) / len(batch)
+            yield [
+                Generation(
+                    r.key,
+                    [cut_at_stop(o.text, r.stop) for o in result.outputs],
+                    [len(o.token_ids) for o in result.outputs],
+                    share,
+                    index,
+                )
+                for r, result in zip(batch, results, strict=True)
+            ]

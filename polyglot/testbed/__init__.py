@@ -1,0 +1,1 @@
+"""The built-in testbed: a synthetic parallel multilingual reasoning world and tiny models."""

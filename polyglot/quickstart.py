@@ -1,23 +1,37 @@
 """``polyglot quickstart``: the whole pipeline in one command, stage by stage.
 
-Stage 1 (foundation): the language packs, and answer extraction and language ID checked on
-real MGSM data. Results go to ``runs/quickstart/``; later stages add the testbed, evaluation
-and training.
+1. foundation: the language packs, and answer extraction and language ID on real MGSM;
+2. testbed: build (or reuse) the synthetic world, its tokenizer and the base model;
+3. evaluate the base model on every testbed language (test split);
+4. evaluate it on a slice of real MGSM (it scores near zero there; the point is that the same
+   path runs);
+5. write ``report.html`` / ``summary.json``: one before/after table that later stages (language
+   expert + layer swap, distillation, mixed-CoT fine-tuning, selective translation) extend.
+
+Every stage's output is reused on a rerun; ``fresh`` rebuilds everything.
 """
 
 from __future__ import annotations
 
 import json
+import time
+from collections.abc import Callable
+from html import escape
 from pathlib import Path
 
 from polyglot.data.benchmarks import load_benchmark
+from polyglot.evaluate import EvalConfig, evaluate
+from polyglot.evaluate.charts import grouped_bars
+from polyglot.evaluate.records import write_atomic, write_json
 from polyglot.packs import all_packs
+from polyglot.testbed.build import TestbedConfig, build_testbed, tiny_config
 from polyglot.text.check import LanguageCheck, check_extraction
 
+MGSM_SLICE = {"full": 10, "tiny": 2}
+TESTBED_ITEMS = {"full": None, "tiny": None}  # the whole test split
 
-def quickstart(out_dir: str | Path = "runs/quickstart", benchmark: str = "mgsm") -> dict:
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
+
+def check_foundation(out: Path, benchmark: str = "mgsm") -> dict:
     packs = all_packs()
     dataset = load_benchmark(benchmark)
     checks: list[LanguageCheck] = check_extraction(dataset)
@@ -26,7 +40,177 @@ def quickstart(out_dir: str | Path = "runs/quickstart", benchmark: str = "mgsm")
         "benchmark": dataset.name,
         "extraction": [c.to_dict() for c in checks],
     }
-    tmp = out / "extraction.json.tmp"
-    tmp.write_text(json.dumps(result, indent=2, ensure_ascii=False), encoding="utf-8")
-    tmp.replace(out / "extraction.json")
+    write_json(out / "extraction.json", result)
     return result
+
+
+def quickstart(
+    out_dir: str | Path = "runs/quickstart",
+    *,
+    testbed_dir: str | Path | None = None,
+    tiny: bool = False,
+    fresh: bool = False,
+    progress: bool = True,
+    log: Callable[[str], None] = print,
+    config: TestbedConfig | None = None,
+) -> dict:
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    size = "tiny" if tiny else "full"
+    testbed = Path(testbed_dir or ("runs/testbed-tiny" if tiny else "runs/testbed"))
+    config = config or (tiny_config() if tiny else TestbedConfig())
+
+    seconds: dict[str, float] = {}
+    clock = time.perf_counter()
+
+    def lap(stage: str) -> None:
+        nonlocal clock
+        now = time.perf_counter()
+        seconds[stage] = round(now - clock, 1)
+        clock = now
+
+    log("[1/5] foundation: language packs, answer extraction and language ID on MGSM")
+    foundation = check_foundation(out)
+    lap("foundation")
+
+    log(f"[2/5] testbed: world, tokenizer and base model in {testbed}")
+    state = build_testbed(testbed, config, fresh=fresh, progress=progress, log=log)
+    base = testbed / "base"
+    lap("testbed")
+    languages = config.world.languages
+
+    common = dict(
+        model=str(base),
+        mode="native-cot",
+        shots=0,
+        max_new_tokens=160,
+        progress=progress,
+        overwrite=fresh,
+        device="auto",
+    )
+    log("[3/5] evaluating the base model on every testbed language")
+    testbed_run = evaluate(
+        EvalConfig(
+            **common,
+            benchmark="testbed",
+            languages=languages,
+            limit=TESTBED_ITEMS[size],
+            data=f"{testbed}/world/{{split}}/{{lang}}.jsonl",
+            out=str(out / "base-testbed"),
+        )
+    )
+    lap("eval testbed")
+    mgsm_languages = [lang for lang in languages if lang in load_benchmark_languages("mgsm")]
+    log(f"[4/5] evaluating the base model on a slice of real MGSM ({', '.join(mgsm_languages)})")
+    mgsm_run = evaluate(
+        EvalConfig(
+            **common,
+            benchmark="mgsm",
+            languages=mgsm_languages,
+            limit=MGSM_SLICE[size],
+            out=str(out / "base-mgsm"),
+        )
+    )
+
+    lap("eval mgsm")
+    log("[5/5] writing the report")
+    rows = [
+        _row("base model", "testbed", testbed_run.out, testbed_run.results),
+        _row("base model", "MGSM slice", mgsm_run.out, mgsm_run.results),
+    ]
+    summary = {
+        "schema": "polyglot.quickstart/1",
+        "size": size,
+        "testbed": str(testbed),
+        "testbed_build": state["stages"],
+        "languages": languages,
+        "stages": rows,
+        "seconds": seconds,
+        "foundation": {"packs": len(foundation["packs"]), "benchmark": foundation["benchmark"]},
+    }
+    write_json(out / "summary.json", summary)
+    write_atomic(out / "report.html", render_quickstart_html(summary, testbed_run.results, out))
+    return summary
+
+
+def load_benchmark_languages(name: str) -> list[str]:
+    from polyglot.data.benchmarks import load_spec
+
+    return load_spec(name).languages
+
+
+def _row(model: str, benchmark: str, run: Path, results: dict) -> dict:
+    return {
+        "model": model,
+        "benchmark": benchmark,
+        "run": str(run),
+        "english": results["summary"]["english_accuracy"],
+        "others": results["summary"]["mean_accuracy_non_english"],
+        "gap_points": results["summary"]["mean_gap_points"],
+        "fidelity": results["summary"]["mean_target_fidelity_non_english"],
+        "per_language": {lang: r["accuracy"] for lang, r in results["languages"].items()},
+    }
+
+
+def _pct(value) -> str:
+    return "–" if value is None else f"{100 * value:.1f}%"
+
+
+def render_quickstart_html(summary: dict, testbed_results: dict, out: Path) -> str:
+    from polyglot.evaluate.report import _CSS
+
+    langs = summary["languages"]
+    head = "".join(
+        f"<th>{escape(h)}</th>"
+        for h in [
+            "model",
+            "benchmark",
+            "English",
+            "other languages",
+            "mean gap (pts)",
+            "CoT in question's language",
+            *langs,
+            "report",
+        ]
+    )
+    body = ""
+    for row in summary["stages"]:
+        cells = [
+            escape(row["model"]),
+            escape(row["benchmark"]),
+            _pct(row["english"]),
+            _pct(row["others"]),
+            "–" if row["gap_points"] is None else f"{row['gap_points']:+.1f}",
+            _pct(row["fidelity"]),
+        ]
+        cells += [_pct(row["per_language"].get(lang)) for lang in langs]
+        link = (
+            Path(row["run"]).relative_to(out)
+            if Path(row["run"]).is_relative_to(out)
+            else Path(row["run"])
+        )
+        cells.append(f'<a href="{escape(str(link))}/report.html">details</a>')
+        body += "<tr>" + "".join(f"<td>{c}</td>" for c in cells) + "</tr>"
+    rows = testbed_results["languages"]
+    chart = grouped_bars(
+        "base model on the testbed (95% CI)",
+        list(rows),
+        [
+            (
+                "accuracy",
+                [r["accuracy"] for r in rows.values()],
+                [tuple(r["ci95"]) for r in rows.values()],
+            )
+        ],
+    )
+    build = escape(json.dumps(summary["testbed_build"], indent=1))
+    html = (
+        f'<!DOCTYPE html><html lang="en"><head><meta charset="utf-8"><title>polyglot quickstart'
+        f"</title><style>{_CSS}</style></head><body><h1>polyglot quickstart</h1>"
+        f'<p class="meta">testbed: {escape(summary["testbed"])} · size: {summary["size"]} · '
+        f"{summary['foundation']['packs']} language packs</p>"
+        f"<h2>Pipeline: accuracy before and after each stage</h2><table><thead><tr>{head}</tr></thead>"
+        f"<tbody>{body}</tbody></table>{chart}"
+        f"<h2>Testbed build</h2><pre>{build}</pre></body></html>\n"
+    )
+    return html

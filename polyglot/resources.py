@@ -28,3 +28,8 @@ def data_dir() -> Path:
     if env:
         return Path(env).expanduser()
     return PROJECT_ROOT.parent / "shared" / "data"
+
+
+def testbed_dir() -> Path:
+    """Where the built testbed lives: $POLYGLOT_TESTBED_DIR, else runs/testbed (from the cwd)."""
+    return Path(os.environ.get("POLYGLOT_TESTBED_DIR", "runs/testbed")).expanduser()

@@ -42,42 +42,53 @@ def _task_yaml(lang: str, tsv: Path, limit: int, max_new_tokens: int) -> str:
     from polyglot.packs import load_pack
 
     pack = load_pack(lang)
-    prompt = (f"{pack.prompts.question} {{{{question}}}}\n{pack.prompts.step_by_step_answer} "
-              f"{pack.prompts.think_step_by_step}")
+    prompt = (
+        f"{pack.prompts.question} {{{{question}}}}\n{pack.prompts.step_by_step_answer} "
+        f"{pack.prompts.think_step_by_step}"
+    )
     until = [f"\n{pack.prompts.question}", "\n\n"]
-    return "\n".join([
-        f"task: bench_mgsm_{lang}",
-        "dataset_path: csv",
-        "dataset_kwargs:",
-        f"  data_files: {{test: {json.dumps(str(tsv))}}}",
-        "  sep: \"\\t\"",
-        "  column_names: [question, answer]",
-        "  quoting: 3",
-        "test_split: test",
-        "output_type: generate_until",
-        f"doc_to_text: {json.dumps(prompt, ensure_ascii=False)}",
-        "doc_to_target: \"{{answer}}\"",
-        "generation_kwargs:",
-        f"  until: {json.dumps(until, ensure_ascii=False)}",
-        "  do_sample: false",
-        f"  max_gen_toks: {max_new_tokens}",
-        "metric_list:",
-        "  - metric: exact_match",
-        "    aggregation: mean",
-        "    higher_is_better: true",
-        "filter_list:",
-        "  - name: flexible-extract",
-        "    filter:",
-        "      - function: regex",
-        "        group_select: -1",
-        "        regex_pattern: \"(-?[$0-9.,]{2,})|(-?[0-9]+)\"",
-        "      - function: take_first",
-        "",
-    ])
+    return "\n".join(
+        [
+            f"task: bench_mgsm_{lang}",
+            "dataset_path: csv",
+            "dataset_kwargs:",
+            f"  data_files: {{test: {json.dumps(str(tsv))}}}",
+            '  sep: "\\t"',
+            "  column_names: [question, answer]",
+            "  quoting: 3",
+            "test_split: test",
+            "output_type: generate_until",
+            f"doc_to_text: {json.dumps(prompt, ensure_ascii=False)}",
+            'doc_to_target: "{{answer}}"',
+            "generation_kwargs:",
+            f"  until: {json.dumps(until, ensure_ascii=False)}",
+            "  do_sample: false",
+            f"  max_gen_toks: {max_new_tokens}",
+            "metric_list:",
+            "  - metric: exact_match",
+            "    aggregation: mean",
+            "    higher_is_better: true",
+            "filter_list:",
+            "  - name: flexible-extract",
+            "    filter:",
+            "      - function: regex",
+            "        group_select: -1",
+            '        regex_pattern: "(-?[$0-9.,]{2,})|(-?[0-9]+)"',
+            "      - function: take_first",
+            "",
+        ]
+    )
 
 
-def run_lm_eval(model: Path, languages: list[str], data: Path, limit: int, max_new_tokens: int,
-                batch_size: int, work: Path) -> tuple[float, dict[str, list[str]], dict[str, float]]:
+def run_lm_eval(
+    model: Path,
+    languages: list[str],
+    data: Path,
+    limit: int,
+    max_new_tokens: int,
+    batch_size: int,
+    work: Path,
+) -> tuple[float, dict[str, list[str]], dict[str, float]]:
     from lm_eval import simple_evaluate
     from lm_eval.tasks import TaskManager
 
@@ -85,7 +96,8 @@ def run_lm_eval(model: Path, languages: list[str], data: Path, limit: int, max_n
     tasks_dir.mkdir(parents=True, exist_ok=True)
     for lang in languages:
         (tasks_dir / f"bench_mgsm_{lang}.yaml").write_text(
-            _task_yaml(lang, data / f"mgsm_{lang}.tsv", limit, max_new_tokens), encoding="utf-8")
+            _task_yaml(lang, data / f"mgsm_{lang}.tsv", limit, max_new_tokens), encoding="utf-8"
+        )
     started = time.perf_counter()
     out = simple_evaluate(
         model="hf",
@@ -97,25 +109,43 @@ def run_lm_eval(model: Path, languages: list[str], data: Path, limit: int, max_n
         log_samples=True,
     )
     seconds = time.perf_counter() - started
-    outputs = {lang: [s["resps"][0][0] for s in sorted(out["samples"][f"bench_mgsm_{lang}"],
-                                                        key=lambda s: s["doc_id"])]
-               for lang in languages}
-    accuracy = {lang: out["results"][f"bench_mgsm_{lang}"]["exact_match,flexible-extract"]
-                for lang in languages}
+    outputs = {
+        lang: [
+            s["resps"][0][0]
+            for s in sorted(out["samples"][f"bench_mgsm_{lang}"], key=lambda s: s["doc_id"])
+        ]
+        for lang in languages
+    }
+    accuracy = {
+        lang: out["results"][f"bench_mgsm_{lang}"]["exact_match,flexible-extract"]
+        for lang in languages
+    }
     return seconds, outputs, accuracy
 
 
-def run_polyglot(model: Path, languages: list[str], limit: int, max_new_tokens: int,
-                 work: Path) -> tuple[float, dict[str, list[str]], dict[str, float]]:
+def run_polyglot(
+    model: Path, languages: list[str], limit: int, max_new_tokens: int, work: Path
+) -> tuple[float, dict[str, list[str]], dict[str, float]]:
     from polyglot.evaluate import EvalConfig, evaluate
     from polyglot.evaluate.records import read_records
 
     out = work / "polyglot_run"
     started = time.perf_counter()
-    result = evaluate(EvalConfig(model=str(model), benchmark="mgsm", languages=languages,
-                                 limit=limit, max_new_tokens=max_new_tokens, mode="native-cot",
-                                 device="cpu", dtype="float32", out=str(out), overwrite=True,
-                                 progress=False))
+    result = evaluate(
+        EvalConfig(
+            model=str(model),
+            benchmark="mgsm",
+            languages=languages,
+            limit=limit,
+            max_new_tokens=max_new_tokens,
+            mode="native-cot",
+            device="cpu",
+            dtype="float32",
+            out=str(out),
+            overwrite=True,
+            progress=False,
+        )
+    )
     seconds = time.perf_counter() - started
     records = read_records(out / "generations.jsonl")
     outputs = {lang: [records[f"{lang}/{i}"]["output"] for i in range(limit)] for lang in languages}
@@ -125,12 +155,17 @@ def run_polyglot(model: Path, languages: list[str], limit: int, max_new_tokens: 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--model", type=Path, help="checkpoint directory (default: a random tiny model)")
+    parser.add_argument(
+        "--model", type=Path, help="checkpoint directory (default: a random tiny model)"
+    )
     parser.add_argument("--languages", default="en,de,sw,th,bn")
     parser.add_argument("--limit", type=int, default=20, help="items per language")
     parser.add_argument("--max-new-tokens", type=int, default=128)
-    parser.add_argument("--lm-eval-batch-sizes", default="1,32",
-                        help="lm-eval batch sizes to measure (1 is its default)")
+    parser.add_argument(
+        "--lm-eval-batch-sizes",
+        default="1,32",
+        help="lm-eval batch sizes to measure (1 is its default)",
+    )
     parser.add_argument("--threads", type=int, default=2)
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
@@ -141,22 +176,37 @@ def main() -> None:
     try:
         model = args.model or _tiny_model(work)
         items = args.limit * len(languages)
-        ours_s, ours_out, ours_acc = run_polyglot(model, languages, args.limit, args.max_new_tokens, work)
+        ours_s, ours_out, ours_acc = run_polyglot(
+            model, languages, args.limit, args.max_new_tokens, work
+        )
         rows = [("polyglot hf", ours_s, ours_acc, 1.0)]
         for batch in [int(b) for b in args.lm_eval_batch_sizes.split(",")]:
             theirs_s, theirs_out, theirs_acc = run_lm_eval(
-                model, languages, data_dir() / "mgsm", args.limit, args.max_new_tokens, batch, work)
-            same = sum(a.strip() == b.strip() for lang in languages
-                       for a, b in zip(ours_out[lang], theirs_out[lang], strict=True)) / items
+                model, languages, data_dir() / "mgsm", args.limit, args.max_new_tokens, batch, work
+            )
+            same = (
+                sum(
+                    a.strip() == b.strip()
+                    for lang in languages
+                    for a, b in zip(ours_out[lang], theirs_out[lang], strict=True)
+                )
+                / items
+            )
             rows.append((f"lm-eval hf, batch {batch}", theirs_s, theirs_acc, same))
-        print(f"\nmodel {model}; {len(languages)} languages x {args.limit} MGSM items = {items}; "
-              f"max_new_tokens {args.max_new_tokens}; {args.threads} CPU threads\n")
-        print("| system | seconds | items/s | polyglot speed-up | accuracy (mean over languages) | same output as polyglot |")
+        print(
+            f"\nmodel {model}; {len(languages)} languages x {args.limit} MGSM items = {items}; "
+            f"max_new_tokens {args.max_new_tokens}; {args.threads} CPU threads\n"
+        )
+        print(
+            "| system | seconds | items/s | polyglot speed-up | accuracy (mean over languages) | same output as polyglot |"
+        )
         print("|---|---|---|---|---|---|")
         for name, seconds, acc, same in rows:
             mean_acc = sum(acc.values()) / len(acc)
-            print(f"| {name} | {seconds:.1f} | {items / seconds:.2f} | {seconds / ours_s:.2f}x | "
-                  f"{100 * mean_acc:.1f}% | {100 * same:.0f}% |")
+            print(
+                f"| {name} | {seconds:.1f} | {items / seconds:.2f} | {seconds / ours_s:.2f}x | "
+                f"{100 * mean_acc:.1f}% | {100 * same:.0f}% |"
+            )
     finally:
         shutil.rmtree(work, ignore_errors=True)
 

@@ -30,45 +30,93 @@ def print_summary(results: dict) -> None:
     for lang, r in results["languages"].items():
         fid = r.get("fidelity")
         table.add_row(
-            lang, str(r["n"]), _pct(r["accuracy"]),
+            lang,
+            str(r["n"]),
+            _pct(r["accuracy"]),
             f"{_pct(r['ci95'][0])}–{_pct(r['ci95'][1])}",
             "–" if r.get("gap_points") is None else f"{r['gap_points']:+.1f}",
-            str(r["no_answer"]), _pct(fid["target"]) if fid else "–",
+            str(r["no_answer"]),
+            _pct(fid["target"]) if fid else "–",
         )
     console.print(table)
     s = results["summary"]
     rate = run.get("items_per_second")
     console.print(
         f"English {_pct(s['english_accuracy'])}% · others {_pct(s['mean_accuracy_non_english'])}% · "
-        f"mean gap {_points(s['mean_gap_points'])} pts"
-        + (f" · {rate} items/s" if rate else "")
+        f"mean gap {_points(s['mean_gap_points'])} pts" + (f" · {rate} items/s" if rate else "")
     )
 
 
 def eval_command(
-    model: str | None = typer.Option(None, "--model", "-m", help="Local checkpoint directory or hub id."),
-    adapter: str | None = typer.Option(None, "--adapter", help="PEFT adapter directory trained on --model."),
-    benchmark: str | None = typer.Option(None, "--benchmark", "-b", help="Benchmark in eval/ (mgsm, polymath-low, testbed, ...), a YAML path, or 'custom' with --data."),
-    languages: str | None = typer.Option(None, "--languages", "-l", help="Comma-separated codes, or 'all' (default)."),
+    model: str | None = typer.Option(
+        None, "--model", "-m", help="Local checkpoint directory or hub id."
+    ),
+    adapter: str | None = typer.Option(
+        None, "--adapter", help="PEFT adapter directory trained on --model."
+    ),
+    benchmark: str | None = typer.Option(
+        None,
+        "--benchmark",
+        "-b",
+        help="Benchmark in eval/ (mgsm, polymath-low, testbed, ...), a YAML path, or 'custom' with --data.",
+    ),
+    languages: str | None = typer.Option(
+        None, "--languages", "-l", help="Comma-separated codes, or 'all' (default)."
+    ),
     mode: str | None = typer.Option(None, "--mode", help="native-cot (default), en-cot or direct."),
-    shots: int | None = typer.Option(None, "--shots", help="Few-shot exemplars (0 or up to 8 for MGSM)."),
-    backend: str | None = typer.Option(None, "--backend", help="hf (default; CPU or GPU) or vllm (GPU, needs the vllm extra)."),
-    out: str | None = typer.Option(None, "--out", "-o", help="Run folder (default runs/eval). Rerun to resume."),
-    config: Path | None = typer.Option(None, "--config", "-c", help="A YAML eval config (e.g. configs/eval/*.yaml); flags override it."),
-    limit: int | None = typer.Option(None, "--limit", help="Only the first N items (same in every language)."),
-    max_new_tokens: int | None = typer.Option(None, "--max-new-tokens", help="Generation length limit (default 256)."),
-    batch_size: int | None = typer.Option(None, "--batch-size", help="hf: most sequences per batch (default 32)."),
-    batch_tokens: int | None = typer.Option(None, "--batch-tokens", help="hf: most tokens (prompt + new) per batch (default 16384)."),
+    shots: int | None = typer.Option(
+        None, "--shots", help="Few-shot exemplars (0 or up to 8 for MGSM)."
+    ),
+    backend: str | None = typer.Option(
+        None, "--backend", help="hf (default; CPU or GPU) or vllm (GPU, needs the vllm extra)."
+    ),
+    out: str | None = typer.Option(
+        None, "--out", "-o", help="Run folder (default runs/eval). Rerun to resume."
+    ),
+    config: Path | None = typer.Option(
+        None,
+        "--config",
+        "-c",
+        help="A YAML eval config (e.g. configs/eval/*.yaml); flags override it.",
+    ),
+    limit: int | None = typer.Option(
+        None, "--limit", help="Only the first N items (same in every language)."
+    ),
+    max_new_tokens: int | None = typer.Option(
+        None, "--max-new-tokens", help="Generation length limit (default 256)."
+    ),
+    batch_size: int | None = typer.Option(
+        None, "--batch-size", help="hf: most sequences per batch (default 32)."
+    ),
+    batch_tokens: int | None = typer.Option(
+        None, "--batch-tokens", help="hf: most tokens (prompt + new) per batch (default 16384)."
+    ),
     temperature: float | None = typer.Option(None, "--temperature", help="0 = greedy (default)."),
     top_p: float | None = typer.Option(None, "--top-p"),
-    samples: int | None = typer.Option(None, "--samples", help="Samples per item; > 1 takes the majority answer (self-consistency)."),
+    samples: int | None = typer.Option(
+        None,
+        "--samples",
+        help="Samples per item; > 1 takes the majority answer (self-consistency).",
+    ),
     seed: int | None = typer.Option(None, "--seed"),
-    dtype: str | None = typer.Option(None, "--dtype", help="auto (bf16 on GPUs that support it, else fp32), float32, bfloat16, float16."),
+    dtype: str | None = typer.Option(
+        None,
+        "--dtype",
+        help="auto (bf16 on GPUs that support it, else fp32), float32, bfloat16, float16.",
+    ),
     device: str | None = typer.Option(None, "--device", help="auto, cpu, cuda, cuda:N."),
-    chat_template: bool | None = typer.Option(None, "--chat-template/--plain", help="Wrap prompts in the model's chat template."),
-    data: str | None = typer.Option(None, "--data", help="Data file(s) instead of the benchmark's; {lang} in the path."),
-    columns: str | None = typer.Option(None, "--columns", help="Column mapping for --data: question=COL,answer=COL[,id=COL]."),
-    overwrite: bool = typer.Option(False, "--overwrite", help="Recompute a finished run (or replace a different one)."),
+    chat_template: bool | None = typer.Option(
+        None, "--chat-template/--plain", help="Wrap prompts in the model's chat template."
+    ),
+    data: str | None = typer.Option(
+        None, "--data", help="Data file(s) instead of the benchmark's; {lang} in the path."
+    ),
+    columns: str | None = typer.Option(
+        None, "--columns", help="Column mapping for --data: question=COL,answer=COL[,id=COL]."
+    ),
+    overwrite: bool = typer.Option(
+        False, "--overwrite", help="Recompute a finished run (or replace a different one)."
+    ),
     progress: bool = typer.Option(True, "--progress/--no-progress", help="Show the progress bar."),
 ) -> None:
     """Evaluate a model on a multilingual benchmark: accuracy, gap to English, consistency and
@@ -89,29 +137,51 @@ def eval_command(
         values.update(loaded)
         source = str(config)
     flags = dict(
-        model=model, adapter=adapter, benchmark=benchmark, languages=languages, mode=mode,
-        shots=shots, backend=backend, out=out, limit=limit, max_new_tokens=max_new_tokens,
-        batch_size=batch_size, batch_tokens=batch_tokens, temperature=temperature, top_p=top_p,
-        samples=samples, seed=seed, dtype=dtype, device=device, chat_template=chat_template,
-        data=data, columns=parse_columns(columns),
+        model=model,
+        adapter=adapter,
+        benchmark=benchmark,
+        languages=languages,
+        mode=mode,
+        shots=shots,
+        backend=backend,
+        out=out,
+        limit=limit,
+        max_new_tokens=max_new_tokens,
+        batch_size=batch_size,
+        batch_tokens=batch_tokens,
+        temperature=temperature,
+        top_p=top_p,
+        samples=samples,
+        seed=seed,
+        dtype=dtype,
+        device=device,
+        chat_template=chat_template,
+        data=data,
+        columns=parse_columns(columns),
     )
     values.update({k: v for k, v in flags.items() if v is not None})
     values.update(overwrite=overwrite or values.get("overwrite", False), progress=progress)
     if "model" not in values:
         from polyglot.cli.errors import fail
 
-        fail("--model is required (a local checkpoint directory or a hub id), or set it in --config")
+        fail(
+            "--model is required (a local checkpoint directory or a hub id), or set it in --config"
+        )
     settings = validate_model(values, EvalConfig, source=source)
     result = evaluate(settings)
     if result.generated == 0:
-        console.print(f"[dim]{result.out} was already complete; nothing recomputed (--overwrite to redo)[/]")
+        console.print(
+            f"[dim]{result.out} was already complete; nothing recomputed (--overwrite to redo)[/]"
+        )
     print_summary(result.results)
     console.print(f"report: {result.out}/report.html · results: {result.out}/results.json")
 
 
 def report_command(
     runs: list[Path] = typer.Argument(..., help="Run folders written by `polyglot eval`."),
-    out: Path = typer.Option(Path("runs/comparison"), "--out", "-o", help="Where a comparison of several runs goes."),
+    out: Path = typer.Option(
+        Path("runs/comparison"), "--out", "-o", help="Where a comparison of several runs goes."
+    ),
 ) -> None:
     """Rebuild one run's report, or compare several runs side by side (each against the first,
     paired on shared items, with McNemar and paired-bootstrap p-values)."""
@@ -136,8 +206,14 @@ def report_command(
         for column in ("run", "lang", "n", "diff pts", "McNemar p", "bootstrap p"):
             paired.add_column(column, justify="right")
         for p in comparison["paired"]:
-            paired.add_row(p["run"], p["lang"], str(p["n"]), f"{p['difference_points']:+.1f}",
-                           f"{p['mcnemar_p']:.3g}", f"{p['bootstrap_p']:.3g}")
+            paired.add_row(
+                p["run"],
+                p["lang"],
+                str(p["n"]),
+                f"{p['difference_points']:+.1f}",
+                f"{p['mcnemar_p']:.3g}",
+                f"{p['bootstrap_p']:.3g}",
+            )
         console.print(paired)
     write_comparison(comparison, out)
     console.print(f"comparison: {out}/comparison.html")

@@ -7,7 +7,7 @@ from rich.console import Console
 from rich.table import Table
 
 from polyglot import __version__
-from polyglot.cli import data, evaluate, languages, text
+from polyglot.cli import data, evaluate, languages, testbed, text
 from polyglot.cli.errors import friendly_errors
 
 app = typer.Typer(
@@ -18,6 +18,7 @@ app = typer.Typer(
 app.add_typer(languages.app, name="languages")
 app.add_typer(text.app, name="text")
 app.add_typer(data.app, name="data")
+app.add_typer(testbed.app, name="testbed")
 app.command("eval")(evaluate.eval_command)
 app.command("report")(evaluate.report_command)
 console = Console(highlight=False)
@@ -42,32 +43,44 @@ def main(
 @friendly_errors
 def quickstart(
     out: str = typer.Option("runs/quickstart", "--out", help="Folder for the results."),
-    benchmark: str = typer.Option("mgsm", "--benchmark", help="Benchmark to check extraction on."),
+    testbed_dir: str | None = typer.Option(
+        None, "--testbed", help="Testbed folder (default runs/testbed, or runs/testbed-tiny)."
+    ),
+    tiny: bool = typer.Option(
+        False, "--tiny", help="Tiny world and model: the whole path in well under a minute."
+    ),
+    fresh: bool = typer.Option(False, "--fresh", help="Rebuild the testbed and rerun every stage."),
+    progress: bool = typer.Option(True, "--progress/--no-progress"),
 ) -> None:
-    """Run the pipeline end to end: language packs, then answer extraction and language ID on MGSM."""
+    """The whole pipeline: packs and extraction checks, the testbed (world, tokenizer, base
+    model), the base model evaluated on every testbed language and on a slice of real MGSM, and
+    OUT/report.html. Rerunning reuses finished stages."""
     from polyglot.quickstart import quickstart as run_quickstart
 
     languages.print_pack_table()
-    with console.status("checking answer extraction and language ID on real data..."):
-        result = run_quickstart(out, benchmark)
-    table = Table(title=f"answer extraction and language ID on {result['benchmark']}")
-    for column in (
-        "lang",
-        "exemplars → answer",
-        "rules",
-        "gold answers",
-        "native cue round trip",
-        "language ID",
-    ):
-        table.add_column(column)
-    for row in result["extraction"]:
+    summary = run_quickstart(
+        out,
+        testbed_dir=testbed_dir,
+        tiny=tiny,
+        fresh=fresh,
+        progress=progress,
+        log=lambda m: console.print(f"[bold]{m}[/]"),
+    )
+    table = Table(title="polyglot quickstart: accuracy per stage")
+    for column in ("model", "benchmark", "English", "others", "gap pts", *summary["languages"]):
+        table.add_column(column, justify="right")
+    for row in summary["stages"]:
         table.add_row(
-            row["lang"],
-            f"{row['exemplars_correct']}/{row['exemplars']}",
-            ", ".join(f"{k}:{v}" for k, v in row["exemplar_rules"].items()),
-            f"{row['items']} parsed",
-            f"{row['round_trip_correct']}/{row['items']}",
-            f"{row['lid_accuracy']:.1%}",
+            row["model"],
+            row["benchmark"],
+            _pct(row["english"]),
+            _pct(row["others"]),
+            "–" if row["gap_points"] is None else f"{row['gap_points']:+.1f}",
+            *[_pct(row["per_language"].get(lang)) for lang in summary["languages"]],
         )
     console.print(table)
-    console.print(f"results: {out}/extraction.json")
+    console.print(f"report: {out}/report.html")
+
+
+def _pct(value) -> str:
+    return "–" if value is None else f"{100 * value:.1f}"

@@ -20,7 +20,7 @@ from pydantic import model_validator
 
 from polyglot.config import ConfigError, StrictModel, load_yaml_model, validate_model
 from polyglot.packs import load_pack, parse_languages
-from polyglot.resources import data_dir, shipped_dir
+from polyglot.resources import data_dir, shipped_dir, testbed_dir
 from polyglot.text.answers import parse_gold
 
 Column = str | int
@@ -34,7 +34,8 @@ class Columns(StrictModel):
 
 class Source(StrictModel):
     kind: Literal["local", "hf"] = "local"
-    # local: a file pattern with {lang} (and {data} for $POLYGLOT_DATA_DIR); hf: a dataset id.
+    # local: a file pattern with {lang} (and {data} for $POLYGLOT_DATA_DIR, {testbed} for the
+    # built testbed, {split} for the split); hf: a dataset id.
     path: str
     format: Literal["tsv", "jsonl", "csv"] | None = None  # local only; default from the suffix
     header: bool = False  # tsv/csv: whether the first row names the columns
@@ -196,8 +197,13 @@ def load_benchmark(
 # -- reading ---------------------------------------------------------------------------------
 
 
-def _resolve(pattern: str, lang: str) -> str:
-    return pattern.replace("{data}", str(data_dir())).replace("{lang}", lang)
+def _resolve(pattern: str, lang: str, split: str = "test") -> str:
+    return (
+        pattern.replace("{data}", str(data_dir()))
+        .replace("{testbed}", str(testbed_dir()))
+        .replace("{lang}", lang)
+        .replace("{split}", split)
+    )
 
 
 @dataclass(frozen=True)
@@ -210,9 +216,11 @@ def _read_rows(spec: BenchmarkSpec, lang: str, split: str | None = None) -> list
     source = spec.source
     if source.kind == "hf":
         return _read_hf(source, lang, split or source.split)
-    path = Path(_resolve(source.path, lang))
+    path = Path(_resolve(source.path, lang, split or source.split))
     if not path.exists():
         hint = " (set POLYGLOT_DATA_DIR or pass --data)" if "{data}" in source.path else ""
+        if "{testbed}" in source.path:
+            hint = " (build it with `polyglot testbed build`, or set POLYGLOT_TESTBED_DIR)"
         raise ConfigError(f"benchmark '{spec.name}': no data file for '{lang}': {path}{hint}")
     fmt = source.format or path.suffix.lstrip(".").lower()
     if fmt not in ("tsv", "jsonl", "csv"):

@@ -67,7 +67,8 @@ def detect_language(text: str, candidates: list[str] | None = None) -> Detection
     if letters < SHORT_TEXT_LETTERS and len(fitting) == 1:
         return Detection(next(iter(fitting)), 1.0, "script")
 
-    ranked = fasttext_scores(text, k=20)
+    # every label when the pool is restricted, so a weak second choice still counts
+    ranked = fasttext_scores(text, k=20 if candidates is None else 176)
     labels = _label_map(fitting or pool)
     best = next(((labels[label], score) for label, score in ranked if label in labels), None)
     if best is None:
@@ -110,14 +111,26 @@ def _sentence_splitter() -> re.Pattern[str]:
     return re.compile(rf"(?<=[{other}])|(?<=\.)(?=\s|$)|\n+")
 
 
-def language_shares(text: str, candidates: list[str] | None = None) -> dict[str, float]:
-    """Share of the text's letters written in each language, sentence by sentence."""
+def language_shares(
+    text: str,
+    candidates: list[str] | None = None,
+    *,
+    short_candidates: list[str] | None = None,
+    short_letters: int = 40,
+) -> dict[str, float]:
+    """Share of the text's letters written in each language, sentence by sentence.
+
+    fastText is unreliable on short sentences ("Jibu ni 12." reads as Spanish). When the caller
+    knows which languages to expect (e.g. the question's language and English, for a chain of
+    thought), ``short_candidates`` restricts sentences under ``short_letters`` letters to them.
+    """
     weights: dict[str, float] = {}
     for sentence in split_sentences(text):
         letters = sum(script_counts(sentence).values())
         if letters == 0:
             continue
-        lang = detect_language(sentence, candidates).lang
+        pool = short_candidates if short_candidates and letters < short_letters else candidates
+        lang = detect_language(sentence, pool).lang
         weights[lang] = weights.get(lang, 0) + letters
     total = sum(weights.values())
     return (

@@ -12,7 +12,7 @@ def _frame(width: int, height: int, title: str, body: str) -> str:
     return (
         f'<svg xmlns="http://www.w3.org/2000/svg" class="chart" width="{width}" height="{height}" '
         f'viewBox="0 0 {width} {height}" role="img" aria-label="{escape(title)}">'
-        f'<title>{escape(title)}</title>'
+        f"<title>{escape(title)}</title>"
         f'<text x="{width / 2}" y="16" text-anchor="middle" class="chart-title">{escape(title)}</text>'
         f"{body}</svg>"
     )
@@ -81,7 +81,9 @@ def grouped_bars(
     return _frame(width, height, title, "".join(parts))
 
 
-def diverging_bars(title: str, labels: list[str], values: list[float | None], unit: str = " pts") -> str:
+def diverging_bars(
+    title: str, labels: list[str], values: list[float | None], unit: str = " pts"
+) -> str:
     """Horizontal bars left or right of zero (e.g. the gap to English in points)."""
     left, top, row, half = 60, 30, 22, 160
     width, height = left + 2 * half + 60, top + row * len(labels) + 10
@@ -90,7 +92,9 @@ def diverging_bars(title: str, labels: list[str], values: list[float | None], un
     parts = [f'<line x1="{zero}" x2="{zero}" y1="{top - 4}" y2="{height - 6}" class="axis"/>']
     for i, (label, value) in enumerate(zip(labels, values, strict=True)):
         y = top + i * row
-        parts.append(f'<text x="{left - 6}" y="{y + 14}" text-anchor="end" class="label">{escape(label)}</text>')
+        parts.append(
+            f'<text x="{left - 6}" y="{y + 14}" text-anchor="end" class="label">{escape(label)}</text>'
+        )
         if value is None:
             continue
         w = half * abs(value) / limit
@@ -112,7 +116,9 @@ def stacked_shares(title: str, labels: list[str], shares: list[dict[str, float] 
     parts = []
     for i, (label, share) in enumerate(zip(labels, shares, strict=True)):
         y = top + i * row
-        parts.append(f'<text x="{left - 6}" y="{y + 14}" text-anchor="end" class="label">{escape(label)}</text>')
+        parts.append(
+            f'<text x="{left - 6}" y="{y + 14}" text-anchor="end" class="label">{escape(label)}</text>'
+        )
         if not share:
             parts.append(f'<text x="{left}" y="{y + 14}" class="value">no text</text>')
             continue
@@ -123,7 +129,7 @@ def stacked_shares(title: str, labels: list[str], shares: list[dict[str, float] 
                 parts.append(
                     f'<rect x="{x}" y="{y + 3}" width="{w}" height="{row - 6}" '
                     f'fill="{FIDELITY_COLOURS[key]}"><title>{escape(label)} {key}: '
-                    f'{share[key] * 100:.1f}%</title></rect>'
+                    f"{share[key] * 100:.1f}%</title></rect>"
                 )
             x += w
     y = height - 10

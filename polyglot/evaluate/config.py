@@ -41,9 +41,7 @@ class EvalConfig(GenerationSettings):
         return value
 
     def generation(self) -> GenerationSettings:
-        return GenerationSettings(
-            **self.model_dump(include=set(GenerationSettings.model_fields))
-        )
+        return GenerationSettings(**self.model_dump(include=set(GenerationSettings.model_fields)))
 
     def result_fields(self) -> dict:
         """Everything that determines the generations (compared when a run resumes)."""

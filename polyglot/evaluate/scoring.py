@@ -13,9 +13,10 @@ def fidelity(output: str, lang: str) -> dict[str, float] | None:
     """Share of the output's letters in the question's language, in English, and in others.
 
     None when the output has no letters (e.g. a bare number). For English questions the
-    ``target`` and ``en`` shares are the same text.
+    ``target`` and ``en`` shares are the same text. Sentences too short for fastText to tell
+    apart among all languages are classified as the question's language or English.
     """
-    shares = language_shares(output)
+    shares = language_shares(output, short_candidates=sorted({lang, "en"}))
     if not shares:
         return None
     target = shares.get(lang, 0.0)
@@ -54,8 +55,7 @@ def score_outputs(outputs: list[str], lang: str, gold: float) -> dict:
     }
     if len(outputs) > 1:
         record["samples"] = [
-            {"output": o, "answer": a.value}
-            for o, a in zip(outputs, answers, strict=True)
+            {"output": o, "answer": a.value} for o, a in zip(outputs, answers, strict=True)
         ]
         record["agreement"] = (max(Counter(values).values()) / len(outputs)) if values else 0.0
     return record

@@ -167,7 +167,9 @@ class HFBackend:
             for r, (texts, counts) in zip(batch, outputs, strict=True)
         ]
 
-    def _generate_texts(self, index: int, batch: list[Request]) -> list[tuple[list[str], list[int]]]:
+    def _generate_texts(
+        self, index: int, batch: list[Request]
+    ) -> list[tuple[list[str], list[int]]]:
         import torch
         from transformers import StoppingCriteriaList
 

@@ -16,9 +16,7 @@ from pathlib import Path
 PAD, UNK, BOS, EOS = "<pad>", "<unk>", "<s>", "</s>"
 
 
-def train_tokenizer(
-    texts: Iterable[str], out_dir: str | Path, *, vocab_size: int = 2000
-):
+def train_tokenizer(texts: Iterable[str], out_dir: str | Path, *, vocab_size: int = 2000):
     """Train a BPE sentencepiece model on ``texts`` and save it as an HF tokenizer in ``out_dir``."""
     import sentencepiece as spm
     from transformers import AutoTokenizer

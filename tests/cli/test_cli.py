@@ -1,6 +1,5 @@
 """The real CLI through typer's test runner, and the console script in a subprocess."""
 
-import json
 import os
 import subprocess
 import sys
@@ -67,17 +66,6 @@ def test_data_show_bad_inputs(tmp_path, shared_data):
     assert result.exit_code == 2 and "no data file" in result.output
     result = run("data", "show", "custom", "--data", "x.jsonl", "--columns", "question")
     assert result.exit_code == 2 and "--columns" in result.output
-
-
-def test_quickstart_writes_extraction_results(tmp_path, shared_data):
-    out = tmp_path / "qs"
-    result = run("quickstart", "--out", str(out))
-    assert result.exit_code == 0, result.output
-    results = json.loads((out / "extraction.json").read_text(encoding="utf-8"))
-    rows = {row["lang"]: row for row in results["extraction"]}
-    assert len(rows) == 11
-    assert all(row["exemplars_correct"] == 8 for row in rows.values())
-    assert all(row["round_trip_correct"] == row["items"] == 250 for row in rows.values())
 
 
 def test_console_script_help_starts_without_heavy_imports():

@@ -22,9 +22,28 @@ LANGS = "en,de,th"
 
 
 def _eval(model, out, *extra):
-    return runner.invoke(app, ["eval", "--model", str(model), "--benchmark", "mgsm", "--languages", LANGS,
-                               "--limit", "4", "--max-new-tokens", "16", "--batch-size", "2",
-                               "--out", str(out), "--no-progress", *extra])
+    return runner.invoke(
+        app,
+        [
+            "eval",
+            "--model",
+            str(model),
+            "--benchmark",
+            "mgsm",
+            "--languages",
+            LANGS,
+            "--limit",
+            "4",
+            "--max-new-tokens",
+            "16",
+            "--batch-size",
+            "2",
+            "--out",
+            str(out),
+            "--no-progress",
+            *extra,
+        ],
+    )
 
 
 def _outputs(out: Path) -> dict[str, str]:
@@ -32,7 +51,10 @@ def _outputs(out: Path) -> dict[str, str]:
 
 
 def _without_timing(languages: dict) -> dict:
-    return {lang: {k: v for k, v in row.items() if k != "items_per_second"} for lang, row in languages.items()}
+    return {
+        lang: {k: v for k, v in row.items() if k != "items_per_second"}
+        for lang, row in languages.items()
+    }
 
 
 class _Tags(HTMLParser):
@@ -111,11 +133,30 @@ def test_resume_after_a_cut_gives_identical_results(full_run, tiny_model, tmp_pa
 
 def test_resume_after_a_real_kill(full_run, tiny_model, tmp_path):
     out = tmp_path / "killed"
-    command = [sys.executable, "-m", "polyglot", "eval", "--model", str(tiny_model), "--benchmark",
-               "mgsm", "--languages", LANGS, "--limit", "4", "--max-new-tokens", "16",
-               "--batch-size", "2", "--out", str(out), "--no-progress"]
-    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                               start_new_session=True)
+    command = [
+        sys.executable,
+        "-m",
+        "polyglot",
+        "eval",
+        "--model",
+        str(tiny_model),
+        "--benchmark",
+        "mgsm",
+        "--languages",
+        LANGS,
+        "--limit",
+        "4",
+        "--max-new-tokens",
+        "16",
+        "--batch-size",
+        "2",
+        "--out",
+        str(out),
+        "--no-progress",
+    ]
+    process = subprocess.Popen(
+        command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True
+    )
     deadline = time.time() + 120
     generations = out / "generations.jsonl"
     while time.time() < deadline and process.poll() is None:
@@ -141,7 +182,9 @@ def test_a_different_config_in_the_same_folder_is_refused(full_run, tiny_model):
 def test_report_compares_runs_with_paired_tests(full_run, tiny_model, tmp_path):
     other = tmp_path / "en-cot"
     assert _eval(tiny_model, other, "--mode", "en-cot").exit_code == 0
-    result = runner.invoke(app, ["report", str(full_run), str(other), "--out", str(tmp_path / "cmp")])
+    result = runner.invoke(
+        app, ["report", str(full_run), str(other), "--out", str(tmp_path / "cmp")]
+    )
     assert result.exit_code == 0, result.output
     comparison = json.loads((tmp_path / "cmp" / "comparison.json").read_text())
     assert set(comparison["runs"]) == {"full", "en-cot"}
@@ -154,12 +197,16 @@ def test_report_compares_runs_with_paired_tests(full_run, tiny_model, tmp_path):
 
 def test_eval_from_a_yaml_config(tiny_model, mgsm, tmp_path):
     config = tmp_path / "eval.yaml"
-    config.write_text(f"model: {tiny_model}\nbenchmark: mgsm\nlanguages: [en, sw]\nlimit: 2\n"
-                      f"max_new_tokens: 8\nmode: direct\nout: {tmp_path / 'yaml-run'}\n")
+    config.write_text(
+        f"model: {tiny_model}\nbenchmark: mgsm\nlanguages: [en, sw]\nlimit: 2\n"
+        f"max_new_tokens: 8\nmode: direct\nout: {tmp_path / 'yaml-run'}\n"
+    )
     result = runner.invoke(app, ["eval", "--config", str(config), "--no-progress"])
     assert result.exit_code == 0, result.output
     results = json.loads((tmp_path / "yaml-run" / "results.json").read_text())
-    assert list(results["languages"]) == ["en", "sw"] and results["run"]["config"]["mode"] == "direct"
+    assert (
+        list(results["languages"]) == ["en", "sw"] and results["run"]["config"]["mode"] == "direct"
+    )
 
 
 @pytest.mark.parametrize(
@@ -173,8 +220,18 @@ def test_eval_from_a_yaml_config(tiny_model, mgsm, tmp_path):
     ],
 )
 def test_bad_input_is_one_clear_line(tiny_model, mgsm, tmp_path, args, message):
-    base = ["eval", "--model", str(tiny_model), "--benchmark", "mgsm", "--limit", "1",
-            "--out", str(tmp_path / "bad"), "--no-progress"]
+    base = [
+        "eval",
+        "--model",
+        str(tiny_model),
+        "--benchmark",
+        "mgsm",
+        "--limit",
+        "1",
+        "--out",
+        str(tmp_path / "bad"),
+        "--no-progress",
+    ]
     result = runner.invoke(app, base + args)
     assert result.exit_code == 2, result.output
     assert message in result.output and "Traceback" not in result.output

@@ -12,17 +12,29 @@ from polyglot.evaluate.scoring import fidelity, score_outputs
 
 
 def _record(lang, item, correct, answer=1.0, fid=None, tokens=10, seconds=0.5):
-    return {"key": f"{lang}/{item}", "id": str(item), "lang": lang, "correct": correct,
-            "answer": answer, "rule": "cue" if answer is not None else None,
-            "fidelity": fid, "new_tokens": tokens, "seconds": seconds}
+    return {
+        "key": f"{lang}/{item}",
+        "id": str(item),
+        "lang": lang,
+        "correct": correct,
+        "answer": answer,
+        "rule": "cue" if answer is not None else None,
+        "fidelity": fid,
+        "new_tokens": tokens,
+        "seconds": seconds,
+    }
 
 
 def test_summary_matches_a_hand_computed_example():
     en = [True, True, False, True]
     de = [True, False, False, False]
     records = [_record("en", i, c) for i, c in enumerate(en)]
-    records += [_record("de", i, c, answer=None if i == 3 else 2.0,
-                        fid={"target": 0.5, "en": 0.5, "other": 0.0}) for i, c in enumerate(de)]
+    records += [
+        _record(
+            "de", i, c, answer=None if i == 3 else 2.0, fid={"target": 0.5, "en": 0.5, "other": 0.0}
+        )
+        for i, c in enumerate(de)
+    ]
     result = summarize(records, ["en", "de"], ["0", "1", "2", "3"])
     en_row, de_row = result["languages"]["en"], result["languages"]["de"]
     assert (en_row["n"], en_row["correct"], en_row["accuracy"]) == (4, 3, 0.75)
@@ -30,7 +42,12 @@ def test_summary_matches_a_hand_computed_example():
     assert de_row["gap_points"] == -50.0
     assert de_row["gap_ratio"] == pytest.approx(1 / 3, abs=1e-4)
     # item 0 both, items 1 and 3 English only, item 2 neither
-    assert de_row["consistency"] == {"both": 0.25, "english_only": 0.5, "language_only": 0.0, "neither": 0.25}
+    assert de_row["consistency"] == {
+        "both": 0.25,
+        "english_only": 0.5,
+        "language_only": 0.0,
+        "neither": 0.25,
+    }
     assert de_row["fidelity"] == {"target": 0.5, "en": 0.5, "other": 0.0}
     assert en_row["fidelity"] is None
     assert de_row["ci95"][0] <= 0.25 <= de_row["ci95"][1]
@@ -88,3 +105,15 @@ def test_a_damaged_middle_line_is_an_error_naming_the_line(tmp_path):
     path.write_text('{"key": "a"}\nnot json\n{"key": "b"}\n')
     with pytest.raises(ValueError, match=r"generations.jsonl:2"):
         read_records(path)
+
+
+def test_shipped_eval_configs_validate():
+    from polyglot.config import load_yaml_model
+    from polyglot.evaluate import EvalConfig
+    from polyglot.resources import shipped_dir
+
+    configs = sorted((shipped_dir("configs") / "eval").glob("*.yaml"))
+    assert configs
+    for path in configs:
+        config = load_yaml_model(path, EvalConfig)
+        assert config.benchmark and config.out.startswith("runs/")

@@ -24,7 +24,9 @@ def _requests(n: int) -> list[Request]:
 
 
 def test_batches_respect_size_and_token_budget(tiny_model):
-    settings = GenerationSettings(model=str(tiny_model), max_new_tokens=10, batch_size=4, batch_tokens=200)
+    settings = GenerationSettings(
+        model=str(tiny_model), max_new_tokens=10, batch_size=4, batch_tokens=200
+    )
     backend = load_backend(settings)
     requests = _requests(9)
     batches = backend.batches(requests)
@@ -39,7 +41,11 @@ def test_batches_respect_size_and_token_budget(tiny_model):
 def test_batched_greedy_equals_one_by_one(backend):
     """Left padding must not change greedy outputs."""
     requests = _requests(5)
-    batched = {g.key: g.outputs for b in backend.generate(list(enumerate(backend.batches(requests)))) for g in b}
+    batched = {
+        g.key: g.outputs
+        for b in backend.generate(list(enumerate(backend.batches(requests))))
+        for g in b
+    }
     single = {
         g.key: g.outputs for i, r in enumerate(requests) for g in next(backend.generate([(i, [r])]))
     }
@@ -53,7 +59,11 @@ def test_every_sequence_stops_at_its_own_stop_string(backend):
     free = next(backend.generate([(0, [request])]))[0].outputs[0]
     assert len(free) > 2
     stop = free[1:3]
-    stopped = next(backend.generate([(0, [Request("a", request.prompt, [stop]), Request("b", "Question:", [])])]))
+    stopped = next(
+        backend.generate(
+            [(0, [Request("a", request.prompt, [stop]), Request("b", "Question:", [])])]
+        )
+    )
     assert stopped[0].outputs[0] == free[: free.index(stop)]
     assert stopped[0].new_tokens[0] < 12
 
@@ -88,12 +98,25 @@ def test_lora_adapter_loads_and_a_foreign_adapter_is_refused(tiny_model, tmp_pat
     base = AutoModelForCausalLM.from_pretrained(tiny_model)
     lora = get_peft_model(base, LoraConfig(r=4, target_modules=["q_proj", "v_proj"]))
     lora.save_pretrained(tmp_path / "adapter")
-    backend = load_backend(GenerationSettings(model=str(tiny_model), adapter=str(tmp_path / "adapter"), max_new_tokens=4))
+    backend = load_backend(
+        GenerationSettings(
+            model=str(tiny_model), adapter=str(tmp_path / "adapter"), max_new_tokens=4
+        )
+    )
     assert backend.describe()["adapter_fingerprint"]
 
-    other = LlamaForCausalLM(LlamaConfig(vocab_size=100, hidden_size=32, intermediate_size=64,
-                                         num_hidden_layers=2, num_attention_heads=2))
-    get_peft_model(other, LoraConfig(r=4, target_modules=["q_proj", "v_proj"])).save_pretrained(tmp_path / "foreign")
+    other = LlamaForCausalLM(
+        LlamaConfig(
+            vocab_size=100,
+            hidden_size=32,
+            intermediate_size=64,
+            num_hidden_layers=2,
+            num_attention_heads=2,
+        )
+    )
+    get_peft_model(other, LoraConfig(r=4, target_modules=["q_proj", "v_proj"])).save_pretrained(
+        tmp_path / "foreign"
+    )
     with pytest.raises(ConfigError, match="does not fit model"):
         load_backend(GenerationSettings(model=str(tiny_model), adapter=str(tmp_path / "foreign")))
     with pytest.raises(ConfigError, match="no PEFT adapter"):

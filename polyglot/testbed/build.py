@@ -1,0 +1,320 @@
+"""``polyglot testbed build``: the world, its tokenizer and a base model, as ordinary files.
+
+Layout of a testbed folder (default ``runs/testbed``)::
+
+    world/{train,dev,test}/<lang>.jsonl   parallel problems with three CoTs each
+    world/general/<lang>.jsonl            general (non-math) text per language
+    world/manifest.json                   the world config and counts
+    tokenizer/                            sentencepiece, in Hugging Face format
+    base/                                 LlamaForCausalLM checkpoint (+ tokenizer)
+    testbed.json                          the build config; stages are reused when it matches
+
+The base model is pretrained on every language's general text plus English math only, so,
+like real LLMs, it reasons well in English and worse elsewhere.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import shutil
+import time
+from pathlib import Path
+
+from pydantic import model_validator
+
+from polyglot.config import ConfigError, StrictModel
+from polyglot.evaluate.records import write_json
+from polyglot.testbed.world import DEFAULT_LANGUAGES, load_templates, render, sample_problem
+
+SPLITS = ("train", "dev", "test")
+
+
+class WorldConfig(StrictModel):
+    languages: list[str] = list(DEFAULT_LANGUAGES)
+    seed: int = 0
+    train: int = 10000
+    dev: int = 50
+    test: int = 200
+    general_documents: int = 300  # per language
+    max_value: int = 99
+    # Share of the mixed CoT's letters in the question's language (fastText, by sentence):
+    # the band the generator is checked against.
+    mixed_band: tuple[float, float] = (0.25, 0.9)
+
+    @model_validator(mode="after")
+    def _english_first(self) -> WorldConfig:
+        if "en" not in self.languages:
+            raise ValueError("the testbed needs 'en' (the base model learns math in English)")
+        for lang in self.languages:
+            load_templates(lang)
+        return self
+
+
+class ModelConfig(StrictModel):
+    vocab_size: int = 3000
+    layers: int = 6
+    hidden: int = 128
+    intermediate: int = 352
+    heads: int = 4
+    kv_heads: int = 2
+    max_length: int = 256  # training block length (tokens; texts are packed)
+    steps: int = 420  # fits the 10-minute quickstart on 2 CPU cores; more steps, more accuracy
+    batch_size: int = 32
+    learning_rate: float = 3e-3
+    warmup_ratio: float = 0.05
+    seed: int = 0
+
+
+class TestbedConfig(StrictModel):
+    world: WorldConfig = WorldConfig()
+    model: ModelConfig = ModelConfig()
+
+
+def tiny_config() -> TestbedConfig:
+    """For tests and `--tiny`: the same pipeline in seconds (the model learns little)."""
+    return TestbedConfig(
+        world=WorldConfig(train=200, dev=8, test=12, general_documents=40),
+        model=ModelConfig(
+            vocab_size=1500,
+            layers=6,
+            hidden=48,
+            intermediate=96,
+            heads=2,
+            kv_heads=1,
+            steps=30,
+            batch_size=16,
+            max_length=128,
+        ),
+    )
+
+
+# -- the world -------------------------------------------------------------------------------
+
+
+def build_world(out: str | Path, config: WorldConfig) -> dict:
+    """Write the parallel splits and the general text; returns the manifest."""
+    from polyglot.testbed.world import general_text
+
+    out = Path(out)
+    rng = random.Random(config.seed)
+    seen: set = set()
+    counts = {}
+    for split in SPLITS:
+        problems = []
+        while len(problems) < getattr(config, split):
+            problem = sample_problem(rng, f"{split}-{len(problems):05d}", config.max_value)
+            if problem.signature() in seen:  # splits never share a problem
+                continue
+            seen.add(problem.signature())
+            problems.append(problem)
+        (out / split).mkdir(parents=True, exist_ok=True)
+        for lang in config.languages:
+            lines = [json.dumps(render(p, lang).to_json(), ensure_ascii=False) for p in problems]
+            _write_lines(out / split / f"{lang}.jsonl", lines)
+        counts[split] = len(problems)
+    (out / "general").mkdir(parents=True, exist_ok=True)
+    for lang in config.languages:
+        docs = general_text(lang, random.Random(f"{config.seed}-{lang}"), config.general_documents)
+        _write_lines(
+            out / "general" / f"{lang}.jsonl",
+            [json.dumps({"lang": lang, "text": d}, ensure_ascii=False) for d in docs],
+        )
+    manifest = {"config": config.model_dump(), "counts": counts, "languages": config.languages}
+    write_json(out / "manifest.json", manifest)
+    return manifest
+
+
+def _write_lines(path: Path, lines: list[str]) -> None:
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    tmp.replace(path)
+
+
+def read_jsonl(path: str | Path) -> list[dict]:
+    with Path(path).open(encoding="utf-8") as handle:
+        return [json.loads(line) for line in handle if line.strip()]
+
+
+def math_text(question: str, cot: str, lang: str, mode: str = "native-cot") -> str:
+    """A problem and its CoT in exactly the prompt format `polyglot eval` uses (0-shot)."""
+    from polyglot.data.benchmarks import Example
+    from polyglot.data.prompts import build_prompt, render_prompt
+
+    example = Example("x", lang, question, "0", 0.0)
+    prompt = build_prompt(example, None, mode, 0)  # type: ignore[arg-type]  # no shots: no dataset
+    return f"{render_prompt(prompt)} {cot}"
+
+
+def pretraining_texts(world: Path, languages: list[str]) -> list[str]:
+    """General text in every language plus English math with English CoT."""
+    texts = [
+        math_text(r["question"], r["cot_en"], "en")
+        for r in read_jsonl(world / "train" / "en.jsonl")
+    ]
+    for lang in languages:
+        texts += [r["text"] for r in read_jsonl(world / "general" / f"{lang}.jsonl")]
+    return texts
+
+
+def tokenizer_texts(world: Path, languages: list[str]) -> list[str]:
+    texts = []
+    for lang in languages:
+        for r in read_jsonl(world / "train" / f"{lang}.jsonl"):
+            texts += [r["question"], r["cot_native"], r["cot_mixed"]]
+        texts += [r["text"] for r in read_jsonl(world / "general" / f"{lang}.jsonl")]
+    from polyglot.packs import load_pack
+
+    for lang in languages:  # the prompt labels every eval uses
+        texts += list(load_pack(lang).prompts.model_dump().values())
+    return texts
+
+
+# -- training --------------------------------------------------------------------------------
+
+
+def pack_sequences(tokenizer, texts: list[str], length: int, seed: int = 0) -> list[list[int]]:
+    """Shuffle the texts, join them with EOS and cut the stream into blocks of ``length``
+    tokens (standard LM pretraining: no padding, every token is trained on)."""
+    order = list(range(len(texts)))
+    random.Random(seed).shuffle(order)
+    encoded = tokenizer([texts[i] for i in order], add_special_tokens=False).input_ids
+    stream: list[int] = []
+    for ids in encoded:
+        stream += [tokenizer.bos_token_id, *ids, tokenizer.eos_token_id]
+    return [stream[i : i + length] for i in range(0, len(stream) - length + 1, length)]
+
+
+def train_causal_lm(
+    model, tokenizer, texts: list[str], config: ModelConfig, out: Path, *, progress: bool = True
+) -> dict:
+    """Causal-LM training on ``texts`` with transformers' Trainer; saves to ``out``."""
+    import torch
+    from datasets import Dataset
+    from transformers import DataCollatorForLanguageModeling, Trainer, TrainingArguments
+
+    dataset = Dataset.from_dict(
+        {"input_ids": pack_sequences(tokenizer, texts, config.max_length, config.seed)}
+    )
+    args = TrainingArguments(
+        output_dir=str(out / "_trainer"),
+        max_steps=config.steps,
+        per_device_train_batch_size=config.batch_size,
+        learning_rate=config.learning_rate,
+        warmup_steps=max(1, int(config.warmup_ratio * config.steps)),
+        lr_scheduler_type="cosine",
+        weight_decay=0.01,
+        logging_steps=max(1, config.steps // 10),
+        save_strategy="no",
+        report_to=[],
+        seed=config.seed,
+        data_seed=config.seed,
+        use_cpu=not torch.cuda.is_available(),
+        bf16=torch.cuda.is_available() and torch.cuda.is_bf16_supported(),
+        disable_tqdm=not progress,
+        dataloader_num_workers=0,
+    )
+    trainer = Trainer(
+        model=model,
+        args=args,
+        train_dataset=dataset,
+        data_collator=DataCollatorForLanguageModeling(tokenizer, mlm=False),
+    )
+    started = time.perf_counter()
+    output = trainer.train()
+    seconds = time.perf_counter() - started
+    trainer.save_model(str(out))
+    tokenizer.save_pretrained(out)
+    shutil.rmtree(out / "_trainer", ignore_errors=True)
+    losses = [log["loss"] for log in trainer.state.log_history if "loss" in log]
+    return {
+        "steps": config.steps,
+        "seconds": round(seconds, 1),
+        "final_loss": round(losses[-1], 4) if losses else None,
+        "train_loss": round(output.training_loss, 4),
+        "sequences": len(dataset),
+    }
+
+
+# -- the whole build -------------------------------------------------------------------------
+
+
+def build_testbed(
+    out: str | Path = "runs/testbed",
+    config: TestbedConfig | None = None,
+    *,
+    fresh: bool = False,
+    progress: bool = True,
+    log=print,
+) -> dict:
+    """Build (or reuse) the world, the tokenizer and the base model in ``out``."""
+    from polyglot.testbed.model import TinyModelSpec, build_tiny_model, parameter_count
+    from polyglot.testbed.tokenizer import train_tokenizer
+
+    config = config or TestbedConfig()
+    out = Path(out)
+    state_file = out / "testbed.json"
+    if fresh and out.exists():
+        for name in ("world", "tokenizer", "base", "testbed.json"):
+            target = out / name
+            shutil.rmtree(target, ignore_errors=True) if target.is_dir() else target.unlink(
+                missing_ok=True
+            )
+    state = json.loads(state_file.read_text()) if state_file.exists() else {}
+    wanted = json.loads(json.dumps(config.model_dump()))  # as it reads back from JSON
+    if state and state.get("config") != wanted:
+        raise ConfigError(
+            f"{out} holds a testbed built with another config; pass --fresh to rebuild it, "
+            "or choose another --out"
+        )
+    state.setdefault("config", wanted)
+    state.setdefault("stages", {})
+    out.mkdir(parents=True, exist_ok=True)
+
+    def done(stage: str, info: dict) -> None:
+        state["stages"][stage] = info
+        write_json(state_file, state)
+
+    world = out / "world"
+    if "world" not in state["stages"]:
+        log("building the world ...")
+        manifest = build_world(world, config.world)
+        done("world", manifest["counts"])
+    if "tokenizer" not in state["stages"]:
+        log("training the tokenizer ...")
+        tokenizer = train_tokenizer(
+            tokenizer_texts(world, config.world.languages),
+            out / "tokenizer",
+            vocab_size=config.model.vocab_size,
+        )
+        done("tokenizer", {"vocab_size": len(tokenizer)})
+    if "base" not in state["stages"]:
+        from transformers import AutoTokenizer
+
+        log(f"pretraining the base model ({config.model.steps} steps) ...")
+        tokenizer = AutoTokenizer.from_pretrained(out / "tokenizer")
+        m = config.model
+        model = build_tiny_model(
+            tokenizer,
+            TinyModelSpec(
+                layers=m.layers,
+                hidden=m.hidden,
+                intermediate=m.intermediate,
+                heads=m.heads,
+                kv_heads=m.kv_heads,
+                max_positions=1024,
+            ),
+            seed=m.seed,
+        )
+        shutil.rmtree(out / "base", ignore_errors=True)
+        info = train_causal_lm(
+            model,
+            tokenizer,
+            pretraining_texts(world, config.world.languages),
+            m,
+            out / "base",
+            progress=progress,
+        )
+        info["parameters"] = parameter_count(model)
+        done("base", info)
+    return state

@@ -1,0 +1,116 @@
+"""`polyglot testbed build --tiny` and `polyglot quickstart --tiny` end to end, in a temp dir."""
+
+from __future__ import annotations
+
+import json
+from html.parser import HTMLParser
+
+import pytest
+from typer.testing import CliRunner
+
+from polyglot.cli.main import app
+from polyglot.testbed.world import DEFAULT_LANGUAGES
+
+runner = CliRunner()
+
+
+@pytest.fixture(scope="module")
+def quickstart_run(tmp_path_factory, shared_data):
+    root = tmp_path_factory.mktemp("quickstart")
+    result = runner.invoke(
+        app,
+        [
+            "quickstart",
+            "--tiny",
+            "--out",
+            str(root / "qs"),
+            "--testbed",
+            str(root / "testbed"),
+            "--no-progress",
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    return root
+
+
+def test_quickstart_tiny_writes_a_loadable_checkpoint(quickstart_run):
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    base = quickstart_run / "testbed" / "base"
+    model = AutoModelForCausalLM.from_pretrained(base)
+    tokenizer = AutoTokenizer.from_pretrained(base)
+    assert model.config.num_hidden_layers == 6
+    assert 50_000 < sum(p.numel() for p in model.parameters()) < 5_000_000
+    assert tokenizer("Jibu ni 12.").input_ids
+
+
+def test_quickstart_tiny_results_cover_every_testbed_language(quickstart_run):
+    results = json.loads((quickstart_run / "qs" / "base-testbed" / "results.json").read_text())
+    assert list(results["languages"]) == list(DEFAULT_LANGUAGES)
+    assert all(row["n"] == 12 for row in results["languages"].values())
+    summary = json.loads((quickstart_run / "qs" / "summary.json").read_text())
+    assert [row["benchmark"] for row in summary["stages"]] == ["testbed", "MGSM slice"]
+    assert set(summary["testbed_build"]) == {"world", "tokenizer", "base"}
+    mgsm = json.loads((quickstart_run / "qs" / "base-mgsm" / "results.json").read_text())
+    assert set(mgsm["languages"]) == {"en", "de", "sw", "th", "bn"}
+
+
+def test_quickstart_report_renders(quickstart_run):
+    html = (quickstart_run / "qs" / "report.html").read_text()
+    tags = []
+
+    class Parser(HTMLParser):
+        def handle_starttag(self, tag, attrs):
+            tags.append(tag)
+
+    Parser().feed(html)
+    assert "svg" in tags and "table" in tags
+    assert "base-testbed/report.html" in html
+
+
+def test_rerun_reuses_every_stage(quickstart_run):
+    before = (quickstart_run / "testbed" / "base" / "model.safetensors").stat().st_mtime_ns
+    generations = (quickstart_run / "qs" / "base-testbed" / "generations.jsonl").read_bytes()
+    result = runner.invoke(
+        app,
+        [
+            "quickstart",
+            "--tiny",
+            "--out",
+            str(quickstart_run / "qs"),
+            "--testbed",
+            str(quickstart_run / "testbed"),
+            "--no-progress",
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    assert (quickstart_run / "testbed" / "base" / "model.safetensors").stat().st_mtime_ns == before
+    assert (
+        quickstart_run / "qs" / "base-testbed" / "generations.jsonl"
+    ).read_bytes() == generations
+
+
+def test_testbed_build_refuses_another_config_without_fresh(quickstart_run):
+    result = runner.invoke(
+        app,
+        [
+            "testbed",
+            "build",
+            "--tiny",
+            "--steps",
+            "3",
+            "--out",
+            str(quickstart_run / "testbed"),
+            "--no-progress",
+        ],
+    )
+    assert result.exit_code == 2
+    assert "--fresh" in result.output
+
+
+def test_quickstart_checks_extraction_on_real_mgsm(quickstart_run):
+    results = json.loads((quickstart_run / "qs" / "extraction.json").read_text(encoding="utf-8"))
+    rows = {row["lang"]: row for row in results["extraction"]}
+    assert len(rows) == 11
+    assert all(row["exemplars_correct"] == 8 for row in rows.values())
+    assert all(row["round_trip_correct"] == row["items"] == 250 for row in rows.values())

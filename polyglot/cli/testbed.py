@@ -32,6 +32,9 @@ def build(
         help="Comma-separated (default: every language with templates; must include en).",
     ),
     steps: int | None = typer.Option(None, "--steps", help="Base-model training steps."),
+    problems: int | None = typer.Option(
+        None, "--problems", help="Training problems in the world (default 10000)."
+    ),
     seed: int | None = typer.Option(None, "--seed"),
     progress: bool = typer.Option(True, "--progress/--no-progress"),
 ) -> None:
@@ -47,6 +50,8 @@ def build(
         world["languages"] = [code.strip() for code in languages.split(",") if code.strip()]
     if steps is not None:
         model["steps"] = steps
+    if problems is not None:
+        world["train"] = problems
     if seed is not None:
         world["seed"] = model["seed"] = seed
     from polyglot.config import validate_model

@@ -28,7 +28,6 @@ from polyglot.testbed.build import TestbedConfig, build_testbed, tiny_config
 from polyglot.text.check import LanguageCheck, check_extraction
 
 MGSM_SLICE = {"full": 10, "tiny": 2}
-TESTBED_ITEMS = {"full": None, "tiny": None}  # the whole test split
 
 
 def check_foundation(out: Path, benchmark: str = "mgsm") -> dict:
@@ -94,7 +93,6 @@ def quickstart(
             **common,
             benchmark="testbed",
             languages=languages,
-            limit=TESTBED_ITEMS[size],
             data=f"{testbed}/world/{{split}}/{{lang}}.jsonl",
             out=str(out / "base-testbed"),
         )

@@ -25,17 +25,9 @@ import torch
 
 
 def _tiny_model(root: Path) -> Path:
-    from polyglot.packs import all_packs
-    from polyglot.testbed.model import TinyModelSpec, build_tiny_model, save_checkpoint
-    from polyglot.testbed.tokenizer import train_tokenizer
+    from polyglot.testbed.model import TinyModelSpec, random_checkpoint
 
-    texts = []
-    for pack in all_packs().values():
-        texts += [*pack.prompts.model_dump().values(), *pack.answer_cues]
-        texts += [f"{en} {native}" for en, native in pack.lexicon.items()]
-    tokenizer = train_tokenizer(texts, root / "tokenizer", vocab_size=1200)
-    model = build_tiny_model(tokenizer, TinyModelSpec(layers=4, hidden=128, intermediate=352))
-    return save_checkpoint(model, tokenizer, root / "model")
+    return random_checkpoint(root, TinyModelSpec(layers=4, hidden=128, intermediate=352))
 
 
 def _task_yaml(lang: str, tsv: Path, limit: int, max_new_tokens: int) -> str:

@@ -43,15 +43,7 @@ def polymath(shared_data):
 def tiny_model(tmp_path_factory):
     """A randomly initialised 4-layer Llama with a sentencepiece tokenizer trained on the packs'
     text, saved as an ordinary HF checkpoint directory (no download)."""
-    from polyglot.packs import all_packs
-    from polyglot.testbed.model import TinyModelSpec, build_tiny_model, save_checkpoint
-    from polyglot.testbed.tokenizer import train_tokenizer
+    from polyglot.testbed.model import TinyModelSpec, random_checkpoint
 
-    texts = []
-    for pack in all_packs().values():
-        texts += [*pack.prompts.model_dump().values(), *pack.answer_cues]
-        texts += [f"{en} {native}" for en, native in pack.lexicon.items()]
-    root = tmp_path_factory.mktemp("tiny-model")
-    tokenizer = train_tokenizer(texts, root / "tokenizer", vocab_size=1200)
-    model = build_tiny_model(tokenizer, TinyModelSpec(layers=4, hidden=64, intermediate=128))
-    return save_checkpoint(model, tokenizer, root / "model")
+    spec = TinyModelSpec(layers=4, hidden=64, intermediate=128)
+    return random_checkpoint(tmp_path_factory.mktemp("tiny-model"), spec)

@@ -113,6 +113,7 @@ class HFBackend:
         self.dtype = _pick_dtype(settings.dtype, self.device)
         self.model, self.tokenizer = load_model_and_tokenizer(settings, self.device, self.dtype)
         self.max_positions = getattr(self.model.config, "max_position_embeddings", None)
+        self._encoded: dict[str, list[int]] = {}
 
     def describe(self) -> dict:
         info = describe_model(self.settings, self.model)
@@ -120,9 +121,15 @@ class HFBackend:
         return info
 
     def _encode(self, prompt: str) -> list[int]:
-        bos = self.tokenizer.bos_token
-        add_special = not (bos and prompt.startswith(bos))  # a chat template may include BOS
-        return self.tokenizer(prompt, add_special_tokens=add_special).input_ids
+        """Token ids of a prompt, tokenized once (``batches`` and generation both need them)."""
+        ids = self._encoded.get(prompt)
+        if ids is None:
+            bos = self.tokenizer.bos_token
+            add_special = not (bos and prompt.startswith(bos))  # a chat template may include BOS
+            ids = self._encoded[prompt] = self.tokenizer(
+                prompt, add_special_tokens=add_special
+            ).input_ids
+        return ids
 
     def batches(self, requests: list[Request]) -> list[list[Request]]:
         s = self.settings

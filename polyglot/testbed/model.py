@@ -51,3 +51,24 @@ def save_checkpoint(model, tokenizer, out_dir: str | Path) -> Path:
 
 def parameter_count(model) -> int:
     return sum(p.numel() for p in model.parameters())
+
+
+def pack_texts() -> list[str]:
+    """Every pack's prompt strings, answer cues and lexicon: text in all 20 languages."""
+    from polyglot.packs import all_packs
+
+    texts: list[str] = []
+    for pack in all_packs().values():
+        texts += [*pack.prompts.model_dump().values(), *pack.answer_cues]
+        texts += [f"{en} {native}" for en, native in pack.lexicon.items()]
+    return texts
+
+
+def random_checkpoint(out_dir: str | Path, spec: TinyModelSpec, *, vocab_size: int = 1200) -> Path:
+    """An untrained tiny Llama with a tokenizer trained on the packs' text, saved to
+    ``out_dir/model`` (a fixture for tests and benchmarks: real code paths, no download)."""
+    from polyglot.testbed.tokenizer import train_tokenizer
+
+    root = Path(out_dir)
+    tokenizer = train_tokenizer(pack_texts(), root / "tokenizer", vocab_size=vocab_size)
+    return save_checkpoint(build_tiny_model(tokenizer, spec), tokenizer, root / "model")

@@ -21,29 +21,14 @@ runner = CliRunner()
 LANGS = "en,de,th"
 
 
+def _eval_args(model, out, *extra) -> list[str]:
+    return ["eval", "--model", str(model), "--benchmark", "mgsm", "--languages", LANGS,
+            "--limit", "4", "--max-new-tokens", "16", "--batch-size", "2", "--out", str(out),
+            "--no-progress", *extra]  # fmt: skip
+
+
 def _eval(model, out, *extra):
-    return runner.invoke(
-        app,
-        [
-            "eval",
-            "--model",
-            str(model),
-            "--benchmark",
-            "mgsm",
-            "--languages",
-            LANGS,
-            "--limit",
-            "4",
-            "--max-new-tokens",
-            "16",
-            "--batch-size",
-            "2",
-            "--out",
-            str(out),
-            "--no-progress",
-            *extra,
-        ],
-    )
+    return runner.invoke(app, _eval_args(model, out, *extra))
 
 
 def _outputs(out: Path) -> dict[str, str]:
@@ -133,27 +118,7 @@ def test_resume_after_a_cut_gives_identical_results(full_run, tiny_model, tmp_pa
 
 def test_resume_after_a_real_kill(full_run, tiny_model, tmp_path):
     out = tmp_path / "killed"
-    command = [
-        sys.executable,
-        "-m",
-        "polyglot",
-        "eval",
-        "--model",
-        str(tiny_model),
-        "--benchmark",
-        "mgsm",
-        "--languages",
-        LANGS,
-        "--limit",
-        "4",
-        "--max-new-tokens",
-        "16",
-        "--batch-size",
-        "2",
-        "--out",
-        str(out),
-        "--no-progress",
-    ]
+    command = [sys.executable, "-m", "polyglot", *_eval_args(tiny_model, out)]
     process = subprocess.Popen(
         command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True
     )

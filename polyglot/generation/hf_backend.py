@@ -1,10 +1,15 @@
-"""Generation with Hugging Face transformers: batched, left-padded, KV-cached ``generate``.
+"""Generation with Hugging Face transformers: batched, left-padded, KV-cached decoding.
 
 Requests are sorted by prompt length and packed into batches under a sequence and a token
 budget (``batch_size``, ``batch_tokens``), so short prompts run in wide batches and long ones
 in narrow ones. The batches depend only on the requests and the settings, and each batch is
 seeded by its index, so a resumed run recomputes exactly what an uninterrupted run would.
-Every sequence stops at its own stop strings (checked on the decoded tail) or at EOS.
+Every sequence stops at its own stop strings (checked on the decoded tail) or at EOS, and
+leaves the batch (and its KV cache) at once, so long outputs never make short ones pay: the
+decoding loop here is the one thing ``model.generate`` does not do (it keeps computing
+finished rows until the whole batch is done). Decoding uses exactly the given settings
+(greedy, or temperature and top-p); a checkpoint's ``generation_config`` sampling defaults
+(top-k, repetition penalty) are not applied.
 """
 
 from __future__ import annotations
@@ -80,28 +85,36 @@ def _attach_adapter(model, settings: GenerationSettings):
     return model.merge_and_unload()
 
 
-class _StopOnStrings:
-    """Per-sequence stopping: a row is done when its decoded tail contains one of its stops."""
+class _StopStrings:
+    """Per-row stop strings, checked on the decoded tail of each row's new tokens."""
 
-    def __init__(self, tokenizer, stops: list[list[str]], prompt_length: int, samples: int):
+    def __init__(self, tokenizer, stops: list[list[str]]):
         self.tokenizer = tokenizer
-        self.stops = [s for s in stops for _ in range(samples)]  # rows repeat per sample
+        self.stops = stops
         longest = max((len(s) for row in stops for s in row), default=0)
         self.window = 4 * longest + 4  # byte-fallback tokens can be a third of a character
-        self.prompt_length = prompt_length
 
-    def __call__(self, input_ids, scores, **kwargs):
-        import torch
+    def hits(self, rows: list[int], tokens: list[list[int]]) -> list[bool]:
+        """Whether each of ``rows`` has produced one of its stop strings (one batched decode)."""
+        checked = [row for row in rows if self.stops[row]]
+        if not checked:
+            return [False] * len(rows)
+        tails = self.tokenizer.batch_decode(
+            [tokens[row][-self.window :] for row in checked], skip_special_tokens=True
+        )
+        hit = {
+            row: any(stop in tail for stop in self.stops[row])
+            for row, tail in zip(checked, tails, strict=True)
+        }
+        return [hit.get(row, False) for row in rows]
 
-        done = torch.zeros(input_ids.shape[0], dtype=torch.bool, device=input_ids.device)
-        if not self.window:
-            return done
-        tails = input_ids[:, max(self.prompt_length, input_ids.shape[1] - self.window) :]
-        texts = self.tokenizer.batch_decode(tails, skip_special_tokens=True)
-        for row, (text, stops) in enumerate(zip(texts, self.stops, strict=True)):
-            if any(s in text for s in stops):
-                done[row] = True
-        return done
+
+def _eos_ids(model, tokenizer) -> set[int]:
+    ids = model.generation_config.eos_token_id if model.generation_config else None
+    ids = [ids] if isinstance(ids, int) else list(ids or [])
+    if tokenizer.eos_token_id is not None:
+        ids.append(tokenizer.eos_token_id)
+    return set(ids)
 
 
 class HFBackend:
@@ -114,6 +127,7 @@ class HFBackend:
         self.model, self.tokenizer = load_model_and_tokenizer(settings, self.device, self.dtype)
         self.max_positions = getattr(self.model.config, "max_position_embeddings", None)
         self._encoded: dict[str, list[int]] = {}
+        self._eos = _eos_ids(self.model, self.tokenizer)
 
     def describe(self) -> dict:
         info = describe_model(self.settings, self.model)
@@ -178,7 +192,6 @@ class HFBackend:
         self, index: int, batch: list[Request]
     ) -> list[tuple[list[str], list[int]]]:
         import torch
-        from transformers import StoppingCriteriaList
 
         s = self.settings
         encoded = [self._encode(r.prompt) for r in batch]
@@ -193,36 +206,85 @@ class HFBackend:
         padded = self.tokenizer.pad({"input_ids": encoded}, return_tensors="pt")
         input_ids = padded["input_ids"].to(self.device)
         attention = padded["attention_mask"].to(self.device)
-        prompt_length = input_ids.shape[1]
-        stopper = _StopOnStrings(self.tokenizer, [r.stop for r in batch], prompt_length, s.samples)
-        sampling = s.temperature > 0
         torch.manual_seed(s.seed + index)
+        stops = _StopStrings(self.tokenizer, [r.stop for r in batch for _ in range(s.samples)])
         with torch.inference_mode():
-            out = self.model.generate(
-                input_ids=input_ids,
-                attention_mask=attention,
-                max_new_tokens=s.max_new_tokens,
-                do_sample=sampling,
-                temperature=s.temperature if sampling else None,
-                top_p=s.top_p if sampling else None,
-                top_k=None,
-                num_return_sequences=s.samples,
-                stopping_criteria=StoppingCriteriaList([stopper]),
-                pad_token_id=self.tokenizer.pad_token_id,
+            new = self._decode(
+                input_ids.repeat_interleave(s.samples, dim=0),
+                attention.repeat_interleave(s.samples, dim=0),
+                stops,
             )
-        new = out[:, prompt_length:].tolist()
-        pad, eos = self.tokenizer.pad_token_id, self.tokenizer.eos_token_id
         results = []
         for row, request in enumerate(batch):
             texts, counts = [], []
             for k in range(s.samples):
                 ids = new[row * s.samples + k]
-                if eos in ids:
-                    ids = ids[: ids.index(eos)]
-                while ids and ids[-1] == pad:
-                    ids = ids[:-1]
                 text = self.tokenizer.decode(ids, skip_special_tokens=True)
                 texts.append(cut_at_stop(text, request.stop))
                 counts.append(len(ids))
             results.append((texts, counts))
         return results
+
+    def _decode(self, input_ids, attention, stops: _StopStrings) -> list[list[int]]:
+        """Greedy or sampled decoding with a KV cache that drops every row as soon as it is
+        done (EOS or a stop string), so the rows still running never pay for finished ones
+        (``generate`` keeps computing finished rows until the whole batch is done).
+        Returns each row's new tokens, EOS excluded."""
+        import torch
+        from transformers import DynamicCache
+
+        s = self.settings
+        rows = input_ids.shape[0]
+        tokens: list[list[int]] = [[] for _ in range(rows)]
+        alive = list(range(rows))  # original row of each row still in the batch
+        cache = DynamicCache(config=self.model.config)
+        positions = (attention.cumsum(-1) - 1).clamp(min=0)
+        logits = self.model(
+            input_ids=input_ids,
+            attention_mask=attention,
+            position_ids=positions,
+            past_key_values=cache,
+            use_cache=True,
+            logits_to_keep=1,
+        ).logits[:, -1, :]
+        for step in range(s.max_new_tokens):
+            chosen = self._choose(logits)
+            running = []  # batch positions of the rows that did not end with EOS
+            for i, token in enumerate(chosen.tolist()):
+                if token not in self._eos:
+                    tokens[alive[i]].append(token)
+                    running.append(i)
+            stopped = stops.hits([alive[i] for i in running], tokens)
+            keep = [i for i, hit in zip(running, stopped, strict=True) if not hit]
+            if not keep or step == s.max_new_tokens - 1:
+                break
+            if len(keep) < len(alive):
+                index = torch.tensor(keep, device=chosen.device)
+                cache.batch_select_indices(index)
+                attention, chosen = attention[index], chosen[index]
+                alive = [alive[i] for i in keep]
+            attention = torch.cat([attention, attention.new_ones(len(alive), 1)], dim=-1)
+            logits = self.model(
+                input_ids=chosen[:, None],
+                attention_mask=attention,
+                position_ids=attention.sum(-1, keepdim=True) - 1,
+                past_key_values=cache,
+                use_cache=True,
+            ).logits[:, -1, :]
+        return tokens
+
+    def _choose(self, logits):
+        """The next token of every row: argmax, or a sample at the temperature within top-p."""
+        import torch
+
+        s = self.settings
+        if s.temperature <= 0:
+            return logits.argmax(dim=-1)
+        probs = torch.softmax(logits.float() / s.temperature, dim=-1)
+        if s.top_p < 1.0:
+            sorted_probs, order = probs.sort(dim=-1, descending=True)
+            # drop a token when the tokens before it already hold top_p of the mass
+            drop = sorted_probs.cumsum(dim=-1) - sorted_probs > s.top_p
+            sorted_probs = sorted_probs.masked_fill(drop, 0.0)
+            probs = torch.zeros_like(probs).scatter(-1, order, sorted_probs)
+        return torch.multinomial(probs, 1).squeeze(-1)

@@ -5,8 +5,9 @@ from per-language templates (``templates/<lang>.yaml``; adding a language means 
 file) with the same id, names, objects and phrasings in every language, its gold answer, and
 three chains of thought:
 
-- ``cot_en``: the steps and the answer sentence in English;
-- ``cot_native``: the steps and the answer sentence in the question's language;
+- ``cot_en``: the steps and the answer sentence in English (each step restates its story
+  sentence, then computes: "Tom buys 3 more apples. 5 + 3 = 8.");
+- ``cot_native``: the same in the question's language;
 - ``cot_mixed``: the question restated in its language, the steps in English with the key
   term (the object) in the language, and the answer sentence in the language.
 
@@ -62,6 +63,9 @@ class Templates(StrictModel):
     objects: list[TemplateObject | str]
     story: Story
     cot: CotTemplates
+    # English only: the short steps of the language-mixed CoT ("3 more: 5 + 3 = 8."), which
+    # carry the question language's key terms
+    mixed_steps: CotTemplates | None = None
     general: list[str]
 
     @field_validator("objects")
@@ -73,6 +77,8 @@ class Templates(StrictModel):
     def _sizes(self) -> Templates:
         if len(self.names) < 6 or len(self.objects) < 10:
             raise ValueError("needs at least 6 names and 10 objects")
+        if self.lang == "en" and self.mixed_steps is None:
+            raise ValueError("the English templates need 'mixed_steps' (the mixed CoT's steps)")
         return self
 
 
@@ -185,10 +191,14 @@ def _answer_sentence(templates: Templates, value: int) -> str:
     return pack.answer_cue.replace("{n}", _number(templates, value))
 
 
-def _fill(text: str, t: Templates, problem: Problem, **numbers: int) -> str:
-    obj = t.objects[problem.obj]
-    slots = {"name": t.names[problem.name], "obj": obj.word, "clf": obj.classifier}
-    slots.update({k: _number(t, v) for k, v in numbers.items()})
+def _fill(
+    text: str, t: Templates, problem: Problem, source: Templates | None = None, **numbers: int
+) -> str:
+    """Fill a template of ``t`` with the problem's name and object (and digits) of ``source``."""
+    source = source or t
+    obj = source.objects[problem.obj]
+    slots = {"name": source.names[problem.name], "obj": obj.word, "clf": obj.classifier}
+    slots.update({k: _number(source, v) for k, v in numbers.items()})
     return text.format(**slots)
 
 
@@ -197,35 +207,47 @@ def _join(t: Templates, sentences: list[str]) -> str:
     return separator.join(s.strip() for s in sentences)
 
 
-def question_text(problem: Problem, t: Templates) -> str:
-    sentences = [
-        _fill(t.story.start[problem.variants[0] % len(t.story.start)], t, problem, n=problem.start)
-    ]
+def story_sentences(problem: Problem, t: Templates, source: Templates | None = None) -> list[str]:
+    """The question's sentences in ``t``'s language: the start, one per operation, the question
+    (names, objects and digits from ``source``, default ``t``)."""
+
+    def pick(options: list[str], i: int) -> str:
+        return options[problem.variants[i] % len(options)]
+
+    sentences = [_fill(pick(t.story.start, 0), t, problem, source, n=problem.start)]
     for i, (op, k) in enumerate(problem.ops):
-        options = getattr(t.story, op)
-        sentences.append(_fill(options[problem.variants[i + 1] % len(options)], t, problem, k=k))
-    sentences.append(
-        _fill(t.story.question[problem.variants[-1] % len(t.story.question)], t, problem)
-    )
-    return _join(t, sentences)
+        sentences.append(_fill(pick(getattr(t.story, op), i + 1), t, problem, source, k=k))
+    sentences.append(_fill(pick(t.story.question, -1), t, problem, source))
+    return sentences
 
 
-def cot_steps(problem: Problem, t: Templates, objects_from: Templates | None = None) -> list[str]:
-    """The reasoning steps in ``t``'s language (the object word from ``objects_from``)."""
+def question_text(problem: Problem, t: Templates) -> str:
+    return _join(t, story_sentences(problem, t))
+
+
+def cot_steps(
+    problem: Problem,
+    t: Templates,
+    objects_from: Templates | None = None,
+    templates: CotTemplates | None = None,
+) -> list[str]:
+    """The reasoning steps in ``t``'s language (names, objects and digits from ``objects_from``).
+
+    Each step restates the question's sentence for it (``{event}``) and then computes, so a
+    small model follows the story sentence by sentence.
+    """
     source = objects_from or t
-    obj = source.objects[problem.obj]
+    cot = templates or t.cot
+    events = story_sentences(problem, t, source)
     values = problem.values
-    start = t.cot.start.format(
-        name=source.names[problem.name],
-        obj=obj.word,
-        clf=obj.classifier,
-        n=_number(source, problem.start),
-    )
-    steps = [start]
-    for (op, k), a, b in zip(problem.ops, values, values[1:], strict=False):
+    steps = [_fill(cot.start.replace("{event}", "{{event}}"), t, problem, source, n=problem.start)]
+    steps[0] = steps[0].format(event=events[0])
+    for i, ((op, k), a, b) in enumerate(zip(problem.ops, values, values[1:], strict=False)):
         numbers = {"a": a, "b": b, "k": k, "m": k}
         steps.append(
-            getattr(t.cot, op).format(**{n: _number(source, v) for n, v in numbers.items()})
+            getattr(cot, op).format(
+                event=events[i + 1], **{n: _number(source, v) for n, v in numbers.items()}
+            )
         )
     return steps
 
@@ -239,12 +261,12 @@ def render(problem: Problem, lang: str) -> Rendered:
     cot_native = _join(t, [*cot_steps(problem, t), _answer_sentence(t, problem.answer)])
     # Mixed: restate the question (its last sentence) in the language, reason in English with
     # the language's names, objects and digits, answer in the language.
-    restatement = _fill(t.story.question[problem.variants[-1] % len(t.story.question)], t, problem)
+    restatement = story_sentences(problem, t)[-1]
     cot_mixed = _join(
         t,
         [
             restatement,
-            *cot_steps(problem, english, objects_from=t),
+            *cot_steps(problem, english, objects_from=t, templates=english.mixed_steps),
             _answer_sentence(t, problem.answer),
         ],
     )

@@ -53,6 +53,46 @@ def test_batched_greedy_equals_one_by_one(backend):
     assert all(len(o) == 1 for o in batched.values())
 
 
+def test_decoding_equals_transformers_generate(backend):
+    """The shrinking-batch loop computes what ``model.generate`` computes (greedy, no stops)."""
+    import torch
+
+    requests = _requests(4)
+    ours = {g.key: g.outputs[0] for g in next(backend.generate([(0, requests)]))}
+    tok = backend.tokenizer
+    for r in requests:
+        ids = torch.tensor([backend._encode(r.prompt)])
+        out = backend.model.generate(
+            input_ids=ids,
+            attention_mask=torch.ones_like(ids),
+            max_new_tokens=12,
+            do_sample=False,
+            pad_token_id=tok.pad_token_id,
+        )
+        expected = tok.decode(out[0, ids.shape[1] :], skip_special_tokens=True)
+        assert ours[r.key] == cut_at_stop(expected, r.stop)
+
+
+def test_rows_leave_the_batch_when_done_without_changing_the_others(backend):
+    # One row stops after its first characters; the rows beside it decode on unchanged.
+    requests = _requests(3)
+    free = {g.key: g.outputs[0] for g in next(backend.generate([(0, requests)]))}
+    early = Request("k1", requests[1].prompt, [free["k1"][1:3]])
+    mixed = {g.key: g for g in next(backend.generate([(0, [requests[0], early, requests[2]])]))}
+    assert mixed["k1"].new_tokens[0] < 12
+    assert mixed["k0"].outputs[0] == free["k0"] and mixed["k2"].outputs[0] == free["k2"]
+
+
+def test_tiny_top_p_keeps_only_the_greedy_token(tiny_model, backend):
+    settings = GenerationSettings(
+        model=str(tiny_model), max_new_tokens=12, temperature=1.0, top_p=1e-6, seed=3
+    )
+    sampled = load_backend(settings)
+    requests = _requests(3)
+    greedy = [g.outputs for g in next(backend.generate([(0, requests)]))]
+    assert [g.outputs for g in next(sampled.generate([(0, requests)]))] == greedy
+
+
 def test_every_sequence_stops_at_its_own_stop_string(backend):
     # A stop string made of the first characters the model produces for this prompt.
     request = Request("a", "Question: many words", [])
@@ -132,3 +172,26 @@ def test_vllm_backend_without_vllm_says_how_to_install(tiny_model):
         pass
     with pytest.raises(ConfigError, match=r"polyglot-reasoning\[vllm\]"):
         load_backend(GenerationSettings(model=str(tiny_model), backend="vllm"))
+
+
+def test_vllm_backend_agrees_with_hf_on_a_gpu(tiny_model, backend):
+    """Runs only where vLLM and a CUDA GPU are present (the `vllm` extra on a GPU machine)."""
+    import importlib.util
+
+    import torch
+
+    if importlib.util.find_spec("vllm") is None or not torch.cuda.is_available():
+        pytest.skip("needs vLLM and a CUDA GPU")
+    vllm_backend = load_backend(
+        GenerationSettings(model=str(tiny_model), backend="vllm", max_new_tokens=12)
+    )
+    requests = _requests(6)
+    ours = {g.key: g.outputs[0] for g in next(backend.generate([(0, requests)]))}
+    theirs = {
+        g.key: g.outputs[0]
+        for b in vllm_backend.generate(list(enumerate(vllm_backend.batches(requests))))
+        for g in b
+    }
+    assert theirs.keys() == ours.keys()
+    # float32 on the CPU against the GPU's kernels: greedy paths may part at a near-tie
+    assert sum(theirs[k] == ours[k] for k in ours) >= len(ours) // 2

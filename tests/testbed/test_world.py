@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import random
+import re
 from statistics import mean
 
 import pytest
@@ -69,8 +70,17 @@ def test_splits_are_parallel_and_disjoint(world):
 
 def test_answers_recompute_from_the_operations(world):
     for row in read_jsonl(world / "world" / "test" / "en.jsonl"):
-        first = int(row["cot_en"].split(" starts with ")[1].split()[0])
+        first = int(re.search(r"\d+", row["question"]).group())  # the start count
         assert _recompute(row["ops"], first) == row["answer"]
+        # every equation in the chain of thought is right, and they chain up to the answer
+        equations = re.findall(r"(\d+) ([-+*]) (\d+) = (\d+)", row["cot_en"])
+        assert len(equations) == len(row["ops"])
+        value = first
+        for a, op, k, b in equations:
+            assert int(a) == value
+            value = {"+": int(a) + int(k), "-": int(a) - int(k), "*": int(a) * int(k)}[op]
+            assert value == int(b)
+        assert value == row["answer"]
 
 
 def test_deterministic_by_seed(tmp_path):

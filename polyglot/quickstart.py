@@ -87,6 +87,7 @@ def quickstart(
         overwrite=fresh,
         device="auto",
     )
+    backends: dict = {}  # both evaluations share one loaded model
     log("[3/5] evaluating the base model on every testbed language")
     testbed_run = evaluate(
         EvalConfig(
@@ -95,7 +96,8 @@ def quickstart(
             languages=languages,
             data=f"{testbed}/world/{{split}}/{{lang}}.jsonl",
             out=str(out / "base-testbed"),
-        )
+        ),
+        backends,
     )
     lap("eval testbed")
     mgsm_languages = [lang for lang in languages if lang in load_benchmark_languages("mgsm")]
@@ -107,7 +109,8 @@ def quickstart(
             languages=mgsm_languages,
             limit=MGSM_SLICE[size],
             out=str(out / "base-mgsm"),
-        )
+        ),
+        backends,
     )
 
     lap("eval mgsm")

@@ -77,8 +77,7 @@ def _now() -> str:
     return datetime.now(timezone.utc).isoformat(timespec="seconds")
 
 
-def _check_same_run(out: Path, run: dict, config: EvalConfig) -> None:
-    previous = json.loads((out / RUN_FILE).read_text(encoding="utf-8"))
+def _check_same_run(out: Path, previous: dict, run: dict, config: EvalConfig) -> None:
     before, now = previous.get("config", {}), config.result_fields()
     changed = sorted(k for k in set(before) | set(now) if before.get(k) != now.get(k))
     if changed:
@@ -115,8 +114,13 @@ def _requests(dataset: ParallelDataset, config: EvalConfig, tokenizer) -> list[R
     return requests
 
 
-def evaluate(config: EvalConfig | dict) -> RunResult:
-    """Evaluate ``config.model`` on ``config.benchmark``; see the module docstring."""
+def evaluate(config: EvalConfig | dict, backends: dict | None = None) -> RunResult:
+    """Evaluate ``config.model`` on ``config.benchmark``; see the module docstring.
+
+    ``backends``: a dict kept by the caller and shared between calls, so that several
+    evaluations with the same generation settings (one model, several benchmarks) load the
+    model once.
+    """
     if isinstance(config, dict):
         from polyglot.config import validate_model
 
@@ -134,15 +138,26 @@ def evaluate(config: EvalConfig | dict) -> RunResult:
     if config.overwrite:
         _clear(out)
     done = read_records(out / GENERATIONS, repair=True)
-    if all(k in done for k in keys) and (out / RUN_FILE).exists():
-        previous = json.loads((out / RUN_FILE).read_text(encoding="utf-8"))
-        if previous.get("config") == config.result_fields():  # finished: not recomputed
-            if (out / RESULTS).exists():
-                results = json.loads((out / RESULTS).read_text(encoding="utf-8"))
-                return RunResult(out, results, 0)
-            return RunResult(out, finish_run(out), 0)
+    previous = (
+        json.loads((out / RUN_FILE).read_text(encoding="utf-8"))
+        if (out / RUN_FILE).exists()
+        else None
+    )
+    finished = previous is not None and all(k in done for k in keys)
+    if finished and previous.get("config") == config.result_fields():  # not recomputed
+        if (out / RESULTS).exists():
+            results = json.loads((out / RESULTS).read_text(encoding="utf-8"))
+            return RunResult(out, results, 0)
+        return RunResult(out, finish_run(out), 0)
 
-    backend = load_backend(config.generation())
+    settings = config.generation()
+    cache_key = settings.model_dump_json()
+    if backends is not None and cache_key in backends:
+        backend = backends[cache_key]
+    else:
+        backend = load_backend(settings)
+        if backends is not None:
+            backends[cache_key] = backend
     run = {
         "config": config.result_fields(),
         "model": backend.describe(),
@@ -156,9 +171,9 @@ def evaluate(config: EvalConfig | dict) -> RunResult:
         "versions": package_versions(),
         "started": _now(),
     }
-    if (out / RUN_FILE).exists():
-        _check_same_run(out, run, config)
-        run["started"] = json.loads((out / RUN_FILE).read_text(encoding="utf-8")).get("started")
+    if previous is not None:
+        _check_same_run(out, previous, run, config)
+        run["started"] = previous.get("started")
         run["resumed"] = _now()
     write_json(out / RUN_FILE, run)
 

@@ -208,3 +208,23 @@ def test_bad_yaml_config_names_the_field(tmp_path):
     result = runner.invoke(app, ["eval", "--config", str(config)])
     assert result.exit_code == 2
     assert "max_new_tokns" in result.output and "max_new_tokens" in result.output
+
+
+def test_shared_backends_load_a_model_once(full_run, tiny_model, tmp_path, monkeypatch):
+    from polyglot.evaluate import EvalConfig, evaluate
+    from polyglot.evaluate import runner as run_module
+
+    loads = []
+    real = run_module.load_backend
+    monkeypatch.setattr(run_module, "load_backend", lambda s: loads.append(s) or real(s))
+    common = dict(model=str(tiny_model), benchmark="mgsm", limit=2, max_new_tokens=8,
+                  progress=False)  # fmt: skip
+    backends: dict = {}
+    first = evaluate(EvalConfig(**common, languages=["en"], out=str(tmp_path / "a")), backends)
+    second = evaluate(EvalConfig(**common, languages=["de"], out=str(tmp_path / "b")), backends)
+    assert len(loads) == 1 and len(backends) == 1
+    assert first.generated == 2 and second.generated == 2
+    # same outputs as a run that loads its own model
+    alone = evaluate(EvalConfig(**common, languages=["de"], out=str(tmp_path / "c")))
+    assert _outputs(tmp_path / "b") == _outputs(tmp_path / "c")
+    assert alone.generated == 2 and len(loads) == 2

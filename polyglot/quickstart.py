@@ -19,7 +19,7 @@ from collections.abc import Callable
 from html import escape
 from pathlib import Path
 
-from polyglot.data.benchmarks import load_benchmark
+from polyglot.data.benchmarks import load_benchmark, load_spec
 from polyglot.evaluate import EvalConfig, evaluate
 from polyglot.evaluate.charts import grouped_bars
 from polyglot.evaluate.records import write_atomic, write_json
@@ -100,7 +100,7 @@ def quickstart(
         backends,
     )
     lap("eval testbed")
-    mgsm_languages = [lang for lang in languages if lang in load_benchmark_languages("mgsm")]
+    mgsm_languages = [lang for lang in languages if lang in load_spec("mgsm").languages]
     log(f"[4/5] evaluating the base model on a slice of real MGSM ({', '.join(mgsm_languages)})")
     mgsm_run = evaluate(
         EvalConfig(
@@ -132,12 +132,6 @@ def quickstart(
     write_json(out / "summary.json", summary)
     write_atomic(out / "report.html", render_quickstart_html(summary, testbed_run.results, out))
     return summary
-
-
-def load_benchmark_languages(name: str) -> list[str]:
-    from polyglot.data.benchmarks import load_spec
-
-    return load_spec(name).languages
 
 
 def _row(model: str, benchmark: str, run: Path, results: dict) -> dict:

@@ -274,17 +274,18 @@ class HFBackend:
         return tokens
 
     def _choose(self, logits):
-        """The next token of every row: argmax, or a sample at the temperature within top-p."""
+        """The next token of every row: argmax, or a sample at the temperature within top-p
+        (transformers' own logits warpers)."""
         import torch
+        from transformers.generation.logits_process import (
+            TemperatureLogitsWarper,
+            TopPLogitsWarper,
+        )
 
         s = self.settings
         if s.temperature <= 0:
             return logits.argmax(dim=-1)
-        probs = torch.softmax(logits.float() / s.temperature, dim=-1)
+        scores = TemperatureLogitsWarper(s.temperature)(None, logits.float())
         if s.top_p < 1.0:
-            sorted_probs, order = probs.sort(dim=-1, descending=True)
-            # drop a token when the tokens before it already hold top_p of the mass
-            drop = sorted_probs.cumsum(dim=-1) - sorted_probs > s.top_p
-            sorted_probs = sorted_probs.masked_fill(drop, 0.0)
-            probs = torch.zeros_like(probs).scatter(-1, order, sorted_probs)
-        return torch.multinomial(probs, 1).squeeze(-1)
+            scores = TopPLogitsWarper(s.top_p)(None, scores)
+        return torch.multinomial(torch.softmax(scores, dim=-1), 1).squeeze(-1)

@@ -192,12 +192,19 @@ def _answer_sentence(templates: Templates, value: int) -> str:
 
 
 def _fill(
-    text: str, t: Templates, problem: Problem, source: Templates | None = None, **numbers: int
+    text: str,
+    t: Templates,
+    problem: Problem,
+    source: Templates | None = None,
+    event: str = "",
+    **numbers: int,
 ) -> str:
-    """Fill a template of ``t`` with the problem's name and object (and digits) of ``source``."""
+    """Fill a template of ``t`` with the problem's name and object (and digits) of ``source``;
+    ``event`` is the story sentence a CoT step restates."""
     source = source or t
     obj = source.objects[problem.obj]
     slots = {"name": source.names[problem.name], "obj": obj.word, "clf": obj.classifier}
+    slots["event"] = event
     slots.update({k: _number(source, v) for k, v in numbers.items()})
     return text.format(**slots)
 
@@ -240,15 +247,9 @@ def cot_steps(
     cot = templates or t.cot
     events = story_sentences(problem, t, source)
     values = problem.values
-    steps = [_fill(cot.start.replace("{event}", "{{event}}"), t, problem, source, n=problem.start)]
-    steps[0] = steps[0].format(event=events[0])
+    steps = [_fill(cot.start, t, problem, source, events[0], n=problem.start)]
     for i, ((op, k), a, b) in enumerate(zip(problem.ops, values, values[1:], strict=False)):
-        numbers = {"a": a, "b": b, "k": k, "m": k}
-        steps.append(
-            getattr(cot, op).format(
-                event=events[i + 1], **{n: _number(source, v) for n, v in numbers.items()}
-            )
-        )
+        steps.append(_fill(getattr(cot, op), t, problem, source, events[i + 1], a=a, b=b, k=k, m=k))
     return steps
 
 

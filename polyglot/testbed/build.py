@@ -199,9 +199,17 @@ def pack_sequences(tokenizer, texts: list[str], length: int, seed: int = 0) -> l
 
 
 def train_causal_lm(
-    model, tokenizer, texts: list[str], config: ModelConfig, out: Path, *, progress: bool = True
+    model,
+    tokenizer,
+    texts: list[str],
+    config: ModelConfig,
+    out: Path,
+    *,
+    progress: bool = True,
+    callbacks: list | None = None,
 ) -> dict:
-    """Causal-LM training on ``texts`` with transformers' Trainer; saves to ``out``."""
+    """Causal-LM training on ``texts`` with transformers' Trainer (plus any Trainer
+    ``callbacks``); saves to ``out``."""
     import torch
     from datasets import Dataset
     from transformers import DataCollatorForLanguageModeling, Trainer, TrainingArguments
@@ -232,6 +240,7 @@ def train_causal_lm(
         args=args,
         train_dataset=dataset,
         data_collator=DataCollatorForLanguageModeling(tokenizer, mlm=False),
+        callbacks=callbacks,
     )
     started = time.perf_counter()
     output = trainer.train()

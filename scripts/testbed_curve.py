@@ -29,8 +29,6 @@ def main() -> None:
     parser.add_argument("--heads", type=int)
     parser.add_argument("--kv-heads", type=int)
     parser.add_argument("--packing", choices=["stream", "documents"])
-    parser.add_argument("--heads", type=int)
-    parser.add_argument("--kv-heads", type=int)
     parser.add_argument("--seed", type=int, default=0, help="model init and data order")
     parser.add_argument("--every", type=int, default=240, help="evaluate every N steps")
     parser.add_argument("--items", type=int, default=100, help="English test items per point")
@@ -62,6 +60,7 @@ def main() -> None:
         "intermediate": args.intermediate,
         "heads": args.heads,
         "kv_heads": args.kv_heads,
+        "packing": args.packing,
     }
     config = ModelConfig(seed=args.seed, **{k: v for k, v in overrides.items() if v is not None})
     tokenizer = AutoTokenizer.from_pretrained(args.testbed / "tokenizer")

@@ -114,3 +114,25 @@ def test_quickstart_checks_extraction_on_real_mgsm(quickstart_run):
     assert len(rows) == 11
     assert all(row["exemplars_correct"] == 8 for row in rows.values())
     assert all(row["round_trip_correct"] == row["items"] == 250 for row in rows.values())
+
+
+@pytest.mark.parametrize("packing", ["stream", "documents"])
+def test_learning_curve_script_runs_on_a_built_testbed(quickstart_run, packing):
+    """scripts/testbed_curve.py (the README's learning curves) retrains on the tiny testbed."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    script = Path(__file__).parents[2] / "scripts" / "testbed_curve.py"
+    args = ["--steps", "2", "--every", "1", "--items", "2", "--hidden", "32"]
+    args += ["--intermediate", "64", "--packing", packing, "--threads", "1"]
+    result = subprocess.run(
+        [sys.executable, str(script), "--testbed", str(quickstart_run / "testbed"), *args],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    points = [line for line in result.stdout.splitlines() if line.startswith("step")]
+    assert [line.split()[1] for line in points] == ["1", "2"]
+    assert f"'packing': '{packing}'" in result.stdout

@@ -32,9 +32,16 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=0, help="model init and data order")
     parser.add_argument("--every", type=int, default=240, help="evaluate every N steps")
     parser.add_argument("--items", type=int, default=100, help="English test items per point")
-    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument(
+        "--threads",
+        type=int,
+        help="torch threads (default: torch's own choice, as `testbed build` runs; setting it, "
+        "even to the same number, changes the masked attention's arithmetic under "
+        "--packing documents, and with it the run)",
+    )
     args = parser.parse_args()
-    torch.set_num_threads(args.threads)
+    if args.threads:
+        torch.set_num_threads(args.threads)
 
     from transformers import AutoTokenizer, TrainerCallback
 

@@ -192,15 +192,18 @@ def tokenizer_texts(world: Path, languages: list[str], max_problems: int = 5000)
 # -- training --------------------------------------------------------------------------------
 
 
+def _documents(tokenizer, texts: list[str]) -> list[list[int]]:
+    """Every text as one token document: BOS, its tokens, EOS."""
+    encoded = tokenizer(list(texts), add_special_tokens=False).input_ids
+    return [[tokenizer.bos_token_id, *ids, tokenizer.eos_token_id] for ids in encoded]
+
+
 def pack_sequences(tokenizer, texts: list[str], length: int, seed: int = 0) -> list[list[int]]:
-    """Shuffle the texts, join them with EOS and cut the stream into blocks of ``length``
-    tokens (standard LM pretraining: no padding, every token is trained on)."""
-    order = list(range(len(texts)))
-    random.Random(seed).shuffle(order)
-    encoded = tokenizer([texts[i] for i in order], add_special_tokens=False).input_ids
-    stream: list[int] = []
-    for ids in encoded:
-        stream += [tokenizer.bos_token_id, *ids, tokenizer.eos_token_id]
+    """Shuffle the texts, join them and cut the stream into blocks of ``length`` tokens
+    (standard LM pretraining: no padding, every token is trained on)."""
+    docs = _documents(tokenizer, texts)
+    random.Random(seed).shuffle(docs)
+    stream = [token for doc in docs for token in doc]
     return [stream[i : i + length] for i in range(0, len(stream) - length + 1, length)]
 
 
@@ -212,11 +215,11 @@ def pack_documents(tokenizer, texts: list[str], length: int, seed: int = 0) -> l
     A document longer than ``length`` is split into ``length`` pieces."""
     import bisect
 
-    encoded = tokenizer(list(texts), add_special_tokens=False).input_ids
-    docs: list[list[int]] = []
-    for ids in encoded:
-        doc = [tokenizer.bos_token_id, *ids, tokenizer.eos_token_id]
-        docs += [doc[i : i + length] for i in range(0, len(doc), length)]
+    docs = [
+        doc[i : i + length]
+        for doc in _documents(tokenizer, texts)
+        for i in range(0, len(doc), length)
+    ]
     docs.sort(key=len, reverse=True)
     blocks: list[list[int]] = []
     free: list[tuple[int, int]] = []  # (room left, block index), sorted

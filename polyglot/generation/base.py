@@ -6,7 +6,9 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Literal, Protocol
 
-from polyglot.config import ConfigError, StrictModel
+from pydantic import field_validator
+
+from polyglot.config import StrictModel
 
 
 class GenerationSettings(StrictModel):
@@ -14,7 +16,7 @@ class GenerationSettings(StrictModel):
 
     model: str  # a local checkpoint directory or a hub id
     adapter: str | None = None  # a PEFT adapter directory trained on ``model``
-    backend: Literal["hf", "vllm"] = "hf"
+    backend: str = "hf"  # a registered backend: "hf", "vllm" (see registry.py)
     dtype: Literal["auto", "float32", "bfloat16", "float16"] = "auto"
     device: str = "auto"  # hf: "auto" (cuda if available, else cpu), "cpu", "cuda", "cuda:1"
     max_new_tokens: int = 256
@@ -27,6 +29,15 @@ class GenerationSettings(StrictModel):
     batch_size: int = 32
     batch_tokens: int = 16384
     revision: str | None = None  # hub revision (branch, tag or commit)
+
+    @field_validator("backend")
+    @classmethod
+    def _known_backend(cls, value: str) -> str:
+        from polyglot.generation.registry import BACKENDS
+
+        if value not in BACKENDS:
+            raise ValueError(f"unknown backend '{value}'; known: {', '.join(sorted(BACKENDS))}")
+        return value
 
 
 @dataclass(frozen=True)
@@ -43,6 +54,8 @@ class Generation:
     new_tokens: list[int]  # generated tokens per sample (up to the stop)
     seconds: float  # this request's share of its batch's wall time
     batch: int  # index of the batch it ran in (deterministic for the same requests)
+    prompt_tokens: int = 0  # the prompt's length in tokens, before any truncation
+    truncated: int = 0  # tokens cut from the prompt's start to fit the model's context
 
 
 class Backend(Protocol):
@@ -70,15 +83,3 @@ def cut_at_stop(text: str, stop: list[str]) -> str:
         if at != -1:
             end = min(end, at)
     return text[:end]
-
-
-def load_backend(settings: GenerationSettings) -> Backend:
-    if settings.samples > 1 and settings.temperature <= 0:
-        raise ConfigError("samples > 1 needs temperature > 0 (greedy samples are all the same)")
-    if settings.backend == "vllm":
-        from polyglot.generation.vllm_backend import VLLMBackend
-
-        return VLLMBackend(settings)
-    from polyglot.generation.hf_backend import HFBackend
-
-    return HFBackend(settings)

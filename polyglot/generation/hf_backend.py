@@ -16,73 +16,11 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator
-from pathlib import Path
 
 from polyglot.config import ConfigError
 from polyglot.generation.base import Generation, GenerationSettings, Request, cut_at_stop
-from polyglot.generation.identity import describe_model, looks_local
-
-
-def _pick_device(requested: str) -> str:
-    import torch
-
-    if requested != "auto":
-        if requested.startswith("cuda") and not torch.cuda.is_available():
-            raise ConfigError(f"device '{requested}' asked for, but no CUDA GPU is available")
-        return requested
-    return "cuda" if torch.cuda.is_available() else "cpu"
-
-
-def _pick_dtype(requested: str, device: str):
-    import torch
-
-    if requested == "auto":
-        if device.startswith("cuda") and torch.cuda.is_bf16_supported():
-            return torch.bfloat16
-        return torch.float32
-    return {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}[
-        requested
-    ]
-
-
-def load_model_and_tokenizer(settings: GenerationSettings, device: str = "cpu", dtype=None):
-    """``from_pretrained`` for the model (plus its PEFT adapter, merged), with clear errors."""
-    from transformers import AutoModelForCausalLM, AutoTokenizer
-
-    if looks_local(settings.model) and not Path(settings.model).exists():
-        raise ConfigError(f"no model at '{settings.model}' (not a directory)")
-    try:
-        tokenizer = AutoTokenizer.from_pretrained(settings.model, revision=settings.revision)
-        model = AutoModelForCausalLM.from_pretrained(
-            settings.model, dtype=dtype, revision=settings.revision
-        )
-    except OSError as err:
-        raise ConfigError(f"could not load model '{settings.model}': {err}") from None
-    if settings.adapter:
-        model = _attach_adapter(model, settings)
-    tokenizer.padding_side = "left"
-    if tokenizer.pad_token is None:
-        tokenizer.pad_token = tokenizer.eos_token
-    model.to(device)
-    model.eval()
-    return model, tokenizer
-
-
-def _attach_adapter(model, settings: GenerationSettings):
-    from peft import PeftModel
-
-    adapter = Path(settings.adapter or "")
-    if not (adapter / "adapter_config.json").exists():
-        raise ConfigError(f"no PEFT adapter at '{adapter}' (adapter_config.json missing)")
-    try:
-        model = PeftModel.from_pretrained(model, adapter)
-    except (RuntimeError, ValueError, KeyError) as err:
-        first = str(err).strip().splitlines()[0][:300]
-        raise ConfigError(
-            f"adapter '{adapter}' does not fit model '{settings.model}' (trained for another "
-            f"base?): {first}"
-        ) from None
-    return model.merge_and_unload()
+from polyglot.models import load_model_and_tokenizer, pick_device, pick_dtype
+from polyglot.provenance import model_identity
 
 
 class _StopStrings:
@@ -122,16 +60,30 @@ class HFBackend:
 
     def __init__(self, settings: GenerationSettings):
         self.settings = settings
-        self.device = _pick_device(settings.device)
-        self.dtype = _pick_dtype(settings.dtype, self.device)
-        self.model, self.tokenizer = load_model_and_tokenizer(settings, self.device, self.dtype)
+        self.device = pick_device(settings.device)
+        self.dtype = pick_dtype(settings.dtype, self.device)
+        self.model, self.tokenizer = load_model_and_tokenizer(
+            settings.model,
+            adapter=settings.adapter,
+            revision=settings.revision,
+            dtype=settings.dtype,
+            device=self.device,
+        )
         self.max_positions = getattr(self.model.config, "max_position_embeddings", None)
         self._encoded: dict[str, list[int]] = {}
         self._eos = _eos_ids(self.model, self.tokenizer)
 
     def describe(self) -> dict:
-        info = describe_model(self.settings, self.model)
-        info.update(backend="hf", device=self.device, dtype=str(self.dtype).replace("torch.", ""))
+        s = self.settings
+        info = model_identity(s.model, s.adapter, s.revision)
+        info["revision"] = s.revision or getattr(self.model.config, "_commit_hash", None)
+        info.update(
+            parameters=sum(p.numel() for p in self.model.parameters()),
+            backend="hf",
+            device=self.device,
+            dtype=str(self.dtype).replace("torch.", ""),
+            context=self.max_positions,
+        )
         return info
 
     def _encode(self, prompt: str) -> list[int]:
@@ -183,10 +135,25 @@ class HFBackend:
                 index, batch[half:]
             )
         share = (time.perf_counter() - started) / len(batch)
-        return [
-            Generation(r.key, texts, counts, share, index)
-            for r, (texts, counts) in zip(batch, outputs, strict=True)
-        ]
+        room = self._prompt_room()
+        generations = []
+        for r, (texts, counts) in zip(batch, outputs, strict=True):
+            length = len(self._encode(r.prompt))
+            cut = max(0, length - room) if room else 0
+            generations.append(Generation(r.key, texts, counts, share, index, length, cut))
+        return generations
+
+    def _prompt_room(self) -> int | None:
+        """How many prompt tokens fit beside ``max_new_tokens`` in the model's context."""
+        if not self.max_positions:
+            return None
+        room = self.max_positions - self.settings.max_new_tokens
+        if room <= 0:
+            raise ConfigError(
+                f"max_new_tokens {self.settings.max_new_tokens} leaves no room for a prompt in "
+                f"the model's {self.max_positions} positions"
+            )
+        return room
 
     def _generate_texts(
         self, index: int, batch: list[Request]
@@ -195,14 +162,10 @@ class HFBackend:
 
         s = self.settings
         encoded = [self._encode(r.prompt) for r in batch]
-        if self.max_positions:
-            room = self.max_positions - s.max_new_tokens
-            if room <= 0:
-                raise ConfigError(
-                    f"max_new_tokens {s.max_new_tokens} leaves no room for a prompt in the "
-                    f"model's {self.max_positions} positions"
-                )
-            encoded = [ids[-room:] for ids in encoded]  # keep the end: the question
+        room = self._prompt_room()
+        if room:
+            # keep the end (the question); each cut is counted in the run's results
+            encoded = [ids[-room:] for ids in encoded]
         padded = self.tokenizer.pad({"input_ids": encoded}, return_tensors="pt")
         input_ids = padded["input_ids"].to(self.device)
         attention = padded["attention_mask"].to(self.device)

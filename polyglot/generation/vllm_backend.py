@@ -12,7 +12,7 @@ from pathlib import Path
 
 from polyglot.config import ConfigError
 from polyglot.generation.base import Generation, GenerationSettings, Request, cut_at_stop
-from polyglot.generation.identity import describe_model, looks_local
+from polyglot.provenance import looks_local, model_identity
 
 CHUNK = 512  # requests per vLLM call: large enough to fill the GPU, small enough to resume
 
@@ -45,7 +45,8 @@ class VLLMBackend:
             seed=settings.seed,
             enable_lora=bool(settings.adapter),
         )
-        self.tokenizer = self.llm.get_tokenizer()  # for chat templates
+        self.tokenizer = self.llm.get_tokenizer()  # for chat templates and prompt lengths
+        self.max_len = self.llm.llm_engine.model_config.max_model_len
         self.lora = None
         if settings.adapter:
             from vllm.lora.request import LoRARequest
@@ -53,8 +54,9 @@ class VLLMBackend:
             self.lora = LoRARequest("adapter", 1, str(settings.adapter))
 
     def describe(self) -> dict:
-        info = describe_model(self.settings)
-        info.update(backend="vllm", device="cuda", dtype=self.settings.dtype)
+        s = self.settings
+        info = model_identity(s.model, s.adapter, s.revision)
+        info.update(backend="vllm", device="cuda", dtype=s.dtype, context=self.max_len)
         return info
 
     def batches(self, requests: list[Request]) -> list[list[Request]]:
@@ -65,7 +67,14 @@ class VLLMBackend:
         from vllm import SamplingParams
 
         s = self.settings
+        room = self.max_len - s.max_new_tokens
+        if room <= 0:
+            raise ConfigError(
+                f"max_new_tokens {s.max_new_tokens} leaves no room for a prompt in the model's "
+                f"{self.max_len} positions"
+            )
         for index, batch in batches:
+            lengths = [len(self.tokenizer(r.prompt).input_ids) for r in batch]
             params = [
                 SamplingParams(
                     n=s.samples,
@@ -74,8 +83,10 @@ class VLLMBackend:
                     max_tokens=s.max_new_tokens,
                     stop=r.stop or None,
                     seed=s.seed + index * CHUNK + position,
+                    # as the hf backend: keep the prompt's end (the question), count the cut
+                    truncate_prompt_tokens=room if length > room else None,
                 )
-                for position, r in enumerate(batch)
+                for position, (r, length) in enumerate(zip(batch, lengths, strict=True))
             ]
             started = time.perf_counter()
             results = self.llm.generate(
@@ -89,6 +100,8 @@ class VLLMBackend:
                     [len(o.token_ids) for o in result.outputs],
                     share,
                     index,
+                    length,
+                    max(0, length - room),
                 )
-                for r, result in zip(batch, results, strict=True)
+                for r, result, length in zip(batch, results, lengths, strict=True)
             ]

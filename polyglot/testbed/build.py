@@ -18,16 +18,18 @@ from __future__ import annotations
 import json
 import random
 import shutil
-import time
 from pathlib import Path
 from typing import Literal
 
 from pydantic import model_validator
 
 from polyglot.config import ConfigError, StrictModel
-from polyglot.evaluate.records import write_json
+from polyglot.files import check_output_dir, read_json, read_jsonl, write_json, write_lines
+from polyglot.models import load_tokenizer
+from polyglot.provenance import fingerprint, make_card, tree_hash, write_card
 from polyglot.testbed.model import TinyModelSpec
 from polyglot.testbed.world import DEFAULT_LANGUAGES, load_templates, render, sample_problem
+from polyglot.train import TrainingConfig, train_causal_lm
 
 SPLITS = ("train", "dev", "test")
 
@@ -76,6 +78,18 @@ class ModelConfig(StrictModel):
     learning_rate: float = 3e-3
     warmup_ratio: float = 0.05
     seed: int = 0
+
+    def training(self) -> TrainingConfig:
+        """The training half of this config (the rest is the architecture)."""
+        return TrainingConfig(
+            steps=self.steps,
+            batch_size=self.batch_size,
+            learning_rate=self.learning_rate,
+            warmup_ratio=self.warmup_ratio,
+            max_length=self.max_length,
+            packing=self.packing,
+            seed=self.seed,
+        )
 
     def spec(self) -> TinyModelSpec:
         return TinyModelSpec(
@@ -132,29 +146,18 @@ def build_world(out: str | Path, config: WorldConfig) -> dict:
         (out / split).mkdir(parents=True, exist_ok=True)
         for lang in config.languages:
             lines = [json.dumps(render(p, lang).to_json(), ensure_ascii=False) for p in problems]
-            _write_lines(out / split / f"{lang}.jsonl", lines)
+            write_lines(out / split / f"{lang}.jsonl", lines)
         counts[split] = len(problems)
     (out / "general").mkdir(parents=True, exist_ok=True)
     for lang in config.languages:
         docs = general_text(lang, random.Random(f"{config.seed}-{lang}"), config.general_documents)
-        _write_lines(
+        write_lines(
             out / "general" / f"{lang}.jsonl",
             [json.dumps({"lang": lang, "text": d}, ensure_ascii=False) for d in docs],
         )
     manifest = {"config": config.model_dump(), "counts": counts, "languages": config.languages}
     write_json(out / "manifest.json", manifest)
     return manifest
-
-
-def _write_lines(path: Path, lines: list[str]) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text("\n".join(lines) + "\n", encoding="utf-8")
-    tmp.replace(path)
-
-
-def read_jsonl(path: str | Path) -> list[dict]:
-    with Path(path).open(encoding="utf-8") as handle:
-        return [json.loads(line) for line in handle if line.strip()]
 
 
 def math_text(question: str, cot: str, lang: str, mode: str = "native-cot") -> str:
@@ -189,157 +192,6 @@ def tokenizer_texts(world: Path, languages: list[str], max_problems: int = 5000)
     return texts
 
 
-# -- training --------------------------------------------------------------------------------
-
-
-def _documents(tokenizer, texts: list[str]) -> list[list[int]]:
-    """Every text as one token document: BOS, its tokens, EOS."""
-    encoded = tokenizer(list(texts), add_special_tokens=False).input_ids
-    return [[tokenizer.bos_token_id, *ids, tokenizer.eos_token_id] for ids in encoded]
-
-
-def pack_sequences(tokenizer, texts: list[str], length: int, seed: int = 0) -> list[list[int]]:
-    """Shuffle the texts, join them and cut the stream into blocks of ``length`` tokens
-    (standard LM pretraining: no padding, every token is trained on)."""
-    docs = _documents(tokenizer, texts)
-    random.Random(seed).shuffle(docs)
-    stream = [token for doc in docs for token in doc]
-    return [stream[i : i + length] for i in range(0, len(stream) - length + 1, length)]
-
-
-def pack_documents(tokenizer, texts: list[str], length: int, seed: int = 0) -> list[list[int]]:
-    """Pack whole documents (BOS text EOS) into blocks of at most ``length`` tokens, best fit
-    decreasing, then shuffle the blocks. No document is cut across blocks: cutting one (as
-    fixed-length stream chunking does to about half of the ~125-token math texts in 256-token
-    blocks) trains the model to restate question sentences it cannot see, i.e. to invent them.
-    A document longer than ``length`` is split into ``length`` pieces."""
-    import bisect
-
-    docs = [
-        doc[i : i + length]
-        for doc in _documents(tokenizer, texts)
-        for i in range(0, len(doc), length)
-    ]
-    docs.sort(key=len, reverse=True)
-    blocks: list[list[int]] = []
-    free: list[tuple[int, int]] = []  # (room left, block index), sorted
-    for doc in docs:
-        at = bisect.bisect_left(free, (len(doc), -1))
-        if at < len(free):
-            room, index = free.pop(at)
-        else:
-            room, index = length, len(blocks)
-            blocks.append([])
-        blocks[index] += doc
-        if room - len(doc) > 0:
-            bisect.insort(free, (room - len(doc), index))
-    rng = random.Random(seed)
-    rng.shuffle(blocks)
-    return blocks
-
-
-class DocumentCollator:
-    """Batches packed blocks so that every document trains as if it were alone, as it is prompted
-    at evaluation: position ids restart at each document's BOS and no attention mask is passed,
-    from which transformers builds a block-diagonal causal mask (one block per document; see
-    ``transformers.masking_utils.find_packed_sequence_indices``). Short blocks are right-padded
-    with pad tokens that are not trained on."""
-
-    def __init__(self, bos_token_id: int, pad_token_id: int):
-        self.bos, self.pad = bos_token_id, pad_token_id
-
-    def __call__(self, features: list[dict]) -> dict:
-        import torch
-
-        longest = max(len(f["input_ids"]) for f in features)
-        ids, positions, labels = [], [], []
-        for feature in features:
-            block = list(feature["input_ids"])
-            start, pos = 0, []
-            for i, token in enumerate(block):
-                if token == self.bos:
-                    start = i
-                pos.append(i - start)
-            fill = longest - len(block)
-            ids.append(block + [self.pad] * fill)
-            positions.append(pos + list(range(fill)))  # the padding is a "document" of its own
-            labels.append(block + [-100] * fill)
-        return {
-            "input_ids": torch.tensor(ids),
-            "position_ids": torch.tensor(positions),
-            "labels": torch.tensor(labels),
-        }
-
-
-def train_causal_lm(
-    model,
-    tokenizer,
-    texts: list[str],
-    config: ModelConfig,
-    out: Path,
-    *,
-    progress: bool = True,
-    callbacks: list | None = None,
-) -> dict:
-    """Causal-LM training on ``texts`` with transformers' Trainer (plus any Trainer
-    ``callbacks``); saves to ``out``."""
-    import torch
-    from datasets import Dataset
-    from transformers import DataCollatorForLanguageModeling, Trainer, TrainingArguments
-
-    if config.packing == "stream":
-        pack, collator = pack_sequences, DataCollatorForLanguageModeling(tokenizer, mlm=False)
-    else:
-        pack, collator = (
-            pack_documents,
-            DocumentCollator(tokenizer.bos_token_id, tokenizer.pad_token_id),
-        )
-    dataset = Dataset.from_dict(
-        {"input_ids": pack(tokenizer, texts, config.max_length, config.seed)}
-    )
-    args = TrainingArguments(
-        output_dir=str(out / "_trainer"),
-        max_steps=config.steps,
-        per_device_train_batch_size=config.batch_size,
-        learning_rate=config.learning_rate,
-        warmup_steps=max(1, int(config.warmup_ratio * config.steps)),
-        lr_scheduler_type="cosine",
-        weight_decay=0.01,
-        logging_steps=max(1, config.steps // 10),
-        save_strategy="no",
-        report_to=[],
-        seed=config.seed,
-        data_seed=config.seed,
-        use_cpu=not torch.cuda.is_available(),
-        bf16=torch.cuda.is_available() and torch.cuda.is_bf16_supported(),
-        disable_tqdm=not progress,
-        dataloader_num_workers=0,
-    )
-    trainer = Trainer(
-        model=model,
-        args=args,
-        train_dataset=dataset,
-        data_collator=collator,
-        callbacks=callbacks,
-    )
-    # (Trainer sets config.use_cache = False; with a cache, transformers would not build the
-    # per-document mask from the position ids)
-    started = time.perf_counter()
-    output = trainer.train()
-    seconds = time.perf_counter() - started
-    trainer.save_model(str(out))
-    tokenizer.save_pretrained(out)
-    shutil.rmtree(out / "_trainer", ignore_errors=True)
-    losses = [log["loss"] for log in trainer.state.log_history if "loss" in log]
-    return {
-        "steps": config.steps,
-        "seconds": round(seconds, 1),
-        "final_loss": round(losses[-1], 4) if losses else None,
-        "train_loss": round(output.training_loss, 4),
-        "sequences": len(dataset),
-    }
-
-
 # -- the whole build -------------------------------------------------------------------------
 
 
@@ -356,7 +208,7 @@ def build_testbed(
     from polyglot.testbed.tokenizer import train_tokenizer
 
     config = config or TestbedConfig()
-    out = Path(out)
+    out = check_output_dir(out)
     state_file = out / "testbed.json"
     if fresh and out.exists():
         for name in ("world", "tokenizer", "base", "testbed.json"):
@@ -364,8 +216,10 @@ def build_testbed(
             shutil.rmtree(target, ignore_errors=True) if target.is_dir() else target.unlink(
                 missing_ok=True
             )
-    state = json.loads(state_file.read_text()) if state_file.exists() else {}
+    state = read_json(state_file, "testbed state") if state_file.exists() else {}
     wanted = json.loads(json.dumps(config.model_dump()))  # as it reads back from JSON
+    if not isinstance(state, dict) or (state and not isinstance(state.get("stages"), dict)):
+        raise ConfigError(f"{state_file}: damaged testbed state; pass --fresh to rebuild")
     if state and state.get("config") != wanted:
         raise ConfigError(
             f"{out} holds a testbed built with another config; pass --fresh to rebuild it, "
@@ -374,8 +228,10 @@ def build_testbed(
     state.setdefault("config", wanted)
     state.setdefault("stages", {})
     out.mkdir(parents=True, exist_ok=True)
+    _check_unchanged(out, state["stages"])
 
-    def done(stage: str, info: dict) -> None:
+    def done(stage: str, info: dict, folder: Path) -> None:
+        info["fingerprint"] = _stage_fingerprint(folder)
         state["stages"][stage] = info
         write_json(state_file, state)
 
@@ -383,7 +239,8 @@ def build_testbed(
     if "world" not in state["stages"]:
         log("building the world ...")
         manifest = build_world(world, config.world)
-        done("world", manifest["counts"])
+        write_card(world, make_card("testbed-world", wanted["world"]))
+        done("world", manifest["counts"], world)
     if "tokenizer" not in state["stages"]:
         log("training the tokenizer ...")
         tokenizer = train_tokenizer(
@@ -391,23 +248,49 @@ def build_testbed(
             out / "tokenizer",
             vocab_size=config.model.vocab_size,
         )
-        done("tokenizer", {"vocab_size": len(tokenizer)})
+        inputs = {"world": state["stages"]["world"]["fingerprint"]}
+        write_card(
+            out / "tokenizer",
+            make_card("testbed-tokenizer", {"vocab_size": config.model.vocab_size}, inputs),
+        )
+        done("tokenizer", {"vocab_size": len(tokenizer)}, out / "tokenizer")
     if "base" not in state["stages"]:
-        from transformers import AutoTokenizer
-
         log(f"pretraining the base model ({config.model.steps} steps) ...")
-        tokenizer = AutoTokenizer.from_pretrained(out / "tokenizer")
+        tokenizer = load_tokenizer(str(out / "tokenizer"), padding_side=None)
         m = config.model
         model = build_tiny_model(tokenizer, m.spec(), seed=m.seed)
-        shutil.rmtree(out / "base", ignore_errors=True)
         info = train_causal_lm(
             model,
             tokenizer,
             pretraining_texts(world, config.world.languages),
-            m,
+            m.training(),
             out / "base",
             progress=progress,
+            inputs={
+                "architecture": m.spec().__dict__,
+                "world": state["stages"]["world"]["fingerprint"],
+                "tokenizer": state["stages"]["tokenizer"]["fingerprint"],
+            },
         )
         info["parameters"] = parameter_count(model)
-        done("base", info)
+        done("base", info, out / "base")
     return state
+
+
+def _stage_fingerprint(folder: Path) -> str | None:
+    return tree_hash(folder) if folder.name == "world" else fingerprint(folder)
+
+
+def _check_unchanged(out: Path, stages: dict) -> None:
+    """A finished stage is reused only if its files are still the ones it wrote."""
+    for stage in ("world", "tokenizer", "base"):
+        recorded = (stages.get(stage) or {}).get("fingerprint")
+        if recorded is None:
+            continue  # built before fingerprints were recorded
+        folder = out / stage
+        now = _stage_fingerprint(folder) if folder.is_dir() else None
+        if now != recorded:
+            raise ConfigError(
+                f"{folder} changed since it was built (fingerprint {recorded} -> {now}); pass "
+                "--fresh to rebuild the testbed, or choose another --out"
+            )

@@ -63,7 +63,8 @@ def test_eval_writes_every_file(full_run):
     for name in ("run.json", "generations.jsonl", "results.json", "report.md", "report.html"):
         assert (full_run / name).exists(), name
     results = json.loads((full_run / "results.json").read_text())
-    assert results["schema"] == "polyglot.eval.results/1"
+    assert results["schema"] == "polyglot.eval.results/2"
+    assert results["intervals"]["accuracy"] == "wilson 95%"
     assert list(results["languages"]) == ["en", "de", "th"]
     assert all(row["n"] == 4 for row in results["languages"].values())
     run = results["run"]
@@ -89,7 +90,7 @@ def test_report_html_parses_and_has_the_charts(full_run):
     parser = _Tags()
     parser.feed(html)
     assert parser.tags.count("svg") == 3  # accuracy with CIs, gap to English, CoT language
-    assert "accuracy per language (95% CI)" in html and "gap to English" in html
+    assert "accuracy per language (95% Wilson CI)" in html and "gap to English" in html
     assert "language of the chain of thought" in html
     assert "<link" not in html and "<script src" not in html  # self-contained
     assert "| th |" in (full_run / "report.md").read_text()
@@ -141,7 +142,10 @@ def test_resume_after_a_real_kill(full_run, tiny_model, tmp_path):
 def test_a_different_config_in_the_same_folder_is_refused(full_run, tiny_model):
     result = _eval(tiny_model, full_run, "--mode", "en-cot")
     assert result.exit_code == 2
-    assert "different config" in result.output and "mode" in result.output
+    assert (
+        "differs from this one" in result.output
+        and "mode 'native-cot' -> 'en-cot'" in result.output
+    )
 
 
 def test_report_compares_runs_with_paired_tests(full_run, tiny_model, tmp_path):

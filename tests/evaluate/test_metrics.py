@@ -12,13 +12,28 @@ from polyglot.evaluate.metrics import (
 
 
 def test_accuracy_and_its_interval():
-    result = accuracy([True] * 30 + [False] * 10, seed=1)
+    result = accuracy([True] * 30 + [False] * 10)
     assert result.value == 0.75 and result.n == 40
-    assert result.low < 0.75 < result.high
-    # binomial standard error is about 0.068, so the 95% interval is about +-0.13
-    assert 0.55 < result.low < 0.68 and 0.82 < result.high < 0.92
-    assert accuracy([True] * 30 + [False] * 10, seed=1) == result  # deterministic
+    # Wilson 95% for 30/40, by hand: (0.75 + z^2/80 -+ z*sqrt(0.75*0.25/40 + z^2/6400)) / (1 + z^2/40)
+    assert result.low == pytest.approx(0.5980, abs=1e-4)
+    assert result.high == pytest.approx(0.8581, abs=1e-4)
     assert math.isnan(accuracy([]).value)
+
+
+@pytest.mark.parametrize(
+    ("correct", "low", "high"),
+    [
+        (0, 0.0, 0.0188),  # 0 of 200: the upper bound is near 1.9%, not 0
+        (200, 0.9812, 1.0),  # 200 of 200: the lower bound is near 98.1%, not 100
+        (1, 0.0009, 0.0278),
+        (100, 0.4314, 0.5686),
+    ],
+)
+def test_wilson_interval_is_right_at_the_edges(correct, low, high):
+    result = accuracy([True] * correct + [False] * (200 - correct))
+    assert result.low == pytest.approx(low, abs=1e-4)
+    assert result.high == pytest.approx(high, abs=1e-4)
+    assert result.low <= result.value <= result.high
 
 
 def test_gap_to_english():

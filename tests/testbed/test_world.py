@@ -11,8 +11,9 @@ import pytest
 
 from polyglot.data import load_benchmark
 from polyglot.detect.language_id import detect_language, language_shares
+from polyglot.files import read_jsonl
 from polyglot.packs import load_pack
-from polyglot.testbed.build import SPLITS, WorldConfig, build_world, read_jsonl
+from polyglot.testbed.build import SPLITS, WorldConfig, build_world
 from polyglot.testbed.world import DEFAULT_LANGUAGES, render, sample_problem, template_languages
 from polyglot.text.answers import extract_answer
 

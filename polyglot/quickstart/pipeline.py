@@ -19,28 +19,15 @@ from collections.abc import Callable
 from html import escape
 from pathlib import Path
 
-from polyglot.data.benchmarks import load_benchmark, load_spec
+from polyglot.data.benchmarks import load_spec
 from polyglot.evaluate import EvalConfig, evaluate
 from polyglot.evaluate.charts import grouped_bars
-from polyglot.evaluate.records import write_atomic, write_json
-from polyglot.packs import all_packs
+from polyglot.files import check_output_dir, write_atomic, write_json
+from polyglot.provenance import make_card, write_card
+from polyglot.quickstart.foundation import check_foundation
 from polyglot.testbed.build import TestbedConfig, build_testbed, tiny_config
-from polyglot.text.check import LanguageCheck, check_extraction
 
 MGSM_SLICE = {"full": 10, "tiny": 2}
-
-
-def check_foundation(out: Path, benchmark: str = "mgsm") -> dict:
-    packs = all_packs()
-    dataset = load_benchmark(benchmark)
-    checks: list[LanguageCheck] = check_extraction(dataset)
-    result = {
-        "packs": sorted(packs),
-        "benchmark": dataset.name,
-        "extraction": [c.to_dict() for c in checks],
-    }
-    write_json(out / "extraction.json", result)
-    return result
 
 
 def quickstart(
@@ -53,7 +40,7 @@ def quickstart(
     log: Callable[[str], None] = print,
     config: TestbedConfig | None = None,
 ) -> dict:
-    out = Path(out_dir)
+    out = check_output_dir(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     size = "tiny" if tiny else "full"
     testbed = Path(testbed_dir or ("runs/testbed-tiny" if tiny else "runs/testbed"))
@@ -129,6 +116,19 @@ def quickstart(
         "seconds": seconds,
         "foundation": {"packs": len(foundation["packs"]), "benchmark": foundation["benchmark"]},
     }
+    write_card(
+        out,
+        make_card(
+            "quickstart",
+            {"size": size, "testbed": json.loads(json.dumps(config.model_dump()))},
+            inputs={
+                "testbed": {
+                    stage: info.get("fingerprint") for stage, info in state["stages"].items()
+                },
+                "runs": {row["benchmark"]: row["run"] for row in rows},
+            },
+        ),
+    )
     write_json(out / "summary.json", summary)
     write_atomic(out / "report.html", render_quickstart_html(summary, testbed_run.results, out))
     return summary

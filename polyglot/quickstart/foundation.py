@@ -1,18 +1,20 @@
-"""Check answer extraction and language ID against a benchmark's own data.
+"""The quickstart's first stage: answer extraction and language ID checked on a benchmark's
+own data.
 
 For every language: the benchmark's worked exemplars must extract to their known answers, every
 gold answer must parse, each gold answer written in the pack's digits and answer cue must come
-back unchanged, and the questions must be identified as the right language. This is the
-foundation stage of ``polyglot quickstart``.
+back unchanged, and the questions must be identified as the right language.
 """
 
 from __future__ import annotations
 
 from collections import Counter
 from dataclasses import asdict, dataclass
+from pathlib import Path
 
-from polyglot.data.benchmarks import ParallelDataset
-from polyglot.packs import load_pack
+from polyglot.data.benchmarks import ParallelDataset, load_benchmark
+from polyglot.files import write_json
+from polyglot.packs import all_packs, load_pack
 from polyglot.text.answers import extract_answer, is_correct
 
 
@@ -61,3 +63,18 @@ def check_language(dataset: ParallelDataset, lang: str, detect: bool = True) -> 
 
 def check_extraction(dataset: ParallelDataset, detect: bool = True) -> list[LanguageCheck]:
     return [check_language(dataset, lang, detect) for lang in dataset.languages]
+
+
+def check_foundation(out: Path, benchmark: str = "mgsm") -> dict:
+    """Every pack loads, and extraction and language ID hold on ``benchmark``'s data; written to
+    ``out/extraction.json``."""
+    packs = all_packs()
+    dataset = load_benchmark(benchmark)
+    checks = check_extraction(dataset)
+    result = {
+        "packs": sorted(packs),
+        "benchmark": dataset.name,
+        "extraction": [c.to_dict() for c in checks],
+    }
+    write_json(out / "extraction.json", result)
+    return result

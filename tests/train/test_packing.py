@@ -5,10 +5,9 @@ from __future__ import annotations
 
 from collections import Counter
 
-import pytest
 from transformers import AutoTokenizer
 
-from polyglot.testbed.build import pack_documents
+from polyglot.train import pack_documents
 
 
 def _documents(block: list[int], bos: int, eos: int) -> list[tuple[int, ...]]:
@@ -73,7 +72,7 @@ def test_each_packed_document_trains_as_if_alone(tiny_model):
     import torch
     from transformers import AutoModelForCausalLM
 
-    from polyglot.testbed.build import DocumentCollator
+    from polyglot.train import DocumentCollator
 
     tokenizer = AutoTokenizer.from_pretrained(tiny_model)
     model = AutoModelForCausalLM.from_pretrained(tiny_model).eval()
@@ -95,20 +94,3 @@ def test_each_packed_document_trains_as_if_alone(tiny_model):
         # without the document positions the later documents would see the earlier ones
         mixed = model(input_ids=batch["input_ids"][:1]).logits[0]
         assert not torch.allclose(mixed[start - 5 : start], packed[start - 5 : start], atol=1e-3)
-
-
-@pytest.mark.parametrize("packing", ["stream", "documents"])
-def test_train_causal_lm_with_either_packing(tiny_model, tmp_path, packing):
-    from transformers import AutoModelForCausalLM
-
-    from polyglot.testbed.build import ModelConfig, train_causal_lm
-
-    tokenizer = AutoTokenizer.from_pretrained(tiny_model)
-    model = AutoModelForCausalLM.from_pretrained(tiny_model)
-    texts = [f"Tom has {n} apples. Then Tom buys 2 more apples." for n in range(64)]
-    config = ModelConfig(steps=3, batch_size=4, max_length=64, packing=packing)
-    info = train_causal_lm(model, tokenizer, texts, config, tmp_path / "out", progress=False)
-    assert info["steps"] == 3 and info["final_loss"] is not None and info["final_loss"] > 0
-    assert AutoModelForCausalLM.from_pretrained(tmp_path / "out").config.vocab_size == len(
-        tokenizer
-    )

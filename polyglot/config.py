@@ -28,10 +28,14 @@ class StrictModel(BaseModel):
 
 
 def read_yaml(path: Path) -> Any:
+    if Path(path).is_dir():
+        raise ConfigError(f"{path}: is a folder, expected a YAML file")
     try:
         text = Path(path).read_text(encoding="utf-8")
     except FileNotFoundError:
         raise ConfigError(f"{path}: no such file") from None
+    except UnicodeDecodeError:
+        raise ConfigError(f"{path}: not a text file (expected YAML)") from None
     try:
         return yaml.safe_load(text)
     except yaml.MarkedYAMLError as err:

@@ -8,6 +8,7 @@ the folder instead of a library traceback.
 
 from __future__ import annotations
 
+from contextlib import contextmanager
 from pathlib import Path
 
 from polyglot.config import ConfigError
@@ -88,15 +89,19 @@ def load_model(
 ):
     """``AutoModelForCausalLM.from_pretrained`` on ``device`` in ``dtype`` (see ``pick_dtype``),
     plus a PEFT adapter (merged into the weights for speed unless ``merge_adapter`` is False)."""
+    from safetensors import SafetensorError
     from transformers import AutoModelForCausalLM
 
     _check_local(model)
+    if adapter and not (Path(adapter) / "adapter_config.json").exists():
+        raise ConfigError(f"no PEFT adapter at '{adapter}' (adapter_config.json missing)")
     device = pick_device(device)
     try:
-        loaded = AutoModelForCausalLM.from_pretrained(
-            model, dtype=pick_dtype(dtype, device), revision=revision
-        )
-    except (OSError, ValueError, RuntimeError) as err:
+        with _quiet_loading():
+            loaded = AutoModelForCausalLM.from_pretrained(
+                model, dtype=pick_dtype(dtype, device), revision=revision
+            )
+    except (OSError, ValueError, RuntimeError, SafetensorError) as err:
         # OSError: missing files; ValueError / RuntimeError: unknown architecture, damaged
         # safetensors header, shapes that do not fit the config
         raise ConfigError(f"could not load model '{model}': {_first_line(err)}") from None
@@ -106,6 +111,21 @@ def load_model(
     if eval_mode:
         loaded.eval()
     return loaded
+
+
+@contextmanager
+def _quiet_loading():
+    """No "Loading weights" bar from transformers at every load: it says nothing a user needs
+    and turns a one-line error into three."""
+    from transformers.utils import logging as hf_logging
+
+    was_enabled = hf_logging.is_progress_bar_enabled()
+    hf_logging.disable_progress_bar()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            hf_logging.enable_progress_bar()
 
 
 def attach_adapter(model, adapter: str | Path, base_name: str = "", *, merge: bool = True):

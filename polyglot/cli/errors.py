@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import functools
 from collections.abc import Callable
 from typing import TypeVar
@@ -21,11 +22,20 @@ def fail(message: str, code: int = 2) -> None:
 
 
 def friendly_errors(command: F) -> F:
+    """Expected errors (a wrong config, a path that is not what it should be, a file that cannot
+    be read or written) become one line and exit code 2."""
+
     @functools.wraps(command)
     def wrapper(*args, **kwargs):
         try:
             return command(*args, **kwargs)
-        except (ConfigError, FileNotFoundError) as err:
+        except ConfigError as err:
             fail(str(err))
+        except (FileNotFoundError, IsADirectoryError, NotADirectoryError, PermissionError) as err:
+            fail(f"{err.filename or ''}: {err.strerror or err}".lstrip(": "))
+        except OSError as err:
+            if err.errno == errno.ENOSPC:
+                fail(f"{err.filename or ''}: no space left on the device".lstrip(": "))
+            raise
 
     return wrapper  # type: ignore[return-value]

@@ -174,6 +174,8 @@ def eval_command(
             f"[dim]{result.out} was already complete; nothing recomputed (--overwrite to redo)[/]"
         )
     print_summary(result.results)
+    for warning in result.warnings:
+        console.print(f"[bold yellow]warning:[/] {warning}")
     console.print(f"report: {result.out}/report.html · results: {result.out}/results.json")
 
 

@@ -16,9 +16,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
-from pydantic import model_validator
+from pydantic import ValidationError, model_validator
 
-from polyglot.config import ConfigError, StrictModel, load_yaml_model, validate_model
+from polyglot.config import (
+    ConfigError,
+    StrictModel,
+    format_validation_error,
+    load_yaml_model,
+    validate_model,
+)
 from polyglot.packs import load_pack, parse_languages
 from polyglot.resources import data_dir, shipped_dir, testbed_dir
 from polyglot.text.answers import parse_gold
@@ -160,19 +166,15 @@ def load_benchmark(
             raise ConfigError(
                 "a custom benchmark needs --data PATH (with {lang} for several languages)"
             )
+        if Path(data).is_dir():
+            raise ConfigError(
+                f"--data {data} is a folder; pass a file pattern such as '{data}/{{lang}}.jsonl'"
+            )
         spec = custom_spec(data, columns, parse_languages(languages or "en"))
     else:
         spec = load_spec(name)
         if data or columns:
-            source = spec.source.model_copy(
-                update={
-                    "kind": "local" if data else spec.source.kind,
-                    "path": data or spec.source.path,
-                }
-            )
-            if columns:
-                source = source.model_copy(update={"columns": Columns(**columns)})
-            spec = spec.model_copy(update={"source": source})
+            spec = _with_data(spec, data, columns)
     wanted = parse_languages(languages, spec.languages) if languages is not None else spec.languages
     if languages in ("all", ["all"]):
         wanted = list(spec.languages)
@@ -192,6 +194,31 @@ def load_benchmark(
     examples = {(i, lang): per_language[lang][i] for lang in wanted for i in ids}
     exemplars = _load_exemplars(spec, wanted) if spec.fewshot else {}
     return ParallelDataset(spec.name, wanted, ids, examples, exemplars, spec)
+
+
+def _with_data(spec: BenchmarkSpec, data: str | None, columns: dict | None) -> BenchmarkSpec:
+    """``spec`` reading ``data`` (a file pattern, or a folder holding the benchmark's files
+    under their usual names, e.g. ``mgsm_{lang}.tsv``) with ``columns``."""
+    fewshot = spec.fewshot
+    if data and Path(data).is_dir():
+        name = Path(spec.source.path).name
+        if spec.source.kind != "local" or "{lang}" not in name:
+            raise ConfigError(
+                f"--data {data} is a folder; benchmark '{spec.name}' needs a file pattern with "
+                "{lang}, such as '" + str(Path(data) / "{lang}.jsonl") + "'"
+            )
+        if fewshot and fewshot.path and (Path(data) / Path(fewshot.path).name).is_file():
+            fewshot = fewshot.model_copy(update={"path": str(Path(data) / Path(fewshot.path).name)})
+        data = str(Path(data) / name)
+    source = spec.source.model_copy(
+        update={"kind": "local" if data else spec.source.kind, "path": data or spec.source.path}
+    )
+    if columns:
+        try:
+            source = source.model_copy(update={"columns": Columns(**columns)})
+        except ValidationError as err:
+            raise ConfigError(format_validation_error(err, Columns, "columns")) from None
+    return spec.model_copy(update={"source": source, "fewshot": fewshot})
 
 
 # -- reading ---------------------------------------------------------------------------------

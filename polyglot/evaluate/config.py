@@ -6,6 +6,7 @@ from typing import Literal
 
 from pydantic import field_validator
 
+from polyglot.data.benchmarks import Columns
 from polyglot.generation.base import GenerationSettings
 
 # Fields that do not change what is generated; a run may be resumed with them changed.
@@ -15,7 +16,7 @@ NON_RESULT_FIELDS = {"out", "overwrite", "progress"}
 class EvalConfig(GenerationSettings):
     benchmark: str = "mgsm"  # a name in eval/, a benchmark YAML path, or "custom" with data
     data: str | None = None  # data files instead of the benchmark's ({lang} in the path)
-    columns: dict[str, str | int] | None = None
+    columns: Columns | None = None  # question / answer / id columns of --data
     languages: list[str] | str = "all"
     mode: Literal["direct", "native-cot", "en-cot"] = "native-cot"
     shots: int = 0

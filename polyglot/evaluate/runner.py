@@ -123,7 +123,7 @@ def evaluate(config: EvalConfig | dict, backends: dict | None = None) -> RunResu
         config.benchmark,
         config.languages,
         data=config.data,
-        columns=config.columns,
+        columns=config.columns.model_dump() if config.columns else None,
         limit=config.limit,
     )
     keys = [f"{lang}/{i}" for lang in dataset.languages for i in dataset.ids]
@@ -144,9 +144,9 @@ def evaluate(config: EvalConfig | dict, backends: dict | None = None) -> RunResu
     if previous is not None:
         changed = what_changed(previous, config, identity, data_hash)
         if changed:
-            state = "finished" if all(k in done for k in keys) else "unfinished"
+            state = "a finished" if all(k in done for k in keys) else "an unfinished"
             raise ConfigError(
-                f"{out} holds a {state} run that differs from this one: {'; '.join(changed[:4])}. "
+                f"{out} holds {state} run that differs from this one: {'; '.join(changed[:4])}. "
                 "Pass --overwrite to recompute it, or choose another --out"
             )
         if all(k in done for k in keys):  # finished, same model, data and config: reused

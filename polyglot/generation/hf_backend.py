@@ -70,6 +70,7 @@ class HFBackend:
             device=self.device,
         )
         self.max_positions = getattr(self.model.config, "max_position_embeddings", None)
+        self._prompt_room()  # max_new_tokens must leave room for a prompt: say so before work
         self._encoded: dict[str, list[int]] = {}
         self._eos = _eos_ids(self.model, self.tokenizer)
 

@@ -232,3 +232,17 @@ def test_shared_backends_load_a_model_once(full_run, tiny_model, tmp_path, monke
     alone = evaluate(EvalConfig(**common, languages=["de"], out=str(tmp_path / "c")))
     assert _outputs(tmp_path / "b") == _outputs(tmp_path / "c")
     assert alone.generated == 2 and len(loads) == 2
+
+
+def test_prompts_cut_to_fit_the_context_are_counted_and_warned(tiny_model, mgsm, tmp_path):
+    out = tmp_path / "cut"
+    # the tiny model has 1024 positions: 1000 new tokens leave 24 for each MGSM prompt
+    result = _eval(tiny_model, out, "--max-new-tokens", "1000", "--limit", "2", "--languages", "en")
+    assert result.exit_code == 0, result.output
+    results = json.loads((out / "results.json").read_text())
+    assert results["languages"]["en"]["truncated_prompts"] == 2
+    assert results["summary"]["truncated_prompts"] == 2
+    assert "warning:" in result.output and "longer than the model's context" in result.output
+    assert "2 prompts were longer than the model's context" in (out / "report.md").read_text()
+    records = [json.loads(line) for line in (out / "generations.jsonl").read_text().splitlines()]
+    assert all(r["truncated"] == r["prompt_tokens"] - 24 > 0 for r in records)

@@ -132,18 +132,29 @@ def test_missing_model_path_is_a_clear_error(tmp_path):
 
 
 def test_lora_adapter_loads_and_a_foreign_adapter_is_refused(tiny_model, tmp_path):
+    import torch
     from peft import LoraConfig, get_peft_model
     from transformers import AutoModelForCausalLM, LlamaConfig, LlamaForCausalLM
 
     base = AutoModelForCausalLM.from_pretrained(tiny_model)
-    lora = get_peft_model(base, LoraConfig(r=4, target_modules=["q_proj", "v_proj"]))
+    # init_lora_weights=False: B is random, not zero, so an ignored adapter cannot pass
+    config = LoraConfig(r=4, target_modules=["q_proj", "v_proj"], init_lora_weights=False)
+    lora = get_peft_model(base, config)
     lora.save_pretrained(tmp_path / "adapter")
+    plain = load_backend(GenerationSettings(model=str(tiny_model), max_new_tokens=4))
     backend = load_backend(
         GenerationSettings(
             model=str(tiny_model), adapter=str(tmp_path / "adapter"), max_new_tokens=4
         )
     )
     assert backend.describe()["adapter_fingerprint"]
+    ids = plain.tokenizer("Question: Tom has 3 apples.", return_tensors="pt").input_ids
+    with torch.inference_mode():
+        without = plain.model(ids).logits
+        merged = backend.model(ids).logits
+        expected = lora.eval()(ids).logits  # the adapter applied, unmerged
+    assert not torch.allclose(without, merged, atol=1e-4)  # the adapter changes the outputs
+    assert torch.allclose(merged, expected, atol=1e-4)  # ... exactly as PEFT applies it
 
     other = LlamaForCausalLM(
         LlamaConfig(

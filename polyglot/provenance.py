@@ -20,6 +20,7 @@ import os
 import platform
 import shlex
 import sys
+from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timezone
 from importlib import metadata
 from pathlib import Path
@@ -124,17 +125,22 @@ def hash_file(path: str | Path) -> str:
 def file_digests(paths: list[Path]) -> dict[str, str]:
     """Full sha256 of each file, from the cache when path, size, mtime and inode are unchanged."""
     cache = _load_cache()
-    digests, dirty = {}, False
+    digests, todo = {}, []
     for path in paths:
         key, stat = str(path.resolve()), _stat_key(path)
         entry = cache.get(key)
         if isinstance(entry, dict) and entry.get("stat") == stat and entry.get("sha256"):
             digests[str(path)] = entry["sha256"]
-            continue
-        digests[str(path)] = hash_file(path)
-        cache[key] = {"stat": stat, "sha256": digests[str(path)]}
-        dirty = True
-    if dirty:
+        else:
+            todo.append((path, key, stat))
+    if todo:
+        # hashlib releases the GIL: the shards of a sharded checkpoint hash in parallel
+        workers = max(1, min(len(todo), os.cpu_count() or 1))
+        with ThreadPoolExecutor(workers) as pool:
+            hashed = list(pool.map(hash_file, [path for path, _, _ in todo]))
+        for (path, key, stat), digest in zip(todo, hashed, strict=True):
+            digests[str(path)] = digest
+            cache[key] = {"stat": stat, "sha256": digest}
         _save_cache(cache)
     return digests
 

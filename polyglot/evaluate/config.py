@@ -6,8 +6,10 @@ from typing import Literal
 
 from pydantic import field_validator
 
+from polyglot.config import ConfigError
 from polyglot.data.benchmarks import Columns
 from polyglot.generation.base import GenerationSettings
+from polyglot.generation.registry import check_backend
 
 # Fields that do not change what is generated; a run may be resumed with them changed.
 NON_RESULT_FIELDS = {"out", "overwrite", "progress"}
@@ -33,6 +35,14 @@ class EvalConfig(GenerationSettings):
         if value < minimum:
             raise ValueError(f"must be >= {minimum}")
         return value
+
+    @field_validator("backend")
+    @classmethod
+    def _known_backend(cls, value: str) -> str:
+        try:
+            return check_backend(value)
+        except ConfigError as err:
+            raise ValueError(str(err)) from None
 
     @field_validator("limit")
     @classmethod

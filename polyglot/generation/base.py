@@ -6,8 +6,6 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Literal, Protocol
 
-from pydantic import field_validator
-
 from polyglot.config import StrictModel
 
 
@@ -30,14 +28,6 @@ class GenerationSettings(StrictModel):
     batch_tokens: int = 16384
     revision: str | None = None  # hub revision (branch, tag or commit)
 
-    @field_validator("backend")
-    @classmethod
-    def _known_backend(cls, value: str) -> str:
-        from polyglot.generation.registry import BACKENDS
-
-        if value not in BACKENDS:
-            raise ValueError(f"unknown backend '{value}'; known: {', '.join(sorted(BACKENDS))}")
-        return value
 
 
 @dataclass(frozen=True)

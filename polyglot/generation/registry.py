@@ -20,7 +20,14 @@ def register_backend(name: str, target: str) -> None:
     BACKENDS[name] = target
 
 
+def check_backend(name: str) -> str:
+    if name not in BACKENDS:
+        raise ConfigError(f"unknown backend '{name}'; known: {', '.join(sorted(BACKENDS))}")
+    return name
+
+
 def load_backend(settings: GenerationSettings) -> Backend:
+    check_backend(settings.backend)
     if settings.samples > 1 and settings.temperature <= 0:
         raise ConfigError("samples > 1 needs temperature > 0 (greedy samples are all the same)")
     module, _, attribute = BACKENDS[settings.backend].partition(":")

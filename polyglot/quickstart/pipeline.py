@@ -188,7 +188,7 @@ def render_quickstart_html(summary: dict, testbed_results: dict, out: Path) -> s
         body += "<tr>" + "".join(f"<td>{c}</td>" for c in cells) + "</tr>"
     rows = testbed_results["languages"]
     chart = grouped_bars(
-        "base model on the testbed (95% CI)",
+        "base model on the testbed (95% Wilson CI)",
         list(rows),
         [
             (

@@ -29,7 +29,6 @@ class GenerationSettings(StrictModel):
     revision: str | None = None  # hub revision (branch, tag or commit)
 
 
-
 @dataclass(frozen=True)
 class Request:
     key: str  # the caller's id for this prompt, returned with its generation

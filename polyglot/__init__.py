@@ -17,7 +17,8 @@ __version__ = "0.1.0"
 try:
     check_versions()
 except UnsupportedVersion as _err:
-    if _Path(_sys.argv[0]).name in ("polyglot", "__main__.py"):  # the command line: one line
+    # the command line (`polyglot`, `python -m polyglot`): one line, not a traceback
+    if _Path(_sys.argv[0]).name in ("polyglot", "__main__.py", "-m"):
         print(f"error: {_err}", file=_sys.stderr)
         raise SystemExit(2) from None
     raise

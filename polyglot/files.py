@@ -19,8 +19,11 @@ from polyglot.config import ConfigError
 def write_atomic(path: str | Path, text: str) -> None:
     """Write via a temporary file and rename, so readers see the old or the new file, never half."""
     path = Path(path)
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(text, encoding="utf-8")
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")  # two writers never share one
+    with tmp.open("w", encoding="utf-8") as handle:
+        handle.write(text)
+        handle.flush()
+        os.fsync(handle.fileno())
     os.replace(tmp, path)
 
 

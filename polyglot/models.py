@@ -97,7 +97,7 @@ def load_model(
         raise ConfigError(f"no PEFT adapter at '{adapter}' (adapter_config.json missing)")
     device = pick_device(device)
     try:
-        with _quiet_loading():
+        with quiet_transformers():
             loaded = AutoModelForCausalLM.from_pretrained(
                 model, dtype=pick_dtype(dtype, device), revision=revision
             )
@@ -114,9 +114,9 @@ def load_model(
 
 
 @contextmanager
-def _quiet_loading():
-    """No "Loading weights" bar from transformers at every load: it says nothing a user needs
-    and turns a one-line error into three."""
+def quiet_transformers():
+    """No "Loading weights" / "Writing model shards" bars from transformers at every load and
+    save: they say nothing a user needs, and turn a one-line error into three."""
     from transformers.utils import logging as hf_logging
 
     was_enabled = hf_logging.is_progress_bar_enabled()

@@ -1,15 +1,16 @@
 """What made an output folder: model fingerprints, package versions, and the card.
 
 Every command that writes an output folder (an eval run, a testbed stage, a trained or merged
-model, a built dataset) writes a *card* there: ``card.json`` (what made it: the command, the
-resolved config, the fingerprints of its inputs, package versions) and ``card.md``, the same
-for a person. A rerun compares the card it would write with the one on disk and reuses the
-folder only when nothing it depends on changed; otherwise it says what changed.
+model, a built dataset) writes a *card* there: ``card.json`` (``run.json`` for an eval run: what
+made it: the command, the resolved config, the fingerprints of its inputs, package versions)
+and ``card.md`` (``run.md``), the same for a person. The command that reuses a folder checks
+the inputs recorded there against its own and says what changed.
 
 A model's fingerprint is a sha256 over every file that decides its outputs (weights, config,
 tokenizer, adapter), each hashed in full, so changing any weight byte changes it. Digests are
-cached by path, size, modification time and inode (``$POLYGLOT_CACHE_DIR``, default
-``~/.cache/polyglot``), so a large checkpoint is read once, not at every run.
+cached by path, size, modification and change times and inode (``$POLYGLOT_CACHE_DIR``,
+default ``~/.cache/polyglot``), so a large checkpoint is read once, not at every run. A hub id
+is fingerprinted through its locally cached snapshot, when there is one.
 """
 
 from __future__ import annotations
@@ -31,11 +32,19 @@ from polyglot.files import read_json, write_atomic, write_json
 
 CARD_SCHEMA = "polyglot.card/1"
 CARD_JSON, CARD_MD = "card.json", "card.md"
+# recorded with every fingerprint: runs whose fingerprints were made another way are not compared
+FINGERPRINT_METHOD = "sha256-full/1"
 
 # Files of a model or adapter folder that decide what it generates; anything else in the folder
 # (cards, READMEs, training logs, subfolders) does not enter its fingerprint.
 _MODEL_SUFFIXES = (".safetensors", ".bin", ".pt", ".pth", ".gguf", ".model", ".jinja", ".tiktoken")
-_MODEL_JSON_EXCLUDED = {CARD_JSON, "trainer_state.json", "run.json", "results.json"}
+_MODEL_JSON_EXCLUDED = {
+    CARD_JSON,
+    "trainer_state.json",
+    "run.json",
+    "results.json",
+    "comparison.json",
+}
 _MODEL_TEXT = {"merges.txt", "vocab.txt", "vocab.json"}
 
 _PACKAGES = (
@@ -71,11 +80,14 @@ def package_versions() -> dict[str, str]:
 
 
 def looks_local(model: str) -> bool:
-    """A path rather than a hub id ("org/name" or "name")."""
+    """A path rather than a hub id ("org/name" or "name"): it starts like a path, has more than
+    one slash, or its first part exists here (``runs/modle``, a typo, is a missing folder, not
+    a hub repository to download)."""
     return (
         model.startswith((".", "/", "~"))
         or os.sep in model.strip("/").replace("/", "", 1)
         or Path(model).exists()
+        or Path(model.split("/")[0]).is_dir()
     )
 
 
@@ -88,8 +100,8 @@ def _cache_file() -> Path:
 
 
 def _stat_key(path: Path) -> str:
-    st = path.stat()
-    return f"{st.st_size}:{st.st_mtime_ns}:{st.st_ino}"
+    st = path.stat()  # ctime too: a tool can set mtime back, nothing can set ctime
+    return f"{st.st_size}:{st.st_mtime_ns}:{st.st_ctime_ns}:{st.st_ino}"
 
 
 def _load_cache() -> dict:
@@ -176,14 +188,28 @@ def fingerprint(directory: str | Path) -> str | None:
     return combined.hexdigest()[:16]
 
 
+def hub_snapshot(model: str, revision: str | None = None) -> Path | None:
+    """The locally cached snapshot folder of a hub model, if it has been downloaded."""
+    try:
+        from huggingface_hub import try_to_load_from_cache
+
+        found = try_to_load_from_cache(model, "config.json", revision=revision)
+    except Exception:  # noqa: BLE001 - no hub library, a malformed id: simply not cached
+        return None
+    return Path(found).parent if isinstance(found, str) else None
+
+
 def model_identity(model: str, adapter: str | None = None, revision: str | None = None) -> dict:
-    """What identifies a model without loading it: path, revision and fingerprints."""
+    """What identifies a model without loading it: path, revision and fingerprints (a hub id's
+    from its cached snapshot; None when it is not downloaded yet)."""
+    folder = model if looks_local(model) else hub_snapshot(model, revision)
     return {
         "model": model,
         "revision": revision,
-        "fingerprint": fingerprint(model) if looks_local(model) else None,
+        "fingerprint": fingerprint(folder) if folder else None,
         "adapter": adapter,
         "adapter_fingerprint": fingerprint(adapter) if adapter else None,
+        "fingerprint_method": FINGERPRINT_METHOD,
     }
 
 
@@ -206,11 +232,11 @@ def make_card(kind: str, config: dict, inputs: dict | None = None, **extra: Any)
 
 
 def write_card(folder: str | Path, card: dict, json_name: str = CARD_JSON) -> None:
-    """``card.json`` (or ``json_name``) and ``card.md`` in ``folder``."""
+    """``card.json`` and ``card.md`` in ``folder`` (or ``run.json`` and ``run.md``)."""
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     write_json(folder / json_name, card)
-    write_atomic(folder / CARD_MD, render_card(card))
+    write_atomic(folder / (Path(json_name).stem + ".md"), render_card(card))
 
 
 def read_card(folder: str | Path, json_name: str = CARD_JSON) -> dict | None:
@@ -222,27 +248,6 @@ def read_card(folder: str | Path, json_name: str = CARD_JSON) -> dict | None:
     if not isinstance(card, dict):
         raise ConfigError(f"{path}: damaged card (not a JSON object)")
     return card
-
-
-def changes(before: dict, after: dict, keys: tuple[str, ...] = ("config", "inputs")) -> list[str]:
-    """What differs between two cards in ``keys``, as ``dotted.field: old -> new`` strings."""
-    found: list[str] = []
-
-    def walk(a: Any, b: Any, where: str) -> None:
-        if isinstance(a, dict) and isinstance(b, dict):
-            for k in sorted(set(a) | set(b), key=str):
-                walk(a.get(k), b.get(k), f"{where}.{k}" if where else str(k))
-        elif a != b:
-            found.append(f"{where}: {_short(a)} -> {_short(b)}")
-
-    for key in keys:
-        walk(before.get(key), after.get(key), key)
-    return found
-
-
-def _short(value: Any) -> str:
-    text = json.dumps(value, ensure_ascii=False) if not isinstance(value, str) else repr(value)
-    return text if len(text) <= 60 else text[:57] + "..."
 
 
 def render_card(card: dict) -> str:

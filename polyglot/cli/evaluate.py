@@ -25,7 +25,15 @@ def _points(value) -> str:
 def print_summary(results: dict) -> None:
     run = results["run"]
     table = Table(title=f"{run['name']}: {run['model']['model']} on {run['benchmark']['name']}")
-    for column in ("lang", "n", "acc %", "95% CI", "gap pts", "no answer", "CoT in lang %"):
+    for column in (
+        "lang",
+        "n",
+        "acc %",
+        "95% CI (Wilson)",
+        "gap pts",
+        "no answer",
+        "CoT in lang %",
+    ):
         table.add_column(column, justify="right")
     for lang, r in results["languages"].items():
         fid = r.get("fidelity")
@@ -190,8 +198,12 @@ def report_command(
     from polyglot.evaluate import compare_runs, finish_run, write_comparison
 
     if len(runs) == 1:
+        from polyglot.evaluate.runner import run_warnings
+
         results = finish_run(runs[0])
         print_summary(results)
+        for warning in run_warnings(results):
+            console.print(f"[bold yellow]warning:[/] {warning}")
         console.print(f"report: {runs[0]}/report.html")
         return
     comparison = compare_runs(runs)

@@ -178,6 +178,11 @@ def load_benchmark(
     wanted = parse_languages(languages, spec.languages) if languages is not None else spec.languages
     if languages in ("all", ["all"]):
         wanted = list(spec.languages)
+    if data and len(wanted) > 1 and "{lang}" not in spec.source.path:
+        raise ConfigError(
+            f"--data {data} has no {{lang}} but {len(wanted)} languages were asked for; use a "
+            "pattern such as 'mgsm_{lang}.tsv', or one language"
+        )
     missing = [lang for lang in wanted if lang not in spec.languages]
     if missing:
         raise ConfigError(

@@ -15,8 +15,11 @@ from polyglot.config import ConfigError
 from polyglot.files import append_jsonl
 
 
-def read_records(path: str | Path, *, repair: bool = False) -> dict[str, dict]:
-    """Records by key. ``repair`` truncates a trailing partial line left by a killed run."""
+def read_records(
+    path: str | Path, *, repair: bool = False, required: tuple[str, ...] = ("key",)
+) -> dict[str, dict]:
+    """Records by key. ``repair`` truncates a trailing partial line left by a killed run;
+    a record without one of the ``required`` fields is damage."""
     path = Path(path)
     records: dict[str, dict] = {}
     if not path.exists():
@@ -33,12 +36,15 @@ def read_records(path: str | Path, *, repair: bool = False) -> dict[str, dict]:
         try:
             record = json.loads(line)
             key = record["key"]
+            if any(field not in record for field in required):
+                raise KeyError
         except (json.JSONDecodeError, UnicodeDecodeError, TypeError, KeyError):
             if end > len(data):  # the last line, cut off mid-write
                 break
             raise ConfigError(
-                f"{path}:{number}: damaged record (not a JSON object with a 'key'); "
-                "pass --overwrite to start the run again"
+                f"{path}:{number}: damaged record (not a JSON object with "
+                f"{', '.join(repr(f) for f in required)}); rerun `polyglot eval` with "
+                "--overwrite to start the run again"
             ) from None
         if end > len(data):  # a whole JSON object but no newline: also unfinished
             break

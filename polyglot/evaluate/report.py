@@ -238,6 +238,8 @@ def write_run_reports(out: Path, results: dict, records: list[dict]) -> None:
 
 def _load_run(path: Path) -> tuple[dict, dict[str, dict]]:
     results_file = path / "results.json"
+    if path.is_file():
+        raise ConfigError(f"{path}: is a file; pass the run folder")
     if not path.is_dir():
         raise ConfigError(f"{path}: no such run folder")
     if not results_file.exists():
@@ -288,6 +290,13 @@ def compare_runs(paths: list[str | Path], *, seed: int = 0) -> dict:
     return {
         "schema": COMPARISON_SCHEMA,
         "runs": {name: str(p) for name, (p, _, _) in zip(names, runs, strict=True)},
+        "identities": {
+            name: {
+                "fingerprint": r["run"].get("model", {}).get("fingerprint"),
+                "dataset_hash": r["run"].get("dataset_hash"),
+            }
+            for name, (_, r, _) in zip(names, runs, strict=True)
+        },
         "summary": {name: r["summary"] for name, (_, r, _) in zip(names, runs, strict=True)},
         "accuracy": table,
         "fidelity": {
@@ -389,11 +398,17 @@ def render_comparison_html(comparison: dict) -> str:
 
 
 def write_comparison(comparison: dict, out: str | Path) -> Path:
-    from polyglot.provenance import make_card, write_card
+    from polyglot.provenance import make_card, read_card, write_card
 
     out = check_output_dir(out)
     out.mkdir(parents=True, exist_ok=True)
-    write_card(out, make_card("comparison", {"runs": comparison["runs"]}))
+    held = read_card(out)
+    if (out / "run.json").exists() or (held and held.get("kind") != "comparison"):
+        raise ConfigError(f"--out {out} holds another polyglot output; choose another folder")
+    write_card(
+        out,
+        make_card("comparison", {"runs": comparison["runs"]}, inputs=comparison["identities"]),
+    )
     write_json(out / "comparison.json", comparison)
     write_atomic(out / "comparison.md", render_comparison_markdown(comparison))
     write_atomic(out / "comparison.html", render_comparison_html(comparison))

@@ -2,7 +2,7 @@
 
 A run lives in one folder (``config.out``):
 
-- ``run.json`` (the run's card, with ``card.md``): the config, the model's identity (path,
+- ``run.json`` (the run's card, with ``run.md``): the config, the model's identity (path,
   revision, a fingerprint of all its files), package versions, the benchmark data's hash and
   the start time, written when the run starts;
 - ``generations.jsonl``: one record per item, appended as each batch finishes;
@@ -18,6 +18,7 @@ folder whose run differs in any of them, finished or not, is refused with what c
 from __future__ import annotations
 
 import hashlib
+import json
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -36,6 +37,7 @@ from polyglot.provenance import make_card, model_identity, now, read_card, write
 
 RUN_FILE, GENERATIONS, RESULTS = "run.json", "generations.jsonl", "results.json"
 _RUN_KEYS = ("config", "model", "benchmark", "dataset_hash")
+_RECORD_KEYS = ("key", "lang", "correct", "output")
 
 
 @dataclass
@@ -46,12 +48,25 @@ class RunResult:
     warnings: list[str] = field(default_factory=list)
 
 
-def dataset_hash(dataset: ParallelDataset) -> str:
+def dataset_hash(dataset: ParallelDataset, mode: str = "native-cot", shots: int = 0) -> str:
+    """sha256 over every item's id, gold answer and plain prompt (question, few-shot exemplars,
+    the pack's labels): a changed item, exemplar or prompt string changes it. A chat template
+    belongs to the tokenizer, which the model's fingerprint covers."""
     digest = hashlib.sha256()
     for key in sorted(dataset.examples):
         example = dataset.examples[key]
+        prompt = build_prompt(example, dataset, mode, shots)
         digest.update(
-            f"{example.id}\t{example.lang}\t{example.question}\t{example.answer_value}\n".encode()
+            json.dumps(
+                [
+                    example.id,
+                    example.lang,
+                    example.answer_value,
+                    render_prompt(prompt),
+                    prompt.stop,
+                ],
+                ensure_ascii=False,
+            ).encode()
         )
     return digest.hexdigest()[:16]
 
@@ -65,9 +80,26 @@ def read_run(out: Path) -> dict | None:
         raise ConfigError(f"{err}{hint}") from None
     if run is not None:
         missing = [key for key in _RUN_KEYS if not isinstance(run.get(key), dict | str)]
+        benchmark = run.get("benchmark")
+        if isinstance(benchmark, dict):
+            missing += [
+                f"benchmark.{key}"
+                for key, kind in (("languages", list), ("ids", list), ("items", int))
+                if not isinstance(benchmark.get(key), kind)
+            ]
         if missing:
             raise ConfigError(f"{out / RUN_FILE}: damaged run card (no {', '.join(missing)}){hint}")
     return run
+
+
+def _check_not_other_output(out: Path) -> None:
+    """An eval run goes into its own folder, not into a trained model or another output."""
+    card = read_card(out)
+    if card is not None and card.get("kind") != "eval-run":
+        raise ConfigError(
+            f"{out} holds a {card.get('kind', 'polyglot output')} (card.json), not an eval run; "
+            "choose another --out"
+        )
 
 
 def what_changed(previous: dict, config: EvalConfig, identity: dict, data_hash: str) -> list[str]:
@@ -79,21 +111,24 @@ def what_changed(previous: dict, config: EvalConfig, identity: dict, data_hash: 
         if before.get(k) != now_.get(k)
     ]
     old_model = previous.get("model", {})
+    if old_model.get("fingerprint_method") != identity.get("fingerprint_method"):
+        return changed + [
+            "it was made by an older polyglot whose model fingerprints cannot be checked"
+        ]
     for key, what in (("fingerprint", "model files"), ("adapter_fingerprint", "adapter files")):
         old, new = old_model.get(key), identity.get(key)
         if old != new:
             changed.append(f"{what} changed (fingerprint {old} -> {new})")
-    if config.revision and old_model.get("revision") not in (None, config.revision):
-        changed.append(f"revision {old_model.get('revision')!r} -> {config.revision!r}")
     if previous.get("dataset_hash") != data_hash:
         changed.append(
-            f"benchmark data changed (hash {previous.get('dataset_hash')} -> {data_hash})"
+            f"benchmark items or prompts changed (hash {previous.get('dataset_hash')} -> "
+            f"{data_hash})"
         )
     return changed
 
 
 def _clear(out: Path) -> None:
-    for name in (RUN_FILE, GENERATIONS, RESULTS, "report.md", "report.html", "card.md"):
+    for name in (RUN_FILE, GENERATIONS, RESULTS, "report.md", "report.html", "run.md"):
         (out / name).unlink(missing_ok=True)
 
 
@@ -128,10 +163,10 @@ def evaluate(config: EvalConfig | dict, backends: dict | None = None) -> RunResu
     )
     keys = [f"{lang}/{i}" for lang in dataset.languages for i in dataset.ids]
     out.mkdir(parents=True, exist_ok=True)
-    if config.overwrite:
-        _clear(out)
-    previous = read_run(out)
-    done = read_records(out / GENERATIONS, repair=True)
+    _check_not_other_output(out)
+    # --overwrite: the old run is ignored here and deleted only once the new one can start
+    previous = None if config.overwrite else read_run(out)
+    done = {} if config.overwrite else read_records(out / GENERATIONS, repair=True)
     if done and previous is None:
         raise ConfigError(
             f"{out} holds generations but no {RUN_FILE} (not made by this version, or damaged); "
@@ -140,7 +175,7 @@ def evaluate(config: EvalConfig | dict, backends: dict | None = None) -> RunResu
     # The model's identity comes from its files (hashed in full, cached), so a run of a model
     # whose weights changed under the same path is never mistaken for this one.
     identity = model_identity(config.model, config.adapter, config.revision)
-    data_hash = dataset_hash(dataset)
+    data_hash = dataset_hash(dataset, config.mode, config.shots)
     if previous is not None:
         changed = what_changed(previous, config, identity, data_hash)
         if changed:
@@ -150,15 +185,12 @@ def evaluate(config: EvalConfig | dict, backends: dict | None = None) -> RunResu
                 "Pass --overwrite to recompute it, or choose another --out"
             )
         if all(k in done for k in keys):  # finished, same model, data and config: reused
-            if (out / RESULTS).exists():
-                results = read_json(out / RESULTS, "results file")
-                if isinstance(results, dict) and "languages" in results:
-                    return RunResult(out, results, 0, _warnings(results))
-            results = finish_run(out)
-            return RunResult(out, results, 0, _warnings(results))
+            results = _read_results(out) or finish_run(out)  # results.json is derived
+            return RunResult(out, results, 0, run_warnings(results))
 
     settings = config.generation()
-    cache_key = settings.model_dump_json()
+    # the model's identity is part of the key: weights rewritten at the same path are reloaded
+    cache_key = settings.model_dump_json() + json.dumps(identity)
     if backends is not None and cache_key in backends:
         backend = backends[cache_key]
     else:
@@ -182,6 +214,8 @@ def evaluate(config: EvalConfig | dict, backends: dict | None = None) -> RunResu
     if previous is not None:
         run["started"] = previous.get("started")
         run["resumed"] = now()
+    if config.overwrite:
+        _clear(out)
     write_card(out, run, RUN_FILE)
 
     examples = {
@@ -223,17 +257,29 @@ def evaluate(config: EvalConfig | dict, backends: dict | None = None) -> RunResu
             advance(len(fresh))
 
     results = finish_run(out)
-    return RunResult(out, results, generated, _warnings(results))
+    return RunResult(out, results, generated, run_warnings(results))
 
 
-def _warnings(results: dict) -> list[str]:
+def _read_results(out: Path) -> dict | None:
+    """A finished run's results.json, or None when it is missing or damaged (rebuilt then)."""
+    try:
+        results = read_json(out / RESULTS, "results file")
+    except ConfigError:
+        return None
+    keys = ("schema", "summary", "languages", "run")
+    if not isinstance(results, dict) or any(not results.get(k) for k in keys):
+        return None
+    return results
+
+
+def run_warnings(results: dict) -> list[str]:
     """What a user must know about a run's numbers (printed by the CLI, shown in reports)."""
     notes = []
     for lang, row in results.get("languages", {}).items():
         if row.get("truncated_prompts"):
             notes.append(
                 f"{lang}: {row['truncated_prompts']} of {row['n']} prompts were longer than the "
-                "model's context and lost their start (shots or instructions)"
+                "model's context and lost their start"
             )
     return notes
 
@@ -243,12 +289,14 @@ def finish_run(out: str | Path) -> dict:
     from polyglot.evaluate.report import write_run_reports
 
     out = Path(out)
+    if out.is_file():
+        raise ConfigError(f"{out}: is a file; pass the run folder")
     if not out.is_dir():
         raise ConfigError(f"{out}: no such run folder")
     run = read_run(out)
     if run is None:
         raise ConfigError(f"{out} is not a polyglot eval run ({RUN_FILE} missing)")
-    records = list(read_records(out / GENERATIONS).values())
+    records = list(read_records(out / GENERATIONS, required=_RECORD_KEYS).values())
     languages = run["benchmark"]["languages"]
     ids = run["benchmark"]["ids"]
     expected = run["benchmark"]["items"] * len(languages)

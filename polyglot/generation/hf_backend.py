@@ -144,6 +144,12 @@ class HFBackend:
             generations.append(Generation(r.key, texts, counts, share, index, length, cut))
         return generations
 
+    def _keep_end(self, ids: list[int], room: int) -> list[int]:
+        bos = self.tokenizer.bos_token_id
+        if bos is not None and ids and ids[0] == bos:
+            return [bos, *ids[len(ids) - room + 1 :]]
+        return ids[-room:]
+
     def _prompt_room(self) -> int | None:
         """How many prompt tokens fit beside ``max_new_tokens`` in the model's context."""
         if not self.max_positions:
@@ -165,8 +171,8 @@ class HFBackend:
         encoded = [self._encode(r.prompt) for r in batch]
         room = self._prompt_room()
         if room:
-            # keep the end (the question); each cut is counted in the run's results
-            encoded = [ids[-room:] for ids in encoded]
+            # keep BOS and the end (the question); each cut is counted in the run's results
+            encoded = [ids if len(ids) <= room else self._keep_end(ids, room) for ids in encoded]
         padded = self.tokenizer.pad({"input_ids": encoded}, return_tensors="pt")
         input_ids = padded["input_ids"].to(self.device)
         attention = padded["attention_mask"].to(self.device)

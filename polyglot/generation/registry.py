@@ -30,5 +30,13 @@ def load_backend(settings: GenerationSettings) -> Backend:
     check_backend(settings.backend)
     if settings.samples > 1 and settings.temperature <= 0:
         raise ConfigError("samples > 1 needs temperature > 0 (greedy samples are all the same)")
-    module, _, attribute = BACKENDS[settings.backend].partition(":")
-    return getattr(importlib.import_module(module), attribute)(settings)
+    target = BACKENDS[settings.backend]
+    module, _, attribute = target.partition(":")
+    try:
+        backend_class = getattr(importlib.import_module(module), attribute)
+    except (ImportError, AttributeError) as err:
+        raise ConfigError(
+            f"backend '{settings.backend}' is registered as '{target}', which cannot be "
+            f"imported: {err}"
+        ) from None
+    return backend_class(settings)

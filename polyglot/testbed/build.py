@@ -218,7 +218,11 @@ def build_testbed(
             )
     state = read_json(state_file, "testbed state") if state_file.exists() else {}
     wanted = json.loads(json.dumps(config.model_dump()))  # as it reads back from JSON
-    if not isinstance(state, dict) or (state and not isinstance(state.get("stages"), dict)):
+    stages = state.get("stages") if isinstance(state, dict) else None
+    if not isinstance(state, dict) or (
+        state
+        and not (isinstance(stages, dict) and all(isinstance(v, dict) for v in stages.values()))
+    ):
         raise ConfigError(f"{state_file}: damaged testbed state; pass --fresh to rebuild")
     if state and state.get("config") != wanted:
         raise ConfigError(
@@ -290,7 +294,8 @@ def _check_unchanged(out: Path, stages: dict) -> None:
         folder = out / stage
         now = _stage_fingerprint(folder) if folder.is_dir() else None
         if now != recorded:
+            what = "is missing" if now is None else f"changed (fingerprint {recorded} -> {now})"
             raise ConfigError(
-                f"{folder} changed since it was built (fingerprint {recorded} -> {now}); pass "
-                "--fresh to rebuild the testbed, or choose another --out"
+                f"{folder} {what} since it was built; pass --fresh to rebuild the testbed, or "
+                "choose another --out"
             )

@@ -1,9 +1,10 @@
 """``train_causal_lm``: causal-LM training on texts with transformers' Trainer, resumable.
 
 Checkpoints (weights, optimizer, scheduler, RNG state) go to ``out/_checkpoints`` every
-``config.checkpoint_every()`` steps, with a note of the config and a hash of the packed data.
-Calling again with the same config and data after a kill resumes from the latest checkpoint;
-with anything changed, the stale checkpoints are dropped and training starts over. When
+``config.checkpoint_every()`` steps, with a note of the config, a hash of the packed data and a
+hash of the starting weights. Calling again with the same config, data and starting model after
+a kill resumes from the latest complete checkpoint; with anything changed, the stale
+checkpoints are dropped (and the log says so) and training starts over. When
 training finishes, the model, its tokenizer and a card saying what made it are saved to ``out``
 and the checkpoints are removed.
 """
@@ -16,7 +17,9 @@ import shutil
 import time
 from pathlib import Path
 
+from polyglot.config import ConfigError
 from polyglot.files import read_json, write_json
+from polyglot.models import quiet_transformers
 from polyglot.provenance import make_card, write_card
 from polyglot.train.config import TrainingConfig
 from polyglot.train.packing import DocumentCollator, pack_documents, pack_sequences
@@ -32,18 +35,39 @@ def blocks_hash(blocks: list[list[int]]) -> str:
     return digest.hexdigest()[:16]
 
 
-def _resume_point(folder: Path, note: dict) -> bool:
-    """Whether ``folder`` holds checkpoints of this very training (same config and data)."""
+def weights_hash(model) -> str:
+    """sha256 over every parameter and buffer: the identity of the weights training starts from."""
+    import torch
+
+    digest = hashlib.sha256()
+    for name, tensor in sorted(model.state_dict().items()):
+        digest.update(name.encode())
+        digest.update(tensor.detach().cpu().contiguous().view(-1).view(torch.uint8).numpy())
+    return digest.hexdigest()[:16]
+
+
+def _resume_point(folder: Path, note: dict, log) -> str | None:
+    """The latest complete checkpoint of this very training (same config, data and starting
+    weights) in ``folder``, or None; anything else there is removed."""
     if not folder.is_dir():
-        return False
+        return None
     try:
         same = read_json(folder / _RESUME) == note
-    except Exception:  # noqa: BLE001 - a damaged note means the checkpoints cannot be trusted
-        same = False
-    if same and any(folder.glob("checkpoint-*")):
-        return True
+    except ConfigError:
+        same = False  # a damaged note: the checkpoints cannot be trusted
+    # Trainer writes trainer_state.json last: a checkpoint without it was cut off by a kill
+    complete = sorted(
+        (p for p in folder.glob("checkpoint-*") if (p / "trainer_state.json").is_file()),
+        key=lambda p: int(p.name.split("-")[-1]) if p.name.split("-")[-1].isdigit() else -1,
+    )
+    if same and complete:
+        for partial in set(folder.glob("checkpoint-*")) - set(complete):
+            shutil.rmtree(partial, ignore_errors=True)
+        return str(complete[-1])
+    if any(folder.glob("checkpoint-*")):
+        log(f"{folder}: checkpoints of another config, data or starting model; starting over")
     shutil.rmtree(folder, ignore_errors=True)
-    return False
+    return None
 
 
 def train_causal_lm(
@@ -56,6 +80,7 @@ def train_causal_lm(
     progress: bool = True,
     callbacks: list | None = None,
     inputs: dict | None = None,
+    log=print,
 ) -> dict:
     """Train ``model`` on ``texts`` (next-token loss on every token) and save it to ``out``.
 
@@ -78,9 +103,14 @@ def train_causal_lm(
     blocks = pack(tokenizer, texts, config.max_length, config.seed)
     dataset = Dataset.from_dict({"input_ids": blocks})
     checkpoints = out / CHECKPOINTS
-    note = {"config": config.model_dump(), "blocks": blocks_hash(blocks), "inputs": inputs or {}}
+    note = {
+        "config": config.model_dump(),
+        "blocks": blocks_hash(blocks),
+        "start_weights": weights_hash(model),
+        "inputs": inputs or {},
+    }
     note = json.loads(json.dumps(note))  # as it reads back from JSON
-    resume = _resume_point(checkpoints, note)
+    resume = _resume_point(checkpoints, note, log)
     checkpoints.mkdir(parents=True, exist_ok=True)
     write_json(checkpoints / _RESUME, note)
     args = TrainingArguments(
@@ -88,7 +118,7 @@ def train_causal_lm(
         max_steps=config.steps,
         per_device_train_batch_size=config.batch_size,
         learning_rate=config.learning_rate,
-        warmup_steps=max(1, int(config.warmup_ratio * config.steps)),
+        warmup_steps=int(config.warmup_ratio * config.steps),
         lr_scheduler_type="cosine",
         weight_decay=config.weight_decay,
         logging_steps=max(1, config.steps // 10),
@@ -113,9 +143,13 @@ def train_causal_lm(
     # (Trainer sets config.use_cache = False; with a cache, transformers would not build the
     # per-document mask from the position ids)
     started = time.perf_counter()
-    output = trainer.train(resume_from_checkpoint=True if resume else None)
-    seconds = time.perf_counter() - started
-    trainer.save_model(str(out))
+    with quiet_transformers():  # checkpoint saves print a bar each; training keeps its own
+        output = trainer.train(resume_from_checkpoint=resume)
+        seconds = time.perf_counter() - started
+        trainer.save_model(str(out))
+    # weights, config and tokenizer only: training_args.bin is a pickle, and the card says how
+    # the model was trained
+    (out / "training_args.bin").unlink(missing_ok=True)
     tokenizer.save_pretrained(out)
     losses = [log["loss"] for log in trainer.state.log_history if "loss" in log]
     summary = {
@@ -125,9 +159,13 @@ def train_causal_lm(
         "final_loss": round(losses[-1], 4) if losses else None,
         "train_loss": round(output.training_loss, 4),
         "sequences": len(dataset),
-        "resumed": resume,
+        "resumed_from_step": int(resume.rsplit("-", 1)[-1]) if resume else None,
     }
-    card_inputs = {**(inputs or {}), "training_blocks": note["blocks"]}
+    card_inputs = {
+        **(inputs or {}),
+        "training_blocks": note["blocks"],
+        "start_weights": note["start_weights"],
+    }
     write_card(out, make_card("trained-model", note["config"], card_inputs, training=summary))
     shutil.rmtree(checkpoints, ignore_errors=True)
     return summary

@@ -51,6 +51,8 @@ def world(tiny_model, tmp_path_factory, shared_data):
         f"model: {tiny_model}\nbenchmark: mgsm\ncolumns:\n  questoin: 0\n  answer: 1\n"
     )
     (root / "broken.yaml").write_text("model: [unclosed\nbenchmark: mgsm\n")
+    (root / "trained").mkdir()
+    (root / "trained" / "card.json").write_text('{"kind": "trained-model"}\n')
     (root / "testbed").mkdir()
     (root / "testbed" / "testbed.json").write_text("{ not json")
     return {"root": root, "run": run, "model": tiny_model}
@@ -148,6 +150,18 @@ CASES = {
         lambda w: ["report", str(w["root"] / "empty")],
         "is not a polyglot eval run",
     ),
+    "report on a results file": (
+        lambda w: ["report", str(w["run"] / "results.json")],
+        "is a file; pass the run folder",
+    ),
+    "one data file for two languages": (
+        lambda w: _eval(w, "--languages", "en,de", "--data", str(w["root"] / "a-file")),
+        "has no {lang} but 2 languages were asked for",
+    ),
+    "eval into a trained model's folder": (
+        lambda w: _eval(w, "--out", str(w["root"] / "trained")),
+        "holds a trained-model (card.json), not an eval run",
+    ),
     "report on a missing folder": (
         lambda w: ["report", str(w["root"] / "missing")],
         "no such run folder",
@@ -199,3 +213,23 @@ def test_a_folder_of_mgsm_files_is_accepted_as_data(world, shared_data, tmp_path
     )
     assert result.exit_code == 0, result.output
     assert (out / "results.json").exists()
+
+
+def test_overwrite_keeps_the_old_run_when_the_new_one_cannot_start(world, tmp_path):
+    run = tmp_path / "run"
+    shutil.copytree(world["run"], run)
+    before = sorted(p.name for p in run.iterdir())
+    args = _eval(world, "--languages", "en,de", "--out", str(run), "--overwrite")
+    args[args.index("--model") + 1] = str(world["root"] / "no-model")  # a typo in --model
+    result = runner.invoke(app, args)
+    assert result.exit_code == 2 and "no model at" in result.output
+    assert sorted(p.name for p in run.iterdir()) == before  # nothing deleted
+
+
+def test_a_damaged_results_file_of_a_finished_run_is_rebuilt(world, tmp_path):
+    run = tmp_path / "run"
+    shutil.copytree(world["run"], run)
+    (run / "results.json").write_text('{"languages": {}}')  # derived: rebuilt from the records
+    result = runner.invoke(app, _eval(world, "--languages", "en,de", "--out", str(run)))
+    assert result.exit_code == 0, result.output
+    assert "already" in result.output and '"run"' in (run / "results.json").read_text()

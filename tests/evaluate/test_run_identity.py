@@ -101,7 +101,21 @@ def test_changed_benchmark_data_refuses_the_run(model, tmp_path):
     changed = (data / "de.jsonl").read_text().replace("1?", "one?")  # an item within --limit 2
     (data / "de.jsonl").write_text(changed)
     result = _run(model, out, *args)
-    assert result.exit_code == 2 and "benchmark data changed" in result.output
+    assert result.exit_code == 2 and "benchmark items or prompts changed" in result.output
+
+
+def test_changed_few_shot_exemplars_refuse_the_run(model, tmp_path, shared_data):
+    data = tmp_path / "mgsm"
+    shutil.copytree(shared_data / "mgsm", data)
+    out = tmp_path / "run"
+    args = ["--data", str(data), "--shots", "2"]
+    assert _run(model, out, *args).exit_code == 0
+    exemplars = json.loads((data / "exemplars.json").read_text())
+    first = exemplars["MGSM_EXEMPLARS"]["de"]["1"]
+    first["a"] = first["a"].replace("5", "6")  # one digit of one German exemplar's reasoning
+    (data / "exemplars.json").write_text(json.dumps(exemplars, ensure_ascii=False))
+    result = _run(model, out, *args)
+    assert result.exit_code == 2 and "benchmark items or prompts changed" in result.output
 
 
 def test_fingerprint_hashes_every_byte_and_is_cached(model, monkeypatch):

@@ -67,14 +67,14 @@ def test_a_killed_training_resumes_from_its_checkpoint(tiny_model, tmp_path):
         )
     assert (out / CHECKPOINTS / "checkpoint-4").is_dir()
     resumed = train_causal_lm(fresh_model(), tokenizer, TEXTS, config, out, progress=False)
-    assert resumed["resumed"] and not straight["resumed"]
+    assert resumed["resumed_from_step"] == 4 and straight["resumed_from_step"] is None
     # the resumed run continues the same schedule and data order: same final weights
     a = AutoModelForCausalLM.from_pretrained(tmp_path / "straight").state_dict()
     b = AutoModelForCausalLM.from_pretrained(out).state_dict()
     assert all(torch.allclose(a[k], b[k], atol=1e-5) for k in a)
 
 
-def test_checkpoints_of_another_config_are_dropped(tiny_model, tmp_path):
+def test_checkpoints_of_another_config_or_start_model_are_dropped(tiny_model, tmp_path):
     tokenizer = load_tokenizer(str(tiny_model), padding_side="right")
     config = TrainingConfig(steps=8, batch_size=4, max_length=64, save_steps=2)
     out = tmp_path / "out"
@@ -84,4 +84,29 @@ def test_checkpoints_of_another_config_are_dropped(tiny_model, tmp_path):
     changed = config.model_copy(update={"learning_rate": 1e-3})
     model = AutoModelForCausalLM.from_pretrained(tiny_model)
     info = train_causal_lm(model, tokenizer, TEXTS, changed, out, progress=False)
-    assert not info["resumed"]
+    assert info["resumed_from_step"] is None
+    # the same config from other starting weights does not resume either
+    with pytest.raises(KeyboardInterrupt):
+        model = AutoModelForCausalLM.from_pretrained(tiny_model)
+        train_causal_lm(model, tokenizer, TEXTS, config, out, progress=False, callbacks=[_Kill(3)])
+    other = AutoModelForCausalLM.from_pretrained(tiny_model)
+    with torch.no_grad():
+        other.lm_head.weight.mul_(0.5)
+    assert (
+        train_causal_lm(other, tokenizer, TEXTS, config, out, progress=False)["resumed_from_step"]
+        is None
+    )
+
+
+def test_a_checkpoint_cut_off_by_a_kill_is_skipped(tiny_model, tmp_path):
+    tokenizer = load_tokenizer(str(tiny_model), padding_side="right")
+    config = TrainingConfig(steps=8, batch_size=4, max_length=64, save_steps=2)
+    out = tmp_path / "out"
+    with pytest.raises(KeyboardInterrupt):
+        model = AutoModelForCausalLM.from_pretrained(tiny_model)
+        train_causal_lm(model, tokenizer, TEXTS, config, out, progress=False, callbacks=[_Kill(5)])
+    latest = out / CHECKPOINTS / "checkpoint-4"
+    (latest / "trainer_state.json").unlink()  # as if killed while saving it
+    model = AutoModelForCausalLM.from_pretrained(tiny_model)
+    info = train_causal_lm(model, tokenizer, TEXTS, config, out, progress=False)
+    assert info["resumed_from_step"] is None or info["resumed_from_step"] < 4

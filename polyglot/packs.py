@@ -12,6 +12,7 @@ import os
 import unicodedata
 from functools import cache
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field, field_validator, model_validator
 
@@ -75,6 +76,8 @@ class LanguagePack(StrictModel):
     native_name: str
     scripts: list[str] = Field(min_length=1, description="Unicode script names, e.g. Bengali.")
     space_delimited: bool = True
+    # how the script runs: reports show right-to-left text (Arabic, Urdu) right to left
+    direction: Literal["ltr", "rtl"] = "ltr"
     sentence_terminators: list[str] = Field(min_length=1)
     numbers: NumberFormat
     prompts: Prompts

@@ -10,16 +10,9 @@ from rich.table import Table
 
 from polyglot.cli.data import parse_columns
 from polyglot.cli.errors import friendly_errors
+from polyglot.report.format import pct, points
 
 console = Console(highlight=False)
-
-
-def _pct(value) -> str:
-    return "–" if value is None else f"{100 * value:.1f}"
-
-
-def _points(value) -> str:
-    return "–" if value is None else f"{value:+.1f}"
 
 
 def print_summary(results: dict) -> None:
@@ -40,18 +33,18 @@ def print_summary(results: dict) -> None:
         table.add_row(
             lang,
             str(r["n"]),
-            _pct(r["accuracy"]),
-            f"{_pct(r['ci95'][0])}–{_pct(r['ci95'][1])}",
-            "–" if r.get("gap_points") is None else f"{r['gap_points']:+.1f}",
+            pct(r["accuracy"]),
+            f"{pct(r['ci95'][0])}–{pct(r['ci95'][1])}",
+            points(r.get("gap_points")),
             str(r["no_answer"]),
-            _pct(fid["target"]) if fid else "–",
+            pct(fid["target"]) if fid else "–",
         )
     console.print(table)
     s = results["summary"]
     rate = run.get("items_per_second")
     console.print(
-        f"English {_pct(s['english_accuracy'])}% · others {_pct(s['mean_accuracy_non_english'])}% · "
-        f"mean gap {_points(s['mean_gap_points'])} pts" + (f" · {rate} items/s" if rate else "")
+        f"English {pct(s['english_accuracy'])}% · others {pct(s['mean_accuracy_non_english'])}% · "
+        f"mean gap {points(s['mean_gap_points'])} pts" + (f" · {rate} items/s" if rate else "")
     )
 
 
@@ -213,7 +206,7 @@ def report_command(
     for name in names:
         table.add_column(name, justify="right")
     for lang, row in comparison["accuracy"].items():
-        table.add_row(lang, *[_pct(row[n]) for n in names])
+        table.add_row(lang, *[pct(row[n]) for n in names])
     console.print(table)
     if comparison["paired"]:
         paired = Table(title=f"paired against {names[0]}")
@@ -224,7 +217,7 @@ def report_command(
                 p["run"],
                 p["lang"],
                 str(p["n"]),
-                f"{p['difference_points']:+.1f}",
+                points(p["difference_points"]),
                 f"{p['mcnemar_p']:.3g}",
                 f"{p['bootstrap_p']:.3g}",
             )

@@ -9,6 +9,7 @@ from rich.table import Table
 from polyglot import __version__
 from polyglot.cli import data, evaluate, languages, testbed, text
 from polyglot.cli.errors import friendly_errors
+from polyglot.report.format import pct, points
 
 app = typer.Typer(
     help="polyglot: move an LLM's reasoning from English into other languages, and measure how far it got.",
@@ -73,14 +74,10 @@ def quickstart(
         table.add_row(
             row["model"],
             row["benchmark"],
-            _pct(row["english"]),
-            _pct(row["others"]),
-            "–" if row["gap_points"] is None else f"{row['gap_points']:+.1f}",
-            *[_pct(row["per_language"].get(lang)) for lang in summary["languages"]],
+            pct(row["english"]),
+            pct(row["others"]),
+            points(row["gap_points"]),
+            *[pct(row["per_language"].get(lang)) for lang in summary["languages"]],
         )
     console.print(table)
     console.print(f"report: {out}/report.html")
-
-
-def _pct(value) -> str:
-    return "–" if value is None else f"{100 * value:.1f}"

@@ -1,7 +1,7 @@
 """Multilingual evaluation: generate, score, summarize and report (``polyglot eval``)."""
 
+from polyglot.evaluate.compare import compare_runs, write_comparison
 from polyglot.evaluate.config import EvalConfig
-from polyglot.evaluate.report import compare_runs, write_comparison
 from polyglot.evaluate.runner import RunResult, evaluate, finish_run
 
 __all__ = ["EvalConfig", "RunResult", "compare_runs", "evaluate", "finish_run", "write_comparison"]

@@ -286,7 +286,7 @@ def run_warnings(results: dict) -> list[str]:
 
 def finish_run(out: str | Path) -> dict:
     """(Re)compute results.json and the reports of a run folder from its records."""
-    from polyglot.evaluate.report import write_run_reports
+    from polyglot.evaluate.compare import write_run_reports
 
     out = Path(out)
     if out.is_file():
@@ -317,7 +317,7 @@ def finish_run(out: str | Path) -> dict:
         },
     }
     write_json(out / RESULTS, results)
-    write_run_reports(out, results, records)
+    write_run_reports(out, results, records, run_warnings(results))
     return results
 
 

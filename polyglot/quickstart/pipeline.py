@@ -16,15 +16,14 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Callable
-from html import escape
 from pathlib import Path
 
 from polyglot.data.benchmarks import load_spec
 from polyglot.evaluate import EvalConfig, evaluate
-from polyglot.evaluate.charts import grouped_bars
 from polyglot.files import check_output_dir, write_atomic, write_json
 from polyglot.provenance import make_card, write_card
 from polyglot.quickstart.foundation import check_foundation
+from polyglot.report import quickstart_page
 from polyglot.testbed.build import TestbedConfig, build_testbed, tiny_config
 
 MGSM_SLICE = {"full": 10, "tiny": 2}
@@ -130,7 +129,9 @@ def quickstart(
         ),
     )
     write_json(out / "summary.json", summary)
-    write_atomic(out / "report.html", render_quickstart_html(summary, testbed_run.results, out))
+    html, markdown = quickstart_page(summary, testbed_run.results, out)
+    write_atomic(out / "report.html", html)
+    write_atomic(out / "report.md", markdown)
     return summary
 
 
@@ -145,67 +146,3 @@ def _row(model: str, benchmark: str, run: Path, results: dict) -> dict:
         "fidelity": results["summary"]["mean_target_fidelity_non_english"],
         "per_language": {lang: r["accuracy"] for lang, r in results["languages"].items()},
     }
-
-
-def _pct(value) -> str:
-    return "–" if value is None else f"{100 * value:.1f}%"
-
-
-def render_quickstart_html(summary: dict, testbed_results: dict, out: Path) -> str:
-    from polyglot.evaluate.report import _CSS
-
-    langs = summary["languages"]
-    head = "".join(
-        f"<th>{escape(h)}</th>"
-        for h in [
-            "model",
-            "benchmark",
-            "English",
-            "other languages",
-            "mean gap (pts)",
-            "CoT in question's language",
-            *langs,
-            "report",
-        ]
-    )
-    body = ""
-    for row in summary["stages"]:
-        cells = [
-            escape(row["model"]),
-            escape(row["benchmark"]),
-            _pct(row["english"]),
-            _pct(row["others"]),
-            "–" if row["gap_points"] is None else f"{row['gap_points']:+.1f}",
-            _pct(row["fidelity"]),
-        ]
-        cells += [_pct(row["per_language"].get(lang)) for lang in langs]
-        link = (
-            Path(row["run"]).relative_to(out)
-            if Path(row["run"]).is_relative_to(out)
-            else Path(row["run"])
-        )
-        cells.append(f'<a href="{escape(str(link))}/report.html">details</a>')
-        body += "<tr>" + "".join(f"<td>{c}</td>" for c in cells) + "</tr>"
-    rows = testbed_results["languages"]
-    chart = grouped_bars(
-        "base model on the testbed (95% Wilson CI)",
-        list(rows),
-        [
-            (
-                "accuracy",
-                [r["accuracy"] for r in rows.values()],
-                [tuple(r["ci95"]) for r in rows.values()],
-            )
-        ],
-    )
-    build = escape(json.dumps(summary["testbed_build"], indent=1))
-    html = (
-        f'<!DOCTYPE html><html lang="en"><head><meta charset="utf-8"><title>polyglot quickstart'
-        f"</title><style>{_CSS}</style></head><body><h1>polyglot quickstart</h1>"
-        f'<p class="meta">testbed: {escape(summary["testbed"])} · size: {summary["size"]} · '
-        f"{summary['foundation']['packs']} language packs</p>"
-        f"<h2>Pipeline: accuracy before and after each stage</h2><table><thead><tr>{head}</tr></thead>"
-        f"<tbody>{body}</tbody></table>{chart}"
-        f"<h2>Testbed build</h2><pre>{build}</pre></body></html>\n"
-    )
-    return html

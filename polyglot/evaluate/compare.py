@@ -1,0 +1,127 @@
+"""Comparing evaluation runs: accuracy per language side by side, and each run against the
+first on the items they share (exact McNemar and paired-bootstrap p-values); and writing a run's
+or a comparison's report pages (``polyglot.report`` renders them)."""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from pathlib import Path
+
+from polyglot.config import ConfigError
+from polyglot.evaluate.metrics import mcnemar_exact, paired_bootstrap
+from polyglot.evaluate.records import read_records
+from polyglot.files import check_output_dir, read_json, write_atomic, write_json
+from polyglot.report import comparison_page, eval_run_page
+
+COMPARISON_SCHEMA = "polyglot.eval.comparison/1"
+
+
+def write_run_reports(out: Path, results: dict, records: list[dict], warnings: list[str]) -> None:
+    """``report.html`` and ``report.md`` of one run."""
+    html, markdown = eval_run_page(results, records, warnings)
+    write_atomic(out / "report.md", markdown)
+    write_atomic(out / "report.html", html)
+
+
+def _load_run(path: Path) -> tuple[dict, dict[str, dict]]:
+    results_file = path / "results.json"
+    if path.is_file():
+        raise ConfigError(f"{path}: is a file; pass the run folder")
+    if not path.is_dir():
+        raise ConfigError(f"{path}: no such run folder")
+    if not results_file.exists():
+        raise ConfigError(f"{path}: no results.json (not a finished polyglot eval run)")
+    results = read_json(results_file, "results file")
+    if not isinstance(results, dict) or not isinstance(results.get("languages"), dict):
+        raise ConfigError(f"{results_file}: damaged results file (no 'languages')")
+    return results, read_records(path / "generations.jsonl")
+
+
+def compare_runs(paths: list[str | Path], *, seed: int = 0) -> dict:
+    """Accuracy of each run per language, and each run against the first on the shared items."""
+    if len(paths) < 1:
+        raise ConfigError("give at least one run folder")
+    runs = [(Path(p), *_load_run(Path(p))) for p in paths]
+    names = _unique_names([p for p, _, _ in runs])
+    languages = list(dict.fromkeys(lang for _, r, _ in runs for lang in r["languages"]))
+    table = {
+        lang: {
+            name: r["languages"][lang]["accuracy"] if lang in r["languages"] else None
+            for name, (_, r, _) in zip(names, runs, strict=True)
+        }
+        for lang in languages
+    }
+    pairs = []
+    base_name, (_, _, base_records) = names[0], runs[0]
+    for name, (_, _, records) in zip(names[1:], runs[1:], strict=True):
+        for lang in languages:
+            keys = sorted(k for k, r in base_records.items() if r["lang"] == lang and k in records)
+            if not keys:
+                continue
+            a = [bool(base_records[k]["correct"]) for k in keys]
+            b = [bool(records[k]["correct"]) for k in keys]
+            diff, p_boot = paired_bootstrap(a, b, seed=seed)
+            pairs.append(
+                {
+                    "baseline": base_name,
+                    "run": name,
+                    "lang": lang,
+                    "n": len(keys),
+                    "baseline_accuracy": round(sum(a) / len(a), 4),
+                    "run_accuracy": round(sum(b) / len(b), 4),
+                    "difference_points": round(100 * diff, 2),
+                    "mcnemar_p": round(mcnemar_exact(a, b), 4),
+                    "bootstrap_p": round(p_boot, 4),
+                }
+            )
+    return {
+        "schema": COMPARISON_SCHEMA,
+        "runs": {name: str(p) for name, (p, _, _) in zip(names, runs, strict=True)},
+        "identities": {
+            name: {
+                "fingerprint": r["run"].get("model", {}).get("fingerprint"),
+                "dataset_hash": r["run"].get("dataset_hash"),
+            }
+            for name, (_, r, _) in zip(names, runs, strict=True)
+        },
+        "summary": {name: r["summary"] for name, (_, r, _) in zip(names, runs, strict=True)},
+        "accuracy": table,
+        "fidelity": {
+            lang: {
+                name: (r["languages"].get(lang) or {}).get("fidelity")
+                for name, (_, r, _) in zip(names, runs, strict=True)
+            }
+            for lang in languages
+        },
+        "paired": pairs,
+        "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+    }
+
+
+def _unique_names(paths: list[Path]) -> list[str]:
+    names = []
+    for p in paths:
+        name = p.name or str(p)
+        while name in names:
+            name = f"{p.parent.name}/{name}"
+        names.append(name)
+    return names
+
+
+def write_comparison(comparison: dict, out: str | Path) -> Path:
+    from polyglot.provenance import make_card, read_card, write_card
+
+    out = check_output_dir(out)
+    out.mkdir(parents=True, exist_ok=True)
+    held = read_card(out)
+    if (out / "run.json").exists() or (held and held.get("kind") != "comparison"):
+        raise ConfigError(f"--out {out} holds another polyglot output; choose another folder")
+    write_card(
+        out,
+        make_card("comparison", {"runs": comparison["runs"]}, inputs=comparison["identities"]),
+    )
+    write_json(out / "comparison.json", comparison)
+    html, markdown = comparison_page(comparison)
+    write_atomic(out / "comparison.md", markdown)
+    write_atomic(out / "comparison.html", html)
+    return out

@@ -115,16 +115,25 @@ def load_model(
 
 @contextmanager
 def quiet_transformers():
-    """No "Loading weights" / "Writing model shards" bars from transformers at every load and
-    save: they say nothing a user needs, and turn a one-line error into three."""
+    """No "Loading weights" / "Writing model shards" bars and no library warnings on the
+    terminal while loading, saving or training: they say nothing a user needs and turn a
+    one-line error into three. Warnings still reach ``--log-file`` (polyglot.progress)."""
+    import logging
+
     from transformers.utils import logging as hf_logging
 
-    was_enabled = hf_logging.is_progress_bar_enabled()
+    bars = hf_logging.is_progress_bar_enabled()
     hf_logging.disable_progress_bar()
+    hf_logging.disable_default_handler()
+    silent = logging.NullHandler()  # so Python's last-resort handler prints nothing either
+    library = logging.getLogger("transformers")
+    library.addHandler(silent)
     try:
         yield
     finally:
-        if was_enabled:
+        library.removeHandler(silent)
+        hf_logging.enable_default_handler()
+        if bars:
             hf_logging.enable_progress_bar()
 
 

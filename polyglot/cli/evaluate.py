@@ -10,6 +10,7 @@ from rich.table import Table
 
 from polyglot.cli.data import parse_columns
 from polyglot.cli.errors import friendly_errors
+from polyglot.cli.output import QUIET
 from polyglot.report.format import pct, points
 
 console = Console(highlight=False)
@@ -119,6 +120,7 @@ def eval_command(
         False, "--overwrite", help="Recompute a finished run (or replace a different one)."
     ),
     progress: bool = typer.Option(True, "--progress/--no-progress", help="Show the progress bar."),
+    quiet: bool = QUIET,
 ) -> None:
     """Evaluate a model on a multilingual benchmark: accuracy, gap to English, consistency and
     the language of its chain of thought, per language. Results go to OUT/results.json,
@@ -161,7 +163,9 @@ def eval_command(
         columns=parse_columns(columns),
     )
     values.update({k: v for k, v in flags.items() if v is not None})
-    values.update(overwrite=overwrite or values.get("overwrite", False), progress=progress)
+    values.update(
+        overwrite=overwrite or values.get("overwrite", False), progress=progress and not quiet
+    )
     if "model" not in values:
         from polyglot.cli.errors import fail
 

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import typer
 from rich.console import Console
 from rich.table import Table
 
 from polyglot import __version__
-from polyglot.cli import data, evaluate, languages, testbed, text
+from polyglot.cli import data, evaluate, languages, output, testbed, text
 from polyglot.cli.errors import friendly_errors
 from polyglot.report.format import pct, points
 
@@ -36,8 +38,20 @@ def main(
     version: bool = typer.Option(
         False, "--version", callback=_version, is_eager=True, help="Print the version."
     ),
+    log_file: Path | None = typer.Option(
+        None,
+        "--log-file",
+        help="Write the full detail (every training log, stage message, library warning) here.",
+    ),
 ) -> None:
     """polyglot command line."""
+    if log_file is not None:
+        from polyglot.cli.errors import fail
+        from polyglot.progress import log_to_file
+
+        if log_file.is_dir():
+            fail(f"--log-file {log_file}: is a folder, expected a file")
+        log_to_file(log_file)
 
 
 @app.command()
@@ -52,20 +66,22 @@ def quickstart(
     ),
     fresh: bool = typer.Option(False, "--fresh", help="Rebuild the testbed and rerun every stage."),
     progress: bool = typer.Option(True, "--progress/--no-progress"),
+    quiet: bool = output.QUIET,
 ) -> None:
     """The whole pipeline: packs and extraction checks, the testbed (world, tokenizer, base
     model), the base model evaluated on every testbed language and on a slice of real MGSM, and
     OUT/report.html. Rerunning reuses finished stages."""
     from polyglot.quickstart import quickstart as run_quickstart
 
-    languages.print_pack_table()
+    if not quiet:
+        languages.print_pack_table()
     summary = run_quickstart(
         out,
         testbed_dir=testbed_dir,
         tiny=tiny,
         fresh=fresh,
-        progress=progress,
-        log=lambda m: console.print(f"[bold]{m}[/]"),
+        progress=progress and not quiet,
+        log=output.stage_messages(quiet),
     )
     table = Table(title="polyglot quickstart: accuracy per stage")
     for column in ("model", "benchmark", "English", "others", "gap pts", *summary["languages"]):

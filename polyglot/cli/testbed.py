@@ -9,6 +9,7 @@ from rich.console import Console
 from rich.table import Table
 
 from polyglot.cli.errors import friendly_errors
+from polyglot.cli.output import QUIET, stage_messages
 
 app = typer.Typer(
     help="The built-in testbed: a synthetic multilingual world and tiny models.",
@@ -37,6 +38,7 @@ def build(
     ),
     seed: int | None = typer.Option(None, "--seed"),
     progress: bool = typer.Option(True, "--progress/--no-progress"),
+    quiet: bool = QUIET,
 ) -> None:
     """Write OUT/world (parallel train/dev/test problems with English, native and mixed CoTs, and
     general text per language), OUT/tokenizer (sentencepiece, HF format) and OUT/base (a tiny
@@ -58,7 +60,7 @@ def build(
 
     config = validate_model({"world": world, "model": model}, TestbedConfig, source="command line")
     state = build_testbed(
-        out, config, fresh=fresh, progress=progress, log=lambda m: console.print(f"[bold]{m}[/]")
+        out, config, fresh=fresh, progress=progress and not quiet, log=stage_messages(quiet)
     )
     table = Table(title=f"testbed in {out}")
     table.add_column("stage")

@@ -163,11 +163,12 @@ def _samples(records: list[dict], languages: list[str], per_language: int) -> li
                 "gold": value(r["gold"]),
                 "answer": value(r.get("answer")),
                 "rule": r.get("rule"),
-                "prompt": r["prompt"][-600:],
+                "prompt": r["prompt"][-400:],
                 "output": r["output"],
                 "dir": direction,
+                "first": i == 0,  # shown open: one example per language at a glance
             }
-            for r in wrong
+            for i, r in enumerate(wrong)
         ]
     return samples
 

@@ -20,6 +20,7 @@ from pathlib import Path
 from polyglot.config import ConfigError
 from polyglot.files import read_json, write_json
 from polyglot.models import quiet_transformers
+from polyglot.progress import training_callback
 from polyglot.provenance import make_card, write_card
 from polyglot.train.config import TrainingConfig
 from polyglot.train.packing import DocumentCollator, pack_documents, pack_sequences
@@ -91,6 +92,7 @@ def train_causal_lm(
     import torch
     from datasets import Dataset
     from transformers import DataCollatorForLanguageModeling, Trainer, TrainingArguments
+    from transformers.trainer_callback import PrinterCallback
 
     out = Path(out)
     if config.packing == "stream":
@@ -130,7 +132,7 @@ def train_causal_lm(
         data_seed=config.seed,
         use_cpu=not torch.cuda.is_available(),
         bf16=torch.cuda.is_available() and torch.cuda.is_bf16_supported(),
-        disable_tqdm=not progress,
+        disable_tqdm=True,  # polyglot's own bar (polyglot.progress), or none
         dataloader_num_workers=0,
     )
     trainer = Trainer(
@@ -138,8 +140,9 @@ def train_causal_lm(
         args=args,
         train_dataset=dataset,
         data_collator=collator,
-        callbacks=callbacks,
+        callbacks=[training_callback(config.steps, progress), *(callbacks or [])],
     )
+    trainer.remove_callback(PrinterCallback)  # raw log dictionaries: to the log file instead
     # (Trainer sets config.use_cache = False; with a cache, transformers would not build the
     # per-document mask from the position ids)
     started = time.perf_counter()

@@ -110,3 +110,27 @@ def test_a_checkpoint_cut_off_by_a_kill_is_skipped(tiny_model, tmp_path):
     model = AutoModelForCausalLM.from_pretrained(tiny_model)
     info = train_causal_lm(model, tokenizer, TEXTS, config, out, progress=False)
     assert info["resumed_from_step"] is None or info["resumed_from_step"] < 4
+
+
+def test_training_shows_a_bar_not_log_dictionaries_and_logs_the_detail(
+    tiny_model, tmp_path, capsys
+):
+    import logging
+
+    from polyglot.progress import log_to_file
+
+    handler = log_to_file(tmp_path / "train.log")
+    try:
+        tokenizer = load_tokenizer(str(tiny_model), padding_side="right")
+        model = AutoModelForCausalLM.from_pretrained(tiny_model)
+        config = TrainingConfig(steps=10, batch_size=4, max_length=64)
+        train_causal_lm(model, tokenizer, TEXTS, config, tmp_path / "out", progress=True)
+    finally:
+        for name in ("polyglot", "transformers", "datasets", "peft"):
+            logging.getLogger(name).removeHandler(handler)
+        handler.close()
+    printed = capsys.readouterr()
+    assert "{'loss'" not in printed.out + printed.err  # no Trainer log dictionaries
+    assert "Writing model shards" not in printed.err
+    detail = (tmp_path / "train.log").read_text()
+    assert "polyglot.train" in detail and "'loss':" in detail and "grad_norm" in detail

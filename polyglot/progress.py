@@ -1,0 +1,91 @@
+"""What long work shows in the terminal, and where the full detail goes.
+
+Long work (training, building, generating) shows one rich progress bar with the figures that
+matter (loss, steps/s or items/s, time left) instead of library log lines; ``--quiet`` shows
+none. The full detail — every Trainer log (loss, grad norm, learning rate), every stage message —
+goes to the ``polyglot`` logger, which ``--log-file`` writes to a file.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from pathlib import Path
+
+logger = logging.getLogger("polyglot")
+
+
+def log_to_file(path: str | Path) -> logging.Handler:
+    """Send polyglot's and the libraries' detail (transformers, datasets) to ``path``."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handler = logging.FileHandler(path, encoding="utf-8")
+    handler.setFormatter(logging.Formatter("%(asctime)s %(name)s %(levelname)s %(message)s"))
+    for name in ("polyglot", "transformers", "datasets", "peft"):
+        target = logging.getLogger(name)
+        target.addHandler(handler)
+        target.setLevel(logging.INFO)
+    return handler
+
+
+def training_callback(total_steps: int, show: bool):
+    """A Trainer callback: a rich progress bar (step, loss, steps/s, time left) when ``show``,
+    and every log line to the ``polyglot.train`` logger either way."""
+    from transformers import TrainerCallback
+
+    train_logger = logging.getLogger("polyglot.train")
+
+    class TrainingProgress(TrainerCallback):
+        def __init__(self):
+            self.bar = self.task = None
+            self.loss = "–"
+            self.started = time.perf_counter()
+            self.first_step = 0
+
+        def on_train_begin(self, args, state, control, **kwargs):
+            self.first_step = state.global_step  # a resumed run starts past 0
+            self.started = time.perf_counter()
+            if not show:
+                return
+            from rich.progress import (
+                BarColumn,
+                MofNCompleteColumn,
+                Progress,
+                TextColumn,
+                TimeRemainingColumn,
+            )
+
+            self.bar = Progress(
+                TextColumn("training"),
+                BarColumn(),
+                MofNCompleteColumn(),
+                TextColumn("loss {task.fields[loss]}"),
+                TextColumn("{task.fields[rate]} steps/s"),
+                TimeRemainingColumn(),
+            )
+            self.bar.start()
+            self.task = self.bar.add_task(
+                "train", total=total_steps, completed=state.global_step, loss="–", rate="–"
+            )
+
+        def on_step_end(self, args, state, control, **kwargs):
+            if self.bar is not None:
+                done = state.global_step - self.first_step
+                rate = done / max(time.perf_counter() - self.started, 1e-9)
+                self.bar.update(
+                    self.task, completed=state.global_step, loss=self.loss, rate=f"{rate:.2f}"
+                )
+
+        def on_log(self, args, state, control, logs=None, **kwargs):
+            logs = dict(logs or {})
+            if "loss" in logs:
+                self.loss = f"{float(logs['loss']):.4f}"
+                if self.bar is not None:
+                    self.bar.update(self.task, loss=self.loss)
+            train_logger.info("step %d %s", state.global_step, logs)
+
+        def on_train_end(self, args, state, control, **kwargs):
+            if self.bar is not None:
+                self.bar.stop()
+
+    return TrainingProgress()

@@ -2,10 +2,11 @@
 
     python scripts/screenshot_reports.py [--model runs/testbed/base] [--out docs/screenshots]
 
-Pages: the quickstart (tiny testbed), an eval run of ``--model`` (default: the tiny testbed's
-base) over the six testbed languages, an eval run of an untrained tiny Llama over all 18
+Pages: the quickstart (tiny testbed); an eval run of ``--model`` (default: the tiny testbed's
+base) over the six testbed languages; an eval run of an untrained tiny Llama over all 18
 PolyMath-low languages (its random text exercises every script's font; Arabic shows right to
-left; needs ../shared/data), and a comparison of two runs. Each is written as HTML by the real commands, then screenshotted to
+left; needs ../shared/data); and the comparison of ``--model``'s native-CoT and English-CoT
+runs. Each is written as HTML by the real commands, then screenshotted to
 ``OUT/<page>.png`` (what the README shows). Not part of CI: it needs Chromium and fonts for
 every script, from Debian:
 
@@ -25,7 +26,7 @@ PAGES = {
     "quickstart": ("quickstart/report.html", 1500),
     "eval-run-testbed": ("testbed-eval/report.html", 2300),
     "eval-run-18-languages": ("polymath/report.html", 3000),
-    "comparison": ("comparison/comparison.html", 1900),
+    "comparison": ("comparison/comparison.html", 1450),
 }
 
 
@@ -56,19 +57,20 @@ def main() -> None:
     testbed = work / "testbed"
     _polyglot("quickstart", "--tiny", "--no-progress", "--testbed", str(testbed),
               "--out", str(work / "quickstart"))  # fmt: skip
-    _polyglot("eval", "--model", str(args.model or testbed / "base"), "--benchmark", "testbed",
-              "--data", f"{testbed}/world/{{split}}/{{lang}}.jsonl", "--limit", "12",
-              "--max-new-tokens", "160", "--no-progress", "--out", str(work / "testbed-eval"))  # fmt: skip
+    model = str(args.model or testbed / "base")
+    data = f"{testbed}/world/{{split}}/{{lang}}.jsonl"
+    for mode, folder in (("native-cot", "testbed-eval"), ("en-cot", "testbed-en-cot")):
+        _polyglot("eval", "--model", model, "--benchmark", "testbed", "--data", data,
+                  "--limit", "24", "--max-new-tokens", "160", "--mode", mode, "--no-progress",
+                  "--out", str(work / folder))  # fmt: skip
     from polyglot.testbed.model import TinyModelSpec, random_checkpoint
 
     random = random_checkpoint(
         work / "random", TinyModelSpec(layers=2, hidden=64, intermediate=128)
     )
-    for mode, folder in (("native-cot", "polymath"), ("en-cot", "polymath-en-cot")):
-        _polyglot("eval", "--model", str(random), "--benchmark", "polymath-low", "--limit", "3",
-                  "--max-new-tokens", "40", "--mode", mode, "--no-progress",
-                  "--out", str(work / folder))  # fmt: skip
-    _polyglot("report", str(work / "polymath"), str(work / "polymath-en-cot"),
+    _polyglot("eval", "--model", str(random), "--benchmark", "polymath-low", "--limit", "3",
+              "--max-new-tokens", "40", "--no-progress", "--out", str(work / "polymath"))  # fmt: skip
+    _polyglot("report", str(work / "testbed-eval"), str(work / "testbed-en-cot"),
               "--out", str(work / "comparison"))  # fmt: skip
 
     for name, (page, height) in PAGES.items():

@@ -8,6 +8,11 @@ def pct(share: float | None, digits: int = 1) -> str:
     return "–" if share is None else f"{100 * share:.{digits}f}"
 
 
+def percent(share: float | None, digits: int = 1) -> str:
+    """0.955 -> '95.5%'; '–' when there is no value."""
+    return "–" if share is None else f"{pct(share, digits)}%"
+
+
 def points(value: float | None) -> str:
     """A difference in percentage points, always signed."""
     return "–" if value is None else f"{value:+.1f}"

@@ -13,7 +13,7 @@ from functools import cache
 from pathlib import Path
 
 from polyglot.report.charts import Series, diverging_bars, grouped_bars, stacked_bars
-from polyglot.report.format import number, pct, points, value
+from polyglot.report.format import number, pct, percent, points, value
 
 TEMPLATES = Path(__file__).parent / "templates"
 FIDELITY_PARTS = [("target", "question's language"), ("en", "English"), ("other", "other")]
@@ -138,10 +138,10 @@ def _headline(results: dict) -> str:
 def _cards(results: dict) -> list[tuple[str, str]]:
     s = results["summary"]
     return [
-        ("English accuracy", f"{pct(s['english_accuracy'])}%"),
-        ("other languages (mean)", f"{pct(s['mean_accuracy_non_english'])}%"),
+        ("English accuracy", percent(s["english_accuracy"])),
+        ("other languages (mean)", percent(s["mean_accuracy_non_english"])),
         ("mean gap to English", f"{points(s['mean_gap_points'])} pts"),
-        ("CoT in question's language", f"{pct(s['mean_target_fidelity_non_english'])}%"),
+        ("CoT in question's language", percent(s["mean_target_fidelity_non_english"])),
         ("no answer", f"{s['no_answer']} / {s['items']}"),
     ]
 
@@ -317,11 +317,11 @@ def quickstart_page(summary: dict, testbed_results: dict, out: Path) -> tuple[st
         cells = [
             row["model"],
             row["benchmark"],
-            f"{pct(row['english'])}%",
-            f"{pct(row['others'])}%",
+            percent(row["english"]),
+            percent(row["others"]),
             points(row["gap_points"]),
-            f"{pct(row['fidelity'])}%",
-            *[f"{pct(row['per_language'].get(lang))}%" for lang in langs],
+            percent(row["fidelity"]),
+            *[percent(row["per_language"].get(lang)) for lang in langs],
         ]
         run = Path(row["run"])
         link = run.relative_to(out) if run.is_relative_to(out) else run

@@ -12,6 +12,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from polyglot.config import ConfigError
+from polyglot.files import read_json
 from polyglot.provenance import looks_local
 
 DTYPES = ("auto", "float32", "bfloat16", "float16")
@@ -53,6 +54,11 @@ def _check_local(model: str, what: str = "model") -> None:
         raise ConfigError(f"'{model}' is not a model checkpoint (no config.json in the folder)")
 
 
+def _not_local(model: str) -> str:
+    """For a name that was taken as a hub id: say that no local folder has it either."""
+    return "" if looks_local(model) else f" (a hub id; no local folder '{model}' either)"
+
+
 def _first_line(err: BaseException) -> str:
     text = str(err).strip().splitlines()
     return text[0][:300] if text else type(err).__name__
@@ -65,10 +71,11 @@ def load_tokenizer(model: str, *, revision: str | None = None, padding_side: str
 
     _check_local(model, "tokenizer")
     try:
-        tokenizer = AutoTokenizer.from_pretrained(model, revision=revision)
-    except (OSError, ValueError) as err:
+        with quiet_transformers():
+            tokenizer = AutoTokenizer.from_pretrained(model, revision=revision)
+    except Exception as err:  # noqa: BLE001 - a damaged tokenizer file raises anything
         raise ConfigError(
-            f"could not load the tokenizer of '{model}': {_first_line(err)}"
+            f"could not load the tokenizer of '{model}'{_not_local(model)}: {_first_line(err)}"
         ) from None
     if padding_side is not None:
         tokenizer.padding_side = padding_side
@@ -89,7 +96,6 @@ def load_model(
 ):
     """``AutoModelForCausalLM.from_pretrained`` on ``device`` in ``dtype`` (see ``pick_dtype``),
     plus a PEFT adapter (merged into the weights for speed unless ``merge_adapter`` is False)."""
-    from safetensors import SafetensorError
     from transformers import AutoModelForCausalLM
 
     _check_local(model)
@@ -101,10 +107,11 @@ def load_model(
             loaded = AutoModelForCausalLM.from_pretrained(
                 model, dtype=pick_dtype(dtype, device), revision=revision
             )
-    except (OSError, ValueError, RuntimeError, SafetensorError) as err:
-        # OSError: missing files; ValueError / RuntimeError: unknown architecture, damaged
-        # safetensors header, shapes that do not fit the config
-        raise ConfigError(f"could not load model '{model}': {_first_line(err)}") from None
+    except Exception as err:  # noqa: BLE001 - missing or damaged files, unknown architecture,
+        # shapes that do not fit the config: each library raises its own kind
+        raise ConfigError(
+            f"could not load model '{model}'{_not_local(model)}: {_first_line(err)}"
+        ) from None
     if adapter:
         loaded = attach_adapter(loaded, adapter, model, merge=merge_adapter)
     loaded.to(device)
@@ -139,14 +146,23 @@ def quiet_transformers():
 
 def attach_adapter(model, adapter: str | Path, base_name: str = "", *, merge: bool = True):
     """``model`` with the PEFT adapter at ``adapter``; an adapter for another base is refused."""
+    import warnings
+
     from peft import PeftModel
 
     adapter = Path(adapter)
     if not (adapter / "adapter_config.json").exists():
         raise ConfigError(f"no PEFT adapter at '{adapter}' (adapter_config.json missing)")
+    config = read_json(adapter / "adapter_config.json", "adapter config")
+    if not isinstance(config, dict):
+        raise ConfigError(f"{adapter / 'adapter_config.json'}: damaged adapter config")
+    if not any(adapter.glob("adapter_model.*")):
+        raise ConfigError(f"no adapter weights in '{adapter}' (adapter_model.safetensors missing)")
     try:
-        model = PeftModel.from_pretrained(model, adapter)
-    except (RuntimeError, ValueError, KeyError, OSError) as err:
+        with quiet_transformers(), warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # library deprecation notices are not for users
+            model = PeftModel.from_pretrained(model, str(adapter))
+    except Exception as err:  # noqa: BLE001 - damaged weights, shapes of another base
         raise ConfigError(
             f"adapter '{adapter}' does not fit model '{base_name}' (trained for another "
             f"base?): {_first_line(err)}"

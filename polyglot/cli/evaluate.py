@@ -6,6 +6,7 @@ from pathlib import Path
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from polyglot.cli.data import parse_columns
@@ -18,7 +19,8 @@ console = Console(highlight=False)
 
 def print_summary(results: dict) -> None:
     run = results["run"]
-    table = Table(title=f"{run['name']}: {run['model']['model']} on {run['benchmark']['name']}")
+    title = f"{run['name']}: {run['model']['model']} on {run['benchmark']['name']}"
+    table = Table(title=escape(title))
     for column in (
         "lang",
         "n",
@@ -176,12 +178,15 @@ def eval_command(
     result = evaluate(settings)
     if result.generated == 0:
         console.print(
-            f"[dim]{result.out} was already complete; nothing recomputed (--overwrite to redo)[/]"
+            f"[dim]{escape(str(result.out))} was already complete; nothing recomputed "
+            "(--overwrite to redo)[/]"
         )
     print_summary(result.results)
     for warning in result.warnings:
-        console.print(f"[bold yellow]warning:[/] {warning}")
-    console.print(f"report: {result.out}/report.html · results: {result.out}/results.json")
+        console.print(f"[bold yellow]warning:[/] {escape(warning)}")
+    console.print(
+        f"report: {result.out}/report.html · results: {result.out}/results.json", markup=False
+    )
 
 
 def report_command(
@@ -200,8 +205,8 @@ def report_command(
         results = finish_run(runs[0])
         print_summary(results)
         for warning in run_warnings(results):
-            console.print(f"[bold yellow]warning:[/] {warning}")
-        console.print(f"report: {runs[0]}/report.html")
+            console.print(f"[bold yellow]warning:[/] {escape(warning)}")
+        console.print(f"report: {runs[0]}/report.html", markup=False)
         return
     comparison = compare_runs(runs)
     names = list(comparison["runs"])
@@ -227,7 +232,7 @@ def report_command(
             )
         console.print(paired)
     write_comparison(comparison, out)
-    console.print(f"comparison: {out}/comparison.html")
+    console.print(f"comparison: {out}/comparison.html", markup=False)
 
 
 eval_command = friendly_errors(eval_command)

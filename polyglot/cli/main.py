@@ -96,4 +96,4 @@ def quickstart(
             *[pct(row["per_language"].get(lang)) for lang in summary["languages"]],
         )
     console.print(table)
-    console.print(f"report: {out}/report.html")
+    console.print(f"report: {out}/report.html", markup=False)

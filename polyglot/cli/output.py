@@ -6,6 +6,7 @@ from collections.abc import Callable
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
 from polyglot.progress import logger
 
@@ -22,6 +23,6 @@ def stage_messages(quiet: bool) -> Callable[[str], None]:
     def log(message: str) -> None:
         logger.info(message)
         if not quiet:
-            console.print(f"[bold]{message}[/]")
+            console.print(f"[bold]{escape(message)}[/]")
 
     return log

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from polyglot.cli.errors import friendly_errors
@@ -62,7 +63,7 @@ def build(
     state = build_testbed(
         out, config, fresh=fresh, progress=progress and not quiet, log=stage_messages(quiet)
     )
-    table = Table(title=f"testbed in {out}")
+    table = Table(title=escape(f"testbed in {out}"))
     table.add_column("stage")
     table.add_column("result")
     for stage, info in state["stages"].items():
@@ -70,5 +71,6 @@ def build(
     console.print(table)
     console.print(
         f"evaluate it: polyglot eval --model {out}/base --benchmark testbed "
-        f"(set POLYGLOT_TESTBED_DIR={out} if not runs/testbed)"
+        f"(set POLYGLOT_TESTBED_DIR={out} if not runs/testbed)",
+        markup=False,
     )

@@ -25,6 +25,7 @@ from polyglot.config import (
     load_yaml_model,
     validate_model,
 )
+from polyglot.files import read_json
 from polyglot.packs import load_pack, parse_languages
 from polyglot.resources import data_dir, shipped_dir, testbed_dir
 from polyglot.text.answers import parse_gold
@@ -212,7 +213,7 @@ def _with_data(spec: BenchmarkSpec, data: str | None, columns: dict | None) -> B
                 f"--data {data} is a folder; benchmark '{spec.name}' needs a file pattern with "
                 "{lang}, such as '" + str(Path(data) / "{lang}.jsonl") + "'"
             )
-        if fewshot and fewshot.path and (Path(data) / Path(fewshot.path).name).is_file():
+        if fewshot and fewshot.path:  # the folder's own exemplars, or none (never another's)
             fewshot = fewshot.model_copy(update={"path": str(Path(data) / Path(fewshot.path).name)})
         data = str(Path(data) / name)
     source = spec.source.model_copy(
@@ -258,36 +259,39 @@ def _read_rows(spec: BenchmarkSpec, lang: str, split: str | None = None) -> list
     if fmt not in ("tsv", "jsonl", "csv"):
         raise ConfigError(f"{path}: unknown data format '{fmt}' (use .tsv, .jsonl or .csv)")
     rows = []
-    with path.open(encoding="utf-8", newline="") as handle:
-        if fmt == "jsonl":
-            for number, line in enumerate(handle, 1):
-                if not line.strip():
-                    continue
-                try:
-                    rows.append(_Row(f"{path}:{number}", json.loads(line)))
-                except json.JSONDecodeError as err:
-                    raise ConfigError(f"{path}:{number}: invalid JSON: {err.msg}") from None
-        else:
-            tsv = fmt == "tsv"
-            reader = csv.reader(
-                handle,
-                delimiter="\t" if tsv else ",",
-                quoting=csv.QUOTE_NONE if tsv else csv.QUOTE_MINIMAL,
-            )
-            header = next(reader) if source.header else None
-            for number, cells in enumerate(reader, 2 if header else 1):
-                if not cells:
-                    continue
-                if header and len(cells) != len(header):
-                    raise ConfigError(
-                        f"{path}:{number}: {len(cells)} cells, but the header has {len(header)}"
-                    )
-                rows.append(
-                    _Row(
-                        f"{path}:{number}",
-                        dict(zip(header, cells, strict=True)) if header else cells,
-                    )
+    try:
+        with path.open(encoding="utf-8", newline="") as handle:
+            if fmt == "jsonl":
+                for number, line in enumerate(handle, 1):
+                    if not line.strip():
+                        continue
+                    try:
+                        rows.append(_Row(f"{path}:{number}", json.loads(line)))
+                    except json.JSONDecodeError as err:
+                        raise ConfigError(f"{path}:{number}: invalid JSON: {err.msg}") from None
+            else:
+                tsv = fmt == "tsv"
+                reader = csv.reader(
+                    handle,
+                    delimiter="\t" if tsv else ",",
+                    quoting=csv.QUOTE_NONE if tsv else csv.QUOTE_MINIMAL,
                 )
+                header = next(reader) if source.header else None
+                for number, cells in enumerate(reader, 2 if header else 1):
+                    if not cells:
+                        continue
+                    if header and len(cells) != len(header):
+                        raise ConfigError(
+                            f"{path}:{number}: {len(cells)} cells, but the header has {len(header)}"
+                        )
+                    rows.append(
+                        _Row(
+                            f"{path}:{number}",
+                            dict(zip(header, cells, strict=True)) if header else cells,
+                        )
+                    )
+    except UnicodeDecodeError:
+        raise ConfigError(f"{path}: not UTF-8 text (save it as UTF-8)") from None
     return rows
 
 
@@ -399,7 +403,15 @@ def _load_exemplars(spec: BenchmarkSpec, languages: list[str]) -> dict[str, list
         path = Path(_resolve(fewshot.path or "", ""))
         if not path.exists():
             return {}
-        raw = json.loads(path.read_text(encoding="utf-8"))
+        raw = read_json(path, "exemplars file")
+        if not (
+            isinstance(raw, dict)
+            and isinstance(raw.get("EXEMPLAR_NUMBER_ANSWERS"), list)
+            and isinstance(raw.get("MGSM_EXEMPLARS"), dict)
+        ):
+            raise ConfigError(
+                f"{path}: not MGSM exemplars (needs MGSM_EXEMPLARS and EXEMPLAR_NUMBER_ANSWERS)"
+            )
         answers = raw["EXEMPLAR_NUMBER_ANSWERS"]
         for lang in [*languages, "en"]:
             pack = load_pack(lang)

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -33,7 +34,14 @@ from polyglot.evaluate.scoring import score_outputs
 from polyglot.files import check_output_dir, read_json, write_json
 from polyglot.generation.base import Request
 from polyglot.generation.registry import load_backend
-from polyglot.provenance import make_card, model_identity, now, read_card, write_card
+from polyglot.provenance import (
+    looks_local,
+    make_card,
+    model_identity,
+    now,
+    read_card,
+    write_card,
+)
 
 RUN_FILE, GENERATIONS, RESULTS = "run.json", "generations.jsonl", "results.json"
 _RUN_KEYS = ("config", "model", "benchmark", "dataset_hash")
@@ -93,13 +101,26 @@ def read_run(out: Path) -> dict | None:
 
 
 def _check_not_other_output(out: Path) -> None:
-    """An eval run goes into its own folder, not into a trained model or another output."""
+    """An eval run goes into its own folder, not into a model checkpoint or another output."""
     card = read_card(out)
     if card is not None and card.get("kind") != "eval-run":
         raise ConfigError(
             f"{out} holds a {card.get('kind', 'polyglot output')} (card.json), not an eval run; "
             "choose another --out"
         )
+    if not (out / RUN_FILE).exists() and any(
+        (out / name).exists() for name in ("config.json", "adapter_config.json")
+    ):
+        raise ConfigError(f"{out} holds a model checkpoint, not an eval run; choose another --out")
+
+
+def _same_path(a, b) -> bool:
+    """Two spellings of one local folder (``tiny/model``, ``./tiny/model/``) are the same."""
+    if a == b:
+        return True
+    if isinstance(a, str) and isinstance(b, str) and looks_local(a) and looks_local(b):
+        return os.path.realpath(a) == os.path.realpath(b)
+    return False
 
 
 def what_changed(previous: dict, config: EvalConfig, identity: dict, data_hash: str) -> list[str]:
@@ -109,6 +130,7 @@ def what_changed(previous: dict, config: EvalConfig, identity: dict, data_hash: 
         f"{k} {before.get(k)!r} -> {now_.get(k)!r}"
         for k in sorted(set(before) | set(now_))
         if before.get(k) != now_.get(k)
+        and not (k in ("model", "adapter") and _same_path(before.get(k), now_.get(k)))
     ]
     old_model = previous.get("model", {})
     if old_model.get("fingerprint_method") != identity.get("fingerprint_method"):
@@ -212,6 +234,18 @@ def evaluate(config: EvalConfig | dict, backends: dict | None = None) -> RunResu
         started=now(),
     )
     if previous is not None:
+        # "auto" device and dtype resolve per machine: never mix generations of two
+        old_model, new_model = previous.get("model", {}), run["model"]
+        mixed = [
+            f"{key} {old_model.get(key)} -> {new_model.get(key)}"
+            for key in ("backend", "device", "dtype")
+            if str(old_model.get(key)).split(":")[0] != str(new_model.get(key)).split(":")[0]
+        ]
+        if mixed and not config.overwrite:
+            raise ConfigError(
+                f"{out} holds an unfinished run made with another {', '.join(mixed)}; "
+                "pass --overwrite to start it again here, or choose another --out"
+            )
         run["started"] = previous.get("started")
         run["resumed"] = now()
     if config.overwrite:

@@ -155,12 +155,14 @@ def train_causal_lm(
     (out / "training_args.bin").unlink(missing_ok=True)
     tokenizer.save_pretrained(out)
     losses = [log["loss"] for log in trainer.state.log_history if "loss" in log]
+    # after a resume, Trainer's mean loss and our clock cover this session's steps only
+    session = "_this_session" if resume else ""
     summary = {
         "steps": config.steps,
-        "seconds": round(seconds, 1),
+        f"seconds{session}": round(seconds, 1),
         "first_loss": round(losses[0], 4) if losses else None,
         "final_loss": round(losses[-1], 4) if losses else None,
-        "train_loss": round(output.training_loss, 4),
+        f"train_loss{session}": round(output.training_loss, 4),
         "sequences": len(dataset),
         "resumed_from_step": int(resume.rsplit("-", 1)[-1]) if resume else None,
     }

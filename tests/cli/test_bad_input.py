@@ -51,6 +51,13 @@ def world(tiny_model, tmp_path_factory, shared_data):
         f"model: {tiny_model}\nbenchmark: mgsm\ncolumns:\n  questoin: 0\n  answer: 1\n"
     )
     (root / "broken.yaml").write_text("model: [unclosed\nbenchmark: mgsm\n")
+    (root / "latin1_en.tsv").write_bytes(b"caf\xe9 has 3 cups\t3\n")
+    shutil.copytree(shared_data / "mgsm", root / "mgsm-bad-exemplars")
+    (root / "mgsm-bad-exemplars" / "exemplars.json").write_text('{"foo": 1}')
+    shutil.copytree(tiny_model, root / "bad-tokenizer")
+    (root / "bad-tokenizer" / "tokenizer.json").write_text('{"foo": 1}')
+    (root / "adapter-no-weights").mkdir()
+    (root / "adapter-no-weights" / "adapter_config.json").write_text('{"peft_type": "LORA"}')
     (root / "trained").mkdir()
     (root / "trained" / "card.json").write_text('{"kind": "trained-model"}\n')
     (root / "testbed").mkdir()
@@ -161,6 +168,42 @@ CASES = {
     "eval into a trained model's folder": (
         lambda w: _eval(w, "--out", str(w["root"] / "trained")),
         "holds a trained-model (card.json), not an eval run",
+    ),
+    "custom data not UTF-8": (
+        lambda w: _eval(
+            w,
+            "--benchmark",
+            "custom",
+            "--data",
+            str(w["root"] / "latin1_en.tsv"),
+            "--columns",
+            "question=0,answer=1",
+        ),
+        "not UTF-8 text",
+    ),
+    "damaged exemplars in a --data folder": (
+        lambda w: _eval(w, "--data", str(w["root"] / "mgsm-bad-exemplars"), "--shots", "2"),
+        "exemplars.json: not MGSM exemplars",
+    ),
+    "damaged tokenizer.json": (
+        lambda w: _eval(
+            w, "--model", str(w["root"] / "bad-tokenizer"), "--out", str(w["root"] / "r4")
+        ),
+        "could not load the tokenizer",
+    ),
+    "adapter without weights": (
+        lambda w: _eval(
+            w, "--adapter", str(w["root"] / "adapter-no-weights"), "--out", str(w["root"] / "r5")
+        ),
+        "no adapter weights",
+    ),
+    "eval into a model checkpoint": (
+        lambda w: _eval(w, "--out", str(w["model"])),
+        "holds a model checkpoint, not an eval run",
+    ),
+    "brackets in a path are not markup": (
+        lambda w: ["report", str(w["root"] / "runs[/x]")],
+        "runs[/x]: no such run folder",
     ),
     "report on a missing folder": (
         lambda w: ["report", str(w["root"] / "missing")],

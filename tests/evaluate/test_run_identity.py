@@ -130,3 +130,24 @@ def test_fingerprint_hashes_every_byte_and_is_cached(model, monkeypatch):
     assert [p.name for p in calls] == ["model.safetensors"]  # only the changed file is re-read
     (model / "card.md").write_text("notes")  # files that do not decide outputs do not count
     assert fingerprint(model) == changed
+
+
+def test_another_spelling_of_the_same_folder_is_the_same_run(model, tmp_path, mgsm, monkeypatch):
+    out = tmp_path / "run"
+    assert _run(model, out).exit_code == 0
+    monkeypatch.chdir(model.parent)
+    result = _run(f"./{model.name}/", out)
+    assert result.exit_code == 0 and "already complete" in " ".join(result.output.split())
+
+
+def test_an_unfinished_run_from_another_device_or_dtype_is_not_mixed(model, tmp_path, mgsm):
+    out = tmp_path / "run"
+    assert _run(model, out).exit_code == 0
+    run = json.loads((out / "run.json").read_text())
+    run["model"].update(device="cuda", dtype="bfloat16")  # as if started on a GPU
+    (out / "run.json").write_text(json.dumps(run))
+    lines = (out / "generations.jsonl").read_text().splitlines()
+    (out / "generations.jsonl").write_text("\n".join(lines[:2]) + "\n")
+    result = _run(model, out)
+    assert result.exit_code == 2
+    assert "device cuda -> cpu" in result.output and "dtype bfloat16 -> float32" in result.output

@@ -20,7 +20,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from html import escape
 
-PALETTE = ["#0072B2", "#E69F00", "#009E73", "#CC79A7", "#56B4E9", "#D55E00", "#F0E442", "#000000"]
+# Okabe–Ito without its yellow, which barely shows on white
+PALETTE = ["#0072B2", "#E69F00", "#009E73", "#CC79A7", "#56B4E9", "#D55E00", "#000000"]
+MAX_WIDTH = 1100  # px a chart may take on a page; wider vertical bars turn horizontal
 GOOD, BAD, NEUTRAL = "#009E73", "#D55E00", "#BBBBBB"
 # a sequential light-to-dark blue scale (Color Brewer "Blues"), interpolated
 _SEQUENTIAL = ["#f7fbff", "#c6dbef", "#6baed6", "#2171b5", "#08306b"]
@@ -29,14 +31,31 @@ TITLE_SIZE, LABEL_SIZE, TICK_SIZE = 14, 12, 11
 _PAD = 6  # space between neighbouring texts and around the drawing
 
 
+_NARROW = set("iljtfr.,:;'!|()[]")
+_WIDE_LATIN = set("MWmw@%")
+
+
+def _char_width(char: str) -> float:
+    """A generous width in em of one character in a sans-serif font (measured against Noto
+    Sans and DejaVu Sans in Chromium: "WWWWWWWW" is 7.4 em, estimated 7.6)."""
+    if unicodedata.combining(char) or unicodedata.category(char) in ("Mn", "Me", "Cf"):
+        return 0.0
+    if unicodedata.east_asian_width(char) in ("W", "F"):
+        return 1.0
+    if char in _WIDE_LATIN:
+        return 0.95
+    if char == " ":
+        return 0.3
+    if char in _NARROW:
+        return 0.36
+    if char.isascii():
+        return 0.72 if char.isupper() else 0.6
+    return 0.75  # Thai, Bengali, Arabic, Devanagari, Cyrillic, accented Latin
+
+
 def text_width(text: str, size: float) -> float:
-    """A conservative estimate of ``text``'s rendered width in px at font ``size``."""
-    width = 0.0
-    for char in text:
-        if unicodedata.combining(char) or unicodedata.category(char) in ("Mn", "Me", "Cf"):
-            continue
-        width += 1.0 if unicodedata.east_asian_width(char) in ("W", "F") else 0.62
-    return width * size
+    """A generous estimate of ``text``'s rendered width in px at font ``size``."""
+    return sum(_char_width(char) for char in text) * size
 
 
 @dataclass
@@ -143,7 +162,14 @@ def _legend(canvas: Canvas, entries: list[tuple[str, str]], x0: float, y: float,
 
 
 def _format(value: float, percent: bool, digits: int = 1) -> str:
-    return f"{100 * value:.{digits}f}%" if percent else f"{value:.{max(digits, 2)}g}"
+    """95.5% for shares; plain numbers otherwise (1,234 · 5.53 · 0.0042), never 1.2e+03."""
+    if percent:
+        return f"{100 * value:.{digits}f}%"
+    if value == 0 or abs(value) >= 100:
+        return f"{value:,.0f}"
+    if abs(value) >= 1:
+        return f"{value:,.2f}".rstrip("0").rstrip(".")
+    return f"{value:.3g}"
 
 
 def nice_ticks(low: float, high: float, count: int = 5) -> list[float]:
@@ -179,21 +205,25 @@ def grouped_bars(
     percent: bool = True,
     maximum: float | None = None,
 ) -> str:
-    """Vertical bars, one group per category and one bar per series (before/after a stage),
-    with error bars for the intervals; 0..maximum (1 for percentages)."""
-    canvas = Canvas()
-    top = _title(canvas, title)
+    """Bars, one group per category and one bar per series (before/after a stage), with error
+    bars for the intervals; 0..maximum (1 for percentages). Vertical while they fit in
+    ``MAX_WIDTH``, horizontal (one row per category) when there are too many or too long
+    labels. A missing value is marked "n/a", never drawn as a zero bar."""
     values = [v for s in series for v in s.values if v is not None]
     highs = [ci[1] for s in series for ci in (s.intervals or []) if ci and ci[1] is not None]
     maximum = maximum or (1.0 if percent else max(values + highs + [1e-9]))
     ticks = nice_ticks(0.0, maximum) if not percent else [0, 0.25, 0.5, 0.75, 1.0]
-    maximum = ticks[-1]
     tick_labels = [_format(t, percent, 0) for t in ticks]
-    axis_x = _PAD + max(text_width(t, TICK_SIZE) for t in tick_labels) + _PAD
-    plot_h = 200.0
     bar = 16.0 if len(series) > 1 else 24.0
     group = max(len(series) * bar, max((text_width(c, LABEL_SIZE) for c in categories), default=0))
     group += 2 * _PAD
+    if group * len(categories) > MAX_WIDTH - 80:
+        return _horizontal_bars(title, categories, series, y_label, percent, ticks, tick_labels)
+    canvas = Canvas()
+    top = _title(canvas, title)
+    maximum = ticks[-1]
+    axis_x = _PAD + max(text_width(t, TICK_SIZE) for t in tick_labels) + _PAD
+    plot_h = 200.0
     plot_w = max(group * len(categories), 60.0)
     plot_top = top + TICK_SIZE / 2
     bottom = plot_top + plot_h
@@ -208,6 +238,11 @@ def grouped_bars(
     canvas.shape(_line(axis_x, plot_top, axis_x, bottom, "axis"), axis_x, bottom)
     for g, category in enumerate(categories):
         x0 = axis_x + g * group + (group - len(series) * bar) / 2
+        missing = [s for s, entry in enumerate(series) if entry.values[g] is None]
+        if missing:  # one "n/a" above the group's baseline, hovering which series lack it
+            names = ", ".join(series[s].name for s in missing)
+            canvas.text(axis_x + (g + 0.5) * group, bottom - _PAD, "n/a", TICK_SIZE, "middle",
+                        "value", hover=f"{category}: no value for {names}")  # fmt: skip
         for s, entry in enumerate(series):
             value = entry.values[g]
             if value is None:
@@ -245,6 +280,75 @@ def grouped_bars(
     return canvas.svg(title)
 
 
+def _horizontal_bars(
+    title: str,
+    categories: Sequence[str],
+    series: Sequence[Series],
+    value_label: str,
+    percent: bool,
+    ticks: list[float],
+    tick_labels: list[str],
+) -> str:
+    """``grouped_bars`` turned sideways: a row per category, its label on the left."""
+    canvas = Canvas()
+    top = _title(canvas, title)
+    maximum = ticks[-1]
+    left = _PAD + max((text_width(c, LABEL_SIZE) for c in categories), default=0) + _PAD
+    bar = 12.0 if len(series) > 1 else 16.0
+    row = max(len(series) * bar, LABEL_SIZE * 1.05) + _PAD
+    span = 360.0
+    first_tick = text_width(tick_labels[0], TICK_SIZE) / 2
+    left = max(left, _PAD + first_tick)
+    plot_top = top
+    bottom = plot_top + row * len(categories)
+
+    def x_of(value: float) -> float:
+        return left + span * min(max(value, 0.0), maximum) / maximum
+
+    for tick, label in zip(ticks, tick_labels, strict=True):
+        canvas.shape(_line(x_of(tick), plot_top, x_of(tick), bottom, "grid"), x_of(tick), bottom)
+        canvas.text(x_of(tick), bottom + _PAD + TICK_SIZE * 0.8, label, TICK_SIZE, "middle", "tick")
+    canvas.shape(_line(left, plot_top, left, bottom, "axis"), left, bottom)
+    for g, category in enumerate(categories):
+        y0 = plot_top + g * row + (row - len(series) * bar) / 2
+        canvas.text(left - _PAD, plot_top + g * row + row / 2 + LABEL_SIZE * 0.35, category,
+                    LABEL_SIZE, "end")  # fmt: skip
+        for s, entry in enumerate(series):
+            value, y = entry.values[g], y0 + s * bar
+            if value is None:
+                canvas.text(left + _PAD, y + bar * 0.75, "n/a", TICK_SIZE, "start", "value",
+                            hover=f"{entry.name}, {category}: no value")  # fmt: skip
+                continue
+            hover = f"{entry.name}, {category}: {_format(value, percent)}"
+            interval = entry.intervals[g] if entry.intervals else None
+            if interval and None not in interval:
+                hover += (
+                    f" (95% CI {_format(interval[0], percent)}–{_format(interval[1], percent)})"
+                )
+            colour = PALETTE[s % len(PALETTE)]
+            canvas.shape(
+                _rect(left, y + 1, x_of(value) - left, bar - 2, colour, hover), x_of(value), y + bar
+            )
+            if interval and None not in interval:
+                cy, lo, hi = y + bar / 2, x_of(interval[0]), x_of(interval[1])
+                canvas.shape(
+                    _line(lo, cy, hi, cy, "whisker")
+                    + _line(lo, cy - 3, lo, cy + 3, "whisker")
+                    + _line(hi, cy - 3, hi, cy + 3, "whisker"),
+                    hi,
+                    cy + 3,
+                )
+    below = bottom + _PAD + TICK_SIZE * 1.05 + _PAD
+    canvas.text(left + span / 2, below + LABEL_SIZE * 0.8, value_label, LABEL_SIZE, "middle",
+                "axis-label")  # fmt: skip
+    below += LABEL_SIZE * 1.05 + _PAD
+    canvas.extend(left + span + first_tick + _PAD, below)
+    if len(series) > 1:
+        entries = [(e.name, PALETTE[i % len(PALETTE)]) for i, e in enumerate(series)]
+        _legend(canvas, entries, left, below, span)
+    return canvas.svg(title)
+
+
 def line_chart(
     title: str,
     series: Sequence[tuple[str, Sequence[float], Sequence[float]]],
@@ -258,8 +362,12 @@ def line_chart(
     the share of items translated)."""
     canvas = Canvas()
     top = _title(canvas, title)
-    xs = [x for _, sx, _ in series for x in sx]
-    ys = [y for _, _, sy in series for y in sy if y is not None and math.isfinite(y)]
+    # a point without a finite y (a missing value, a diverged loss) is a gap in its line
+    cleaned = [
+        (name, [_finite(x, y) for x, y in zip(sx, sy, strict=True)]) for name, sx, sy in series
+    ]
+    xs = [p[0] for _, points in cleaned for p in points if p]
+    ys = [p[1] for _, points in cleaned for p in points if p]
     x_ticks = nice_ticks(min(xs, default=0.0), max(xs, default=1.0))
     y_ticks = (
         [0, 0.25, 0.5, 0.75, 1.0] if percent_y else nice_ticks(min(ys + [0.0]), max(ys + [1e-9]))
@@ -292,25 +400,32 @@ def line_chart(
             )
             last_right = box.x + box.w
     canvas.shape(_line(axis_x, bottom, axis_x + plot_w, bottom, "axis"), axis_x + plot_w, bottom)
-    for s, (name, sx, sy) in enumerate(series):
+    for s, (name, points) in enumerate(cleaned):
         colour = PALETTE[s % len(PALETTE)]
-        points = [(px(x), py(y)) for x, y in zip(sx, sy, strict=True) if y is not None]
-        path = " ".join(f"{x:.1f},{y:.1f}" for x, y in points)
-        canvas.shape(
-            f'<polyline points="{path}" fill="none" stroke="{colour}" stroke-width="2">'
-            f"<title>{escape(name)}</title></polyline>",
-            axis_x + plot_w,
-            bottom,
-        )
-        if markers:
-            for (x, y), vx, vy in zip(points, sx, sy, strict=False):
-                shown = _format(vy, True) if percent_y else f"{vy:.4g}"
-                canvas.shape(
-                    f'<circle cx="{x:.1f}" cy="{y:.1f}" r="3" fill="{colour}"><title>'
-                    f"{escape(name)}: {x_label} {vx:g}, {y_label} {shown}</title></circle>",
-                    x + 3,
-                    y + 3,
-                )
+        for run in _runs(points):
+            path = " ".join(f"{px(x):.1f},{py(y):.1f}" for x, y in run)
+            canvas.shape(
+                f'<polyline points="{path}" fill="none" stroke="{colour}" stroke-width="2">'
+                f"<title>{escape(name)}</title></polyline>",
+                axis_x + plot_w,
+                bottom,
+            )
+        # every value readable on hover: all points when few (drawn), about 60 evenly spaced
+        # invisible targets when many (a dot per step of a long training run is a smear)
+        present = [p for p in points if p]
+        shown = present if len(present) <= 60 else present[:: math.ceil(len(present) / 60)]
+        visible = markers and len(present) <= 60
+        opacity = "" if visible else ' fill-opacity="0"'
+        for x, y in shown:
+            value = _format(y, percent_y, 1)
+            canvas.shape(
+                f'<circle cx="{px(x):.1f}" cy="{py(y):.1f}" r="{3 if visible else 5}" '
+                f'fill="{colour}"{opacity}><title>'
+                f"{escape(name)}: {escape(x_label)} {_format(x, False)}, {escape(y_label)} "
+                f"{value}</title></circle>",
+                px(x) + 5,
+                py(y) + 5,
+            )
     below = bottom + _PAD + TICK_SIZE * 1.05 + _PAD
     canvas.text(axis_x + plot_w / 2, below + LABEL_SIZE * 0.8, x_label, LABEL_SIZE, "middle",
                 "axis-label")  # fmt: skip
@@ -319,6 +434,23 @@ def line_chart(
         entries = [(name, PALETTE[i % len(PALETTE)]) for i, (name, _, _) in enumerate(series)]
         _legend(canvas, entries, axis_x, below, plot_w)
     return canvas.svg(title)
+
+
+def _finite(x: float, y: float | None) -> tuple[float, float] | None:
+    if y is None or x is None or not (math.isfinite(x) and math.isfinite(y)):
+        return None
+    return float(x), float(y)
+
+
+def _runs(points: list[tuple[float, float] | None]) -> list[list[tuple[float, float]]]:
+    """The unbroken stretches of a line (None breaks it)."""
+    runs: list[list[tuple[float, float]]] = [[]]
+    for point in points:
+        if point is None:
+            runs.append([])
+        else:
+            runs[-1].append(point)
+    return [run for run in runs if run]
 
 
 def _sequential(share: float) -> str:
@@ -337,14 +469,21 @@ def heatmap(
     values: Sequence[Sequence[float | None]],
     *,
     value_label: str,
+    row_title: str = "",
+    column_title: str = "",
     low: float | None = None,
     high: float | None = None,
     percent: bool = False,
 ) -> str:
     """A grid of cells coloured by value (layers × modules; a grid of two settings), with the
-    value on hover and a colour key."""
+    value on hover, what the rows and columns are, and a colour key (grey: no value)."""
     canvas = Canvas()
     top = _title(canvas, title)
+    if row_title or column_title:
+        axes = f"rows: {row_title}" * bool(row_title) + " · " * bool(row_title and column_title)
+        axes += f"columns: {column_title}" * bool(column_title)
+        canvas.text(_PAD, top + LABEL_SIZE * 0.8, axes, LABEL_SIZE, cls="axis-label")
+        top += LABEL_SIZE * 1.05 + _PAD
     flat = [v for row in values for v in row if v is not None and math.isfinite(v)]
     low = min(flat, default=0.0) if low is None else low
     high = max(flat, default=1.0) if high is None else high
@@ -379,7 +518,11 @@ def heatmap(
     label_y = y + 10 + _PAD + TICK_SIZE * 0.8
     canvas.text(left, label_y, _format(low, percent, 2), TICK_SIZE, "start", "tick")
     canvas.text(left + key_w, label_y, _format(high, percent, 2), TICK_SIZE, "end", "tick")
-    canvas.text(left + key_w + 2 * _PAD, y + 9.5, value_label, LABEL_SIZE, cls="axis-label")
+    label = canvas.text(left + key_w + 2 * _PAD, y + 9.5, value_label, LABEL_SIZE, cls="axis-label")
+    if any(v is None for row in values for v in row):
+        x = label.x + label.w + 3 * _PAD
+        canvas.shape(_rect(x, y, 10, 10, NEUTRAL, "no value"), x + 10, y + 10)
+        canvas.text(x + 14, y + 9.5, "no value", LABEL_SIZE, cls="legend")
     return canvas.svg(title)
 
 
@@ -425,9 +568,10 @@ def diverging_bars(
     *,
     unit: str = "pts",
 ) -> str:
-    """Horizontal bars left (negative) or right (positive) of zero, the value beside each bar's
-    end (the gap to English in points). Values sit in gutters of their own, so a long bar's
-    value never covers the category labels."""
+    """Horizontal bars left (negative) or right (positive) of zero, the value just beyond each
+    bar's end (the gap to English in points). Room for the values is kept on both sides of the
+    bars, so even the longest bar's value never covers the category labels; a missing value
+    reads "–" at zero."""
     canvas = Canvas()
     top = _title(canvas, title)
     shown = ["–" if v is None else f"{v:+.1f}" for v in values]
@@ -440,11 +584,14 @@ def diverging_bars(
     left_span = half if has_negative else 0.0
     right_span = half if has_positive or not has_negative else 0.0
     zero = left + (gutter if has_negative else 0) + left_span
+    right_span = right_span or gutter  # "–" for a missing value sits right of zero
     row = 22.0
     for i, (category, value, text) in enumerate(zip(categories, values, shown, strict=True)):
         y = top + i * row
         canvas.text(left - _PAD, y + 15, category, LABEL_SIZE, "end")
         if value is None:
+            canvas.text(zero + _PAD / 2, y + 15, text, TICK_SIZE, "start", "value",
+                        hover=f"{category}: no value")  # fmt: skip
             continue
         w = (left_span if value < 0 else right_span) * abs(value) / limit
         x = zero - w if value < 0 else zero
@@ -453,9 +600,9 @@ def diverging_bars(
             _rect(x, y + 3, w, row - 6, colour, f"{category}: {text} {unit}"), x + w, y + row
         )
         if value < 0:
-            canvas.text(zero - left_span - _PAD / 2, y + 15, text, TICK_SIZE, "end", "value")
+            canvas.text(x - _PAD / 2, y + 15, text, TICK_SIZE, "end", "value")
         else:
-            canvas.text(zero + right_span + _PAD / 2, y + 15, text, TICK_SIZE, "start", "value")
+            canvas.text(x + w + _PAD / 2, y + 15, text, TICK_SIZE, "start", "value")
     bottom = top + row * len(categories)
     canvas.shape(_line(zero, top, zero, bottom, "axis"), zero, bottom)
     canvas.extend(zero + right_span + gutter, bottom)

@@ -42,9 +42,12 @@ def build_tiny_model(tokenizer, spec: TinyModelSpec = TinyModelSpec(), *, seed: 
 
 def save_checkpoint(model, tokenizer, out_dir: str | Path) -> Path:
     """An ordinary HF checkpoint directory (safetensors + config + tokenizer)."""
+    from polyglot.models import quiet_transformers
+
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    model.save_pretrained(out, safe_serialization=True)
+    with quiet_transformers():
+        model.save_pretrained(out, safe_serialization=True)
     tokenizer.save_pretrained(out)
     return out
 

@@ -53,6 +53,21 @@ def _charts(n: int, long: bool) -> dict[str, str]:
             x_label="step",
             y_label="loss",
         ),
+        "line chart, 2000 points with gaps": line_chart(
+            "a long training run that diverged",
+            [
+                (
+                    "loss",
+                    list(range(2000)),
+                    [
+                        None if k == 700 else float("nan") if k > 1990 else 3000 / (1 + k)
+                        for k in range(2000)
+                    ],
+                )
+            ],
+            x_label="step",
+            y_label="loss",
+        ),  # fmt: skip
         "line chart, two series, percent": line_chart(
             "accuracy against the share of items translated",
             [(lang, [0, 0.25, 0.5, 1.0], [0.0, 0.3, 0.8, 1.0]) for lang in langs[:6]],
@@ -64,8 +79,13 @@ def _charts(n: int, long: bool) -> dict[str, str]:
             "relative change per layer and module",
             [f"layer {i}" for i in range(max(n, 2))],
             ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"],
-            [[(i * 7 + j) / 50 for j in range(7)] for i in range(max(n, 2))],
+            [
+                [None if (i, j) == (0, 0) else (i * 7 + j) * 40.5 for j in range(7)]
+                for i in range(max(n, 2))
+            ],  # fmt: skip
             value_label="relative change",
+            row_title="layer",
+            column_title="module",
         ),
         "stacked bars": stacked_bars(
             "language of the chain of thought",
@@ -78,6 +98,14 @@ def _charts(n: int, long: bool) -> dict[str, str]:
         ),
         "diverging bars, both signs": diverging_bars(
             "change (points)", langs, [(-1) ** i * 100 * v for i, v in enumerate(values)]
+        ),
+        "diverging bars, a missing value": diverging_bars(
+            "gap", langs, [None if i == 0 else -50.0 for i in range(n)]
+        ),
+        "grouped bars, a missing value": grouped_bars(
+            "two runs, one language missing in the second",
+            langs,
+            [Series("a", values), Series("b", [None] + values[1:])],
         ),
     }
 
@@ -135,3 +163,32 @@ def test_error_bars_and_the_zero_row_are_drawn():
     lines = [e for e in ET.fromstring(svg).iter(f"{SVG}line") if e.get("class") == "whisker"]
     assert len(lines) == 3  # the upper bound of 0/200 is visible above a zero bar
     assert float(lines[0].get("y1")) > float(lines[0].get("y2"))
+
+
+def test_too_many_or_too_long_labels_turn_the_bars_horizontal():
+    svg = grouped_bars("acc", _languages(20, True), [Series("base", _values(20))])
+    width = float(ET.fromstring(svg).get("width"))
+    assert width <= 1100  # readable on a page, not shrunk to 3 px text
+    labels = [e for e in ET.fromstring(svg).iter(f"{SVG}text") if e.get("text-anchor") == "end"]
+    assert len({float(e.get("x")) for e in labels if e.get("class") == "label"}) == 1  # one column
+
+
+def test_a_long_line_is_one_path_per_unbroken_stretch_with_thinned_hover_targets():
+    svg = line_chart(
+        "loss",
+        [("loss", list(range(2000)), [None if k == 700 else 1.0 / (1 + k) for k in range(2000)])],
+        x_label="step",
+        y_label="loss",
+    )
+    root = ET.fromstring(svg)
+    assert len(list(root.iter(f"{SVG}polyline"))) == 2  # split at the missing point
+    circles = list(root.iter(f"{SVG}circle"))
+    assert 30 <= len(circles) <= 61 and all(c.get("fill-opacity") == "0" for c in circles)
+    assert "nan" not in svg and "e+" not in svg
+
+
+def test_plain_numbers_never_in_scientific_notation():
+    from polyglot.report.charts import _format
+
+    assert _format(130.0, False) == "130" and _format(1234.0, False) == "1,234"
+    assert _format(5.53, False) == "5.53" and _format(0.0042, False) == "0.0042"

@@ -10,22 +10,77 @@ from __future__ import annotations
 
 import logging
 import time
+from contextlib import contextmanager
 from pathlib import Path
 
 logger = logging.getLogger("polyglot")
 
 
+LOGGERS = ("polyglot", "transformers", "datasets", "peft")
+
+
 def log_to_file(path: str | Path) -> logging.Handler:
-    """Send polyglot's and the libraries' detail (transformers, datasets) to ``path``."""
+    """Send polyglot's and the libraries' detail (transformers, datasets, peft) to ``path``."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     handler = logging.FileHandler(path, encoding="utf-8")
     handler.setFormatter(logging.Formatter("%(asctime)s %(name)s %(levelname)s %(message)s"))
-    for name in ("polyglot", "transformers", "datasets", "peft"):
+    # transformers sets its own level when first imported: import its logging first, then
+    # set INFO, so that its detail reaches the file (its terminal handler stays at warnings)
+    from transformers.utils import logging as hf_logging
+
+    hf_logging.set_verbosity_info()
+    for library_handler in logging.getLogger("transformers").handlers:
+        if type(library_handler) is logging.StreamHandler:  # the terminal: warnings only
+            library_handler.setLevel(logging.WARNING)
+    for name in LOGGERS:
         target = logging.getLogger(name)
         target.addHandler(handler)
         target.setLevel(logging.INFO)
     return handler
+
+
+def stop_logging_to_file(handler: logging.Handler) -> None:
+    from transformers.utils import logging as hf_logging
+
+    for name in LOGGERS:
+        logging.getLogger(name).removeHandler(handler)
+    handler.close()
+    hf_logging.set_verbosity_warning()
+
+
+@contextmanager
+def generation_bar(show: bool, total: int):
+    """A rich bar for generating (items, items/s, time left), or nothing; yields ``advance(n)``.
+    The bar is stopped however the block ends (a kill, an error), so the terminal is left clean."""
+    if not show or total <= 0:
+        yield lambda n: None
+        return
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeRemainingColumn,
+    )
+
+    bar = Progress(
+        TextColumn("generating"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("{task.fields[rate]}"),
+        TimeRemainingColumn(),
+    )
+    task = bar.add_task("generate", total=total, rate="")
+    started, count = time.perf_counter(), [0]
+
+    def advance(n: int) -> None:
+        count[0] += n
+        rate = count[0] / max(time.perf_counter() - started, 1e-9)
+        bar.update(task, advance=n, rate=f"{rate:.2f} items/s")
+
+    with bar:
+        yield advance
 
 
 def training_callback(total_steps: int, show: bool):
@@ -85,7 +140,12 @@ def training_callback(total_steps: int, show: bool):
             train_logger.info("step %d %s", state.global_step, logs)
 
         def on_train_end(self, args, state, control, **kwargs):
+            self.stop()
+
+        def stop(self) -> None:
+            """Stop the bar (also when training ends with an error or Ctrl-C)."""
             if self.bar is not None:
                 self.bar.stop()
+                self.bar = None
 
     return TrainingProgress()

@@ -12,7 +12,7 @@ from rich.table import Table
 from polyglot.cli.data import parse_columns
 from polyglot.cli.errors import friendly_errors
 from polyglot.cli.output import QUIET
-from polyglot.report.format import pct, points
+from polyglot.report.format import pct, percent, points
 
 console = Console(highlight=False)
 
@@ -46,7 +46,7 @@ def print_summary(results: dict) -> None:
     s = results["summary"]
     rate = run.get("items_per_second")
     console.print(
-        f"English {pct(s['english_accuracy'])}% · others {pct(s['mean_accuracy_non_english'])}% · "
+        f"English {percent(s['english_accuracy'])} · others {percent(s['mean_accuracy_non_english'])} · "
         f"mean gap {points(s['mean_gap_points'])} pts" + (f" · {rate} items/s" if rate else "")
     )
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 import typer
@@ -47,11 +48,12 @@ def main(
     """polyglot command line."""
     if log_file is not None:
         from polyglot.cli.errors import fail
-        from polyglot.progress import log_to_file
+        from polyglot.progress import log_to_file, logger
 
         if log_file.is_dir():
             fail(f"--log-file {log_file}: is a folder, expected a file")
         log_to_file(log_file)
+        logger.info("polyglot %s: %s", __version__, " ".join(sys.argv[1:]))
 
 
 @app.command()

@@ -67,7 +67,7 @@ def build(
     table.add_column("stage")
     table.add_column("result")
     for stage, info in state["stages"].items():
-        table.add_row(stage, ", ".join(f"{k}: {v}" for k, v in info.items()))
+        table.add_row(stage, ", ".join(f"{k}: {v}" for k, v in info.items() if v is not None))
     console.print(table)
     console.print(
         f"evaluate it: polyglot eval --model {out}/base --benchmark testbed "

@@ -1,6 +1,6 @@
 """Comparing evaluation runs: accuracy per language side by side, and each run against the
-first on the items they share (exact McNemar and paired-bootstrap p-values); and writing a run's
-or a comparison's report pages (``polyglot.report`` renders them)."""
+first on the items they share (exact McNemar and paired-bootstrap p-values), written with its
+report pages (``polyglot.report`` renders them)."""
 
 from __future__ import annotations
 
@@ -11,16 +11,9 @@ from polyglot.config import ConfigError
 from polyglot.evaluate.metrics import mcnemar_exact, paired_bootstrap
 from polyglot.evaluate.records import read_records
 from polyglot.files import check_output_dir, read_json, write_atomic, write_json
-from polyglot.report import comparison_page, eval_run_page
+from polyglot.report import comparison_page
 
 COMPARISON_SCHEMA = "polyglot.eval.comparison/1"
-
-
-def write_run_reports(out: Path, results: dict, records: list[dict], warnings: list[str]) -> None:
-    """``report.html`` and ``report.md`` of one run."""
-    html, markdown = eval_run_page(results, records, warnings)
-    write_atomic(out / "report.md", markdown)
-    write_atomic(out / "report.html", html)
 
 
 def _load_run(path: Path) -> tuple[dict, dict[str, dict]]:

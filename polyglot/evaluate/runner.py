@@ -20,7 +20,6 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -31,9 +30,10 @@ from polyglot.evaluate.config import EvalConfig
 from polyglot.evaluate.records import append_records, read_records
 from polyglot.evaluate.results import summarize
 from polyglot.evaluate.scoring import score_outputs
-from polyglot.files import check_output_dir, read_json, write_json
+from polyglot.files import check_output_dir, read_json, write_atomic, write_json
 from polyglot.generation.base import Request
 from polyglot.generation.registry import load_backend
+from polyglot.progress import generation_bar, logger
 from polyglot.provenance import (
     looks_local,
     make_card,
@@ -263,7 +263,7 @@ def evaluate(config: EvalConfig | dict, backends: dict | None = None) -> RunResu
     pending = sum(1 for _, b in todo for r in b if r.key not in done)
     prompts = {r.key: r.prompt for r in requests}
     generated = 0
-    with _progress(config.progress, pending, len(keys) - pending) as advance:
+    with generation_bar(config.progress, pending) as advance:
         for generations in backend.generate(todo):
             fresh = []
             for g in generations:
@@ -306,6 +306,17 @@ def _read_results(out: Path) -> dict | None:
     return results
 
 
+def write_run_reports(out: Path, results: dict, records: list[dict], warnings: list[str]) -> None:
+    """``report.html`` and ``report.md`` of one run."""
+    from polyglot.report import eval_run_page
+
+    html, markdown = eval_run_page(results, records, warnings)
+    write_atomic(out / "report.md", markdown)
+    write_atomic(out / "report.html", html)
+    for warning in warnings:
+        logger.warning("%s: %s", out, warning)
+
+
 def run_warnings(results: dict) -> list[str]:
     """What a user must know about a run's numbers (printed by the CLI, shown in reports)."""
     notes = []
@@ -320,8 +331,6 @@ def run_warnings(results: dict) -> list[str]:
 
 def finish_run(out: str | Path) -> dict:
     """(Re)compute results.json and the reports of a run folder from its records."""
-    from polyglot.evaluate.compare import write_run_reports
-
     out = Path(out)
     if out.is_file():
         raise ConfigError(f"{out}: is a file; pass the run folder")
@@ -353,46 +362,3 @@ def finish_run(out: str | Path) -> dict:
     write_json(out / RESULTS, results)
     write_run_reports(out, results, records, run_warnings(results))
     return results
-
-
-class _progress:
-    """A rich progress bar with items/s, or nothing."""
-
-    def __init__(self, enabled: bool, total: int, completed: int):
-        self.enabled, self.total, self.completed = enabled and total > 0, total, completed
-        self.started = time.perf_counter()
-
-    def __enter__(self):
-        if not self.enabled:
-            return lambda n: None
-        from rich.progress import (
-            BarColumn,
-            MofNCompleteColumn,
-            Progress,
-            TextColumn,
-            TimeRemainingColumn,
-        )
-
-        self.bar = Progress(
-            TextColumn("generating"),
-            BarColumn(),
-            MofNCompleteColumn(),
-            TextColumn("{task.fields[rate]}"),
-            TimeRemainingColumn(),
-            transient=False,
-        )
-        self.bar.start()
-        task = self.bar.add_task("gen", total=self.total, rate="")
-        count = [0]
-
-        def advance(n: int) -> None:
-            count[0] += n
-            rate = count[0] / max(time.perf_counter() - self.started, 1e-9)
-            self.bar.update(task, advance=n, rate=f"{rate:.2f} items/s")
-
-        return advance
-
-    def __exit__(self, *exc):
-        if self.enabled:
-            self.bar.stop()
-        return False

@@ -83,10 +83,9 @@ def text_box(x: float, y: float, text: str, size: float, anchor: str = "start") 
 
 @dataclass
 class Canvas:
-    """SVG elements plus the box of every text, so the frame can be sized to hold them all."""
+    """SVG elements, and how far right and down they reach, so the frame holds them all."""
 
     parts: list[str] = field(default_factory=list)
-    texts: list[Box] = field(default_factory=list)
     right: float = 0.0
     bottom: float = 0.0
 
@@ -101,7 +100,6 @@ class Canvas:
         hover: str | None = None,
     ) -> Box:
         box = text_box(x, y, text, size, anchor)
-        self.texts.append(box)
         self.extend(box.x + box.w, box.y + box.h)
         tip = f"<title>{escape(hover)}</title>" if hover else ""
         self.parts.append(

@@ -108,12 +108,19 @@ def _language_rows(results: dict) -> list[list[str]]:
                 f"{pct(c['both'])} / {pct(c['english_only'])} / {pct(c['language_only'])}"
                 if c
                 else "–",
-                f"{pct(f['target'])} / {pct(f['en'])} / {pct(f['other'])}" if f else "–",
+                _shares(lang, f),
                 number(r.get("mean_new_tokens"), "{:.0f}"),
                 str(r.get("truncated_prompts", 0)),
             ]
         )
     return rows
+
+
+def _shares(lang: str, fidelity: dict | None) -> str:
+    if not fidelity:
+        return "–"
+    english = "(same)" if lang == "en" else pct(fidelity["en"])  # counted once for English
+    return f"{pct(fidelity['target'])} / {english} / {pct(fidelity['other'])}"
 
 
 def _headline(results: dict) -> str:
@@ -137,11 +144,16 @@ def _headline(results: dict) -> str:
 
 def _cards(results: dict) -> list[tuple[str, str]]:
     s = results["summary"]
+    others = [r for lang, r in results["languages"].items() if lang != "en"]
+    with_text = sum(1 for r in others if r.get("fidelity"))
     return [
         ("English accuracy", percent(s["english_accuracy"])),
         ("other languages (mean)", percent(s["mean_accuracy_non_english"])),
         ("mean gap to English", f"{points(s['mean_gap_points'])} pts"),
-        ("CoT in question's language", percent(s["mean_target_fidelity_non_english"])),
+        (
+            f"CoT in question's language ({with_text} of {len(others)} languages with text)",
+            percent(s["mean_target_fidelity_non_english"]),
+        ),
         ("no answer", f"{s['no_answer']} / {s['items']}"),
     ]
 
@@ -163,7 +175,7 @@ def _samples(records: list[dict], languages: list[str], per_language: int) -> li
                 "gold": value(r["gold"]),
                 "answer": value(r.get("answer")),
                 "rule": r.get("rule"),
-                "prompt": r["prompt"][-400:],
+                "prompt": r["prompt"] if len(r["prompt"]) <= 400 else "…" + r["prompt"][-400:],
                 "output": r["output"],
                 "dir": direction,
                 "first": i == 0,  # shown open: one example per language at a glance

@@ -135,21 +135,25 @@ def train_causal_lm(
         disable_tqdm=True,  # polyglot's own bar (polyglot.progress), or none
         dataloader_num_workers=0,
     )
+    bar = training_callback(config.steps, progress)
     trainer = Trainer(
         model=model,
         args=args,
         train_dataset=dataset,
         data_collator=collator,
-        callbacks=[training_callback(config.steps, progress), *(callbacks or [])],
+        callbacks=[bar, *(callbacks or [])],
     )
     trainer.remove_callback(PrinterCallback)  # raw log dictionaries: to the log file instead
     # (Trainer sets config.use_cache = False; with a cache, transformers would not build the
     # per-document mask from the position ids)
     started = time.perf_counter()
-    with quiet_transformers():  # checkpoint saves print a bar each; training keeps its own
-        output = trainer.train(resume_from_checkpoint=resume)
-        seconds = time.perf_counter() - started
-        trainer.save_model(str(out))
+    try:
+        with quiet_transformers():  # checkpoint saves print a bar each; training has its own
+            output = trainer.train(resume_from_checkpoint=resume)
+            seconds = time.perf_counter() - started
+            trainer.save_model(str(out))
+    finally:
+        bar.stop()  # a kill or an error leaves the terminal as it found it
     # weights, config and tokenizer only: training_args.bin is a pickle, and the card says how
     # the model was trained
     (out / "training_args.bin").unlink(missing_ok=True)

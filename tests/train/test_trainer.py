@@ -115,9 +115,8 @@ def test_a_checkpoint_cut_off_by_a_kill_is_skipped(tiny_model, tmp_path):
 def test_training_shows_a_bar_not_log_dictionaries_and_logs_the_detail(
     tiny_model, tmp_path, capsys
 ):
-    import logging
 
-    from polyglot.progress import log_to_file
+    from polyglot.progress import log_to_file, stop_logging_to_file
 
     handler = log_to_file(tmp_path / "train.log")
     try:
@@ -126,10 +125,9 @@ def test_training_shows_a_bar_not_log_dictionaries_and_logs_the_detail(
         config = TrainingConfig(steps=10, batch_size=4, max_length=64)
         train_causal_lm(model, tokenizer, TEXTS, config, tmp_path / "out", progress=True)
     finally:
-        for name in ("polyglot", "transformers", "datasets", "peft"):
-            logging.getLogger(name).removeHandler(handler)
-        handler.close()
+        stop_logging_to_file(handler)
     printed = capsys.readouterr()
+    assert "training" in printed.out and "10/10" in printed.out  # the bar, at its end
     assert "{'loss'" not in printed.out + printed.err  # no Trainer log dictionaries
     assert "Writing model shards" not in printed.err
     detail = (tmp_path / "train.log").read_text()

@@ -222,13 +222,18 @@ def make_card(kind: str, config: dict, inputs: dict | None = None, **extra: Any)
     return {
         "schema": CARD_SCHEMA,
         "kind": kind,
-        "command": shlex.join([Path(sys.argv[0]).name, *sys.argv[1:]]) if sys.argv else None,
+        "command": shlex.join([_program(), *sys.argv[1:]]) if sys.argv else None,
         "created": now(),
         "config": config,
         "inputs": inputs or {},
         "versions": package_versions(),
         **extra,
     }
+
+
+def _program() -> str:
+    name = Path(sys.argv[0]).name
+    return "polyglot" if name in ("__main__.py", "-m", "polyglot") else name
 
 
 def write_card(folder: str | Path, card: dict, json_name: str = CARD_JSON) -> None:

@@ -151,7 +151,7 @@ def _cards(results: dict) -> list[tuple[str, str]]:
         ("other languages (mean)", percent(s["mean_accuracy_non_english"])),
         ("mean gap to English", f"{points(s['mean_gap_points'])} pts"),
         (
-            f"CoT in question's language ({with_text} of {len(others)} languages with text)",
+            f"CoT in question's language ({with_text} of {len(others)} with text)",
             percent(s["mean_target_fidelity_non_english"]),
         ),
         ("no answer", f"{s['no_answer']} / {s['items']}"),

@@ -87,6 +87,9 @@ class LanguagePack(StrictModel):
     fasttext_label: str
     fasttext_aliases: list[str] = []
     detection: Detection = Detection()
+    # how numerals written as words are read after an answer cue (polyglot/text/number_words.py):
+    # "num2words" (the inverse of the num2words library) or "cjk" (cn2an); none: digits only
+    number_words: Literal["num2words", "cjk"] | None = None
     lexicon: dict[str, str]
 
     @field_validator("answer_cues")

@@ -112,6 +112,17 @@ def eval_command(
     chat_template: bool | None = typer.Option(
         None, "--chat-template/--plain", help="Wrap prompts in the model's chat template."
     ),
+    thinking: str | None = typer.Option(
+        None,
+        "--thinking",
+        help="Reasoning models: read the answer after the <think>…</think> block. auto (default: "
+        "when the tokenizer declares </think>), on or off.",
+    ),
+    enable_thinking: bool | None = typer.Option(
+        None,
+        "--enable-thinking/--disable-thinking",
+        help="Pass enable_thinking to chat templates that take it (Qwen3).",
+    ),
     data: str | None = typer.Option(
         None, "--data", help="Data file(s) instead of the benchmark's; {lang} in the path."
     ),
@@ -161,6 +172,8 @@ def eval_command(
         dtype=dtype,
         device=device,
         chat_template=chat_template,
+        thinking=thinking,
+        enable_thinking=enable_thinking,
         data=data,
         columns=parse_columns(columns),
     )

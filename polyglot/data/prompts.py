@@ -76,8 +76,14 @@ def _integer_text(value: float) -> str:
     return str(int(value)) if float(value).is_integer() else str(value)
 
 
-def render_prompt(prompt: Prompt, tokenizer: Any = None, chat_template: bool = False) -> str:
-    """The prompt as text: plain few-shot text, or the tokenizer's chat template."""
+def render_prompt(
+    prompt: Prompt,
+    tokenizer: Any = None,
+    chat_template: bool = False,
+    template_options: dict | None = None,
+) -> str:
+    """The prompt as text: plain few-shot text, or the tokenizer's chat template (with
+    ``template_options`` such as ``enable_thinking`` for templates that take them)."""
     if not chat_template:
         blocks = [f"{turn.question}\n{turn.answer}" for turn in prompt.shots]
         blocks.append(f"{prompt.question}\n{prompt.answer_prefix}")
@@ -91,5 +97,7 @@ def render_prompt(prompt: Prompt, tokenizer: Any = None, chat_template: bool = F
             {"role": "assistant", "content": turn.answer},
         ]
     messages.append({"role": "user", "content": prompt.question})
-    text = tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
+    text = tokenizer.apply_chat_template(
+        messages, tokenize=False, add_generation_prompt=True, **(template_options or {})
+    )
     return text + prompt.answer_prefix

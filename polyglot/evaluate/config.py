@@ -10,6 +10,7 @@ from polyglot.config import ConfigError
 from polyglot.data.benchmarks import Columns
 from polyglot.generation.base import GenerationSettings
 from polyglot.generation.registry import check_backend
+from polyglot.text.thinking import DEFAULT_TAGS
 
 # Fields that do not change what is generated; a run may be resumed with them changed.
 NON_RESULT_FIELDS = {"out", "overwrite", "progress"}
@@ -23,6 +24,12 @@ class EvalConfig(GenerationSettings):
     mode: Literal["direct", "native-cot", "en-cot"] = "native-cot"
     shots: int = 0
     chat_template: bool = False
+    # reasoning models: read the answer after the thinking block. "auto": when the tokenizer's
+    # chat template or vocabulary has the closing tag; "on"/"off" force it
+    thinking: Literal["auto", "on", "off"] = "auto"
+    thinking_tags: tuple[str, str] = DEFAULT_TAGS
+    # passed to chat templates that take a thinking switch (Qwen3's enable_thinking)
+    enable_thinking: bool | None = None
     limit: int | None = None  # first N items of the benchmark (the same N in every language)
     out: str = "runs/eval"
     overwrite: bool = False  # recompute a finished (or differently configured) run
@@ -56,4 +63,4 @@ class EvalConfig(GenerationSettings):
 
     def result_fields(self) -> dict:
         """Everything that determines the generations (compared when a run resumes)."""
-        return self.model_dump(exclude=NON_RESULT_FIELDS)
+        return self.model_dump(mode="json", exclude=NON_RESULT_FIELDS)  # as run.json keeps it

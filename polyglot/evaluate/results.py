@@ -34,6 +34,7 @@ def summarize(records: list[dict], languages: list[str], ids: list[str]) -> dict
         correct_by_lang[lang] = correct
         acc = accuracy(correct)
         fid = [r["fidelity"] for r in rows if r.get("fidelity")]
+        thought = [r["fidelity_thinking"] for r in rows if r.get("fidelity_thinking")]
         seconds = sum(r.get("seconds", 0.0) for r in rows)
         per_lang[lang] = {
             "n": len(rows),
@@ -41,12 +42,22 @@ def summarize(records: list[dict], languages: list[str], ids: list[str]) -> dict
             "accuracy": _round(acc.value),
             "ci95": [_round(acc.low), _round(acc.high)],
             "no_answer": sum(1 for r in rows if r.get("answer") is None),
+            # why: empty output, no number, thinking did not finish, no answer after thinking
+            "no_answer_reasons": dict(
+                Counter(r.get("reason") or "no answer" for r in rows if r.get("answer") is None)
+            ),
             "truncated_prompts": sum(1 for r in rows if r.get("truncated")),
             "rules": dict(Counter(r["rule"] for r in rows if r.get("rule"))),
             "fidelity": {
                 key: _round(mean(f[key] for f in fid)) for key in ("target", "en", "other")
             }
             if fid
+            else None,
+            # reasoning models: the languages of the thinking, apart from the answer's
+            "fidelity_thinking": {
+                key: _round(mean(f[key] for f in thought)) for key in ("target", "en", "other")
+            }
+            if thought
             else None,
             "mean_new_tokens": _round(mean(r.get("new_tokens", 0) for r in rows), 1)
             if rows

@@ -155,13 +155,28 @@ def _clear(out: Path) -> None:
 
 
 def _requests(dataset: ParallelDataset, config: EvalConfig, tokenizer) -> list[Request]:
+    options = {} if config.enable_thinking is None else {"enable_thinking": config.enable_thinking}
     requests = []
     for lang in dataset.languages:
         for example in dataset.for_language(lang):
             prompt = build_prompt(example, dataset, config.mode, config.shots)
-            text = render_prompt(prompt, tokenizer, config.chat_template)
+            text = render_prompt(prompt, tokenizer, config.chat_template, options)
             requests.append(Request(f"{lang}/{example.id}", text, prompt.stop))
     return requests
+
+
+def thinking_tags(config: EvalConfig, tokenizer) -> tuple[str, str] | None:
+    """The thinking block's tags when outputs have one: set in the config, or declared by the
+    tokenizer (its chat template or vocabulary has the closing tag)."""
+    if config.thinking == "off":
+        return None
+    if config.thinking == "on":
+        return config.thinking_tags
+    closing = config.thinking_tags[1]
+    template = getattr(tokenizer, "chat_template", None) or ""
+    vocabulary = tokenizer.get_vocab() if tokenizer is not None else {}
+    declared = closing in (template if isinstance(template, str) else str(template))
+    return config.thinking_tags if declared or closing in vocabulary else None
 
 
 def evaluate(config: EvalConfig | dict, backends: dict | None = None) -> RunResult:
@@ -233,6 +248,7 @@ def evaluate(config: EvalConfig | dict, backends: dict | None = None) -> RunResu
         dataset_hash=data_hash,
         started=now(),
     )
+    run["thinking"] = list(thinking_tags(config, getattr(backend, "tokenizer", None)) or []) or None
     if previous is not None:
         # "auto" device and dtype resolve per machine: never mix generations of two
         old_model, new_model = previous.get("model", {}), run["model"]
@@ -255,7 +271,13 @@ def evaluate(config: EvalConfig | dict, backends: dict | None = None) -> RunResu
     examples = {
         f"{lang}/{i}": dataset.get(i, lang) for lang in dataset.languages for i in dataset.ids
     }
-    requests = _requests(dataset, config, getattr(backend, "tokenizer", None))
+    tokenizer = getattr(backend, "tokenizer", None)
+    requests = _requests(dataset, config, tokenizer)
+    tags = thinking_tags(config, tokenizer)
+    # a prompt that ends inside an opened block (R1-style templates): outputs start thinking
+    opened = {
+        r.key: bool(tags) and r.prompt.rfind(tags[0]) > r.prompt.rfind(tags[1]) for r in requests
+    }
     batches = backend.batches(requests)
     # Run every batch with a missing item, whole, so the batch (and its seed) is the same as
     # in an uninterrupted run; keep only the missing items' generations.
@@ -276,7 +298,9 @@ def evaluate(config: EvalConfig | dict, backends: dict | None = None) -> RunResu
                     "lang": example.lang,
                     "gold": example.answer_value,
                     "prompt": prompts[g.key],
-                    **score_outputs(g.outputs, example.lang, example.answer_value),
+                    **score_outputs(
+                        g.outputs, example.lang, example.answer_value, tags, opened[g.key]
+                    ),
                     "new_tokens": g.new_tokens[0] if len(g.new_tokens) == 1 else g.new_tokens,
                     "prompt_tokens": g.prompt_tokens,
                     "truncated": g.truncated,

@@ -5,8 +5,9 @@ from __future__ import annotations
 from collections import Counter
 
 from polyglot.detect.language_id import language_shares
-from polyglot.text.answers import extract_answer
+from polyglot.text.answers import Answer, extract_answer
 from polyglot.text.numbers import numbers_equal
+from polyglot.text.thinking import split_thinking
 
 
 def fidelity(output: str, lang: str) -> dict[str, float] | None:
@@ -31,10 +32,40 @@ def _clean(output) -> str:
     return output
 
 
-def score_outputs(outputs: list[str], lang: str, gold: float) -> dict:
-    """The record fields for one item's outputs (majority vote when there are several)."""
+THINKING_UNFINISHED = "thinking did not finish"
+EMPTY_AFTER_THINKING = "no answer after thinking"
+
+
+def read_answer(output: str, lang: str, tags: tuple[str, str] | None, opened: bool = False):
+    """The answer of one output and its thinking split. The answer is read after the thinking
+    block; one found only inside the thinking keeps a rule of its own (``thinking_<rule>``) and
+    never wins over an answer after the block."""
+    if tags is None:
+        return extract_answer(output, lang), None
+    split = split_thinking(output, tags, opened=opened)
+    if not split.finished:
+        return Answer(None, reason=THINKING_UNFINISHED), split
+    answer = extract_answer(split.answer, lang)
+    if answer.found or split.thinking is None:
+        return answer, split
+    inside = extract_answer(split.thinking, lang)
+    if inside.found:
+        return Answer(inside.value, f"thinking_{inside.rule}", inside.span), split
+    return Answer(None, reason=EMPTY_AFTER_THINKING if not split.answer else answer.reason), split
+
+
+def score_outputs(
+    outputs: list[str],
+    lang: str,
+    gold: float,
+    thinking: tuple[str, str] | None = None,
+    opened: bool = False,
+) -> dict:
+    """The record fields for one item's outputs (majority vote when there are several).
+    ``thinking``: the (open, close) tags of a reasoning model's thinking block, if any."""
     outputs = [_clean(o) for o in outputs]
-    answers = [extract_answer(o, lang) for o in outputs]
+    read = [read_answer(o, lang, thinking, opened) for o in outputs]
+    answers = [a for a, _ in read]
     values = [a.value for a in answers if a.found]
     chosen = 0
     if len(outputs) > 1 and values:
@@ -43,7 +74,7 @@ def score_outputs(outputs: list[str], lang: str, gold: float) -> dict:
         best = max(counts.values())
         winner = next(v for v in values if counts[v] == best)
         chosen = next(i for i, a in enumerate(answers) if a.value == winner)
-    answer = answers[chosen]
+    answer, split = read[chosen]
     value = answer.value
     record = {
         "output": outputs[chosen],
@@ -51,8 +82,12 @@ def score_outputs(outputs: list[str], lang: str, gold: float) -> dict:
         "rule": answer.rule,
         "reason": answer.reason if value is None else None,
         "correct": value is not None and numbers_equal(value, gold),
-        "fidelity": fidelity(outputs[chosen], lang),
+        # the CoT's languages; for a reasoning model, of the answer and the thinking apart
+        "fidelity": fidelity(split.answer if split else outputs[chosen], lang),
     }
+    if split is not None:
+        record["fidelity_thinking"] = fidelity(split.thinking, lang) if split.thinking else None
+        record["thinking_finished"] = split.finished
     if len(outputs) > 1:
         record["samples"] = [
             {"output": o, "answer": a.value} for o, a in zip(outputs, answers, strict=True)

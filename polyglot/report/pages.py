@@ -92,7 +92,29 @@ LANGUAGE_LEGEND = (
 )
 
 
+def _thinks(results: dict) -> bool:
+    return any(r.get("fidelity_thinking") for r in results["languages"].values()) or bool(
+        results["run"].get("thinking")
+    )
+
+
+def _headers(results: dict) -> list[str]:
+    if not _thinks(results):
+        return LANGUAGE_HEADERS
+    at = LANGUAGE_HEADERS.index("CoT in lang / en / other %")
+    return [*LANGUAGE_HEADERS[:at], "answer in lang / en / other %",
+            "thinking in lang / en / other %", *LANGUAGE_HEADERS[at + 1 :]]  # fmt: skip
+
+
+def _no_answer(r: dict) -> str:
+    reasons = r.get("no_answer_reasons") or {}
+    if not r["no_answer"] or not reasons:
+        return str(r["no_answer"])
+    return f"{r['no_answer']} (" + ", ".join(f"{why} {n}" for why, n in reasons.items()) + ")"
+
+
 def _language_rows(results: dict) -> list[list[str]]:
+    thinks = _thinks(results)
     rows = []
     for lang, r in results["languages"].items():
         c, f = r.get("consistency"), r.get("fidelity")
@@ -104,11 +126,12 @@ def _language_rows(results: dict) -> list[list[str]]:
                 f"{pct(r['ci95'][0])}–{pct(r['ci95'][1])}",
                 points(r.get("gap_points")),
                 number(r.get("gap_ratio"), "{:.2f}"),
-                str(r["no_answer"]),
+                _no_answer(r),
                 f"{pct(c['both'])} / {pct(c['english_only'])} / {pct(c['language_only'])}"
                 if c
                 else "–",
                 _shares(lang, f),
+                *([_shares(lang, r.get("fidelity_thinking"))] if thinks else []),
                 number(r.get("mean_new_tokens"), "{:.0f}"),
                 str(r.get("truncated_prompts", 0)),
             ]
@@ -212,14 +235,25 @@ def eval_run_page(
                 "gap to English (points)", others, [rows[x].get("gap_points") for x in others]
             )
         )
+    thinks = _thinks(results)
     charts.append(
         stacked_bars(
-            "language of the chain of thought",
+            "language of the answer" if thinks else "language of the chain of thought",
             langs,
             FIDELITY_PARTS,
             [shares_for_display(x, rows[x].get("fidelity")) for x in langs],
         )
     )
+    if thinks:
+        charts.append(
+            stacked_bars(
+                "language of the thinking",
+                langs,
+                FIDELITY_PARTS,
+                [shares_for_display(x, rows[x].get("fidelity_thinking")) for x in langs],
+                empty="no thinking",
+            )
+        )
     described = {k: v for k, v in run.items() if k not in ("config", "benchmark")}
     described["benchmark"] = {k: v for k, v in run["benchmark"].items() if k != "ids"}
     context = {
@@ -228,7 +262,7 @@ def eval_run_page(
         "headline": _headline(results),
         "cards": _cards(results),
         "warnings": warnings,
-        "headers": LANGUAGE_HEADERS,
+        "headers": _headers(results),
         "rows": _language_rows(results),
         "legend": LANGUAGE_LEGEND,
         "charts": charts,
@@ -242,7 +276,7 @@ def eval_run_page(
     markdown = render(
         "eval_run.md.j2",
         **context,
-        table=markdown_table(LANGUAGE_HEADERS, context["rows"]),
+        table=markdown_table(_headers(results), context["rows"]),
     )
     return render("eval_run.html.j2", **context), markdown
 

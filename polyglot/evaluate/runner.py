@@ -42,6 +42,7 @@ from polyglot.provenance import (
     read_card,
     write_card,
 )
+from polyglot.text.thinking import KNOWN_TAGS
 
 RUN_FILE, GENERATIONS, RESULTS = "run.json", "generations.jsonl", "results.json"
 _RUN_KEYS = ("config", "model", "benchmark", "dataset_hash")
@@ -172,11 +173,13 @@ def thinking_tags(config: EvalConfig, tokenizer) -> tuple[str, str] | None:
         return None
     if config.thinking == "on":
         return config.thinking_tags
-    closing = config.thinking_tags[1]
     template = getattr(tokenizer, "chat_template", None) or ""
+    template = template if isinstance(template, str) else str(template)
     vocabulary = tokenizer.get_vocab() if tokenizer is not None else {}
-    declared = closing in (template if isinstance(template, str) else str(template))
-    return config.thinking_tags if declared or closing in vocabulary else None
+    for tags in (config.thinking_tags, *KNOWN_TAGS):
+        if tags[1] in template or tags[1] in vocabulary:
+            return tuple(tags)
+    return None
 
 
 def evaluate(config: EvalConfig | dict, backends: dict | None = None) -> RunResult:

@@ -11,6 +11,15 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 DEFAULT_TAGS = ("<think>", "</think>")
+# other delimiters models declare in their chat templates or vocabularies ("auto" looks for
+# each closing tag): Claude-style and open reasoning datasets, Kimi, OpenThoughts / Bespoke
+KNOWN_TAGS = (
+    DEFAULT_TAGS,
+    ("<thinking>", "</thinking>"),
+    ("<reasoning>", "</reasoning>"),
+    ("◁think▷", "◁/think▷"),
+    ("<|begin_of_thought|>", "<|end_of_thought|>"),
+)
 
 
 @dataclass(frozen=True)

@@ -67,3 +67,30 @@ def test_enable_thinking_reaches_the_template(thinking_model, tmp_path, mgsm):
     records = [json.loads(line) for line in (out / "generations.jsonl").read_text().splitlines()]
     assert not any("<think>" in r["prompt"] for r in records)
     assert all(r["reason"] != "thinking did not finish" for r in records)
+
+
+class _Tokenizer:
+    def __init__(self, template="", vocabulary=()):
+        self.chat_template = template
+        self.vocabulary = {token: i for i, token in enumerate(vocabulary)}
+
+    def get_vocab(self):
+        return self.vocabulary
+
+
+@pytest.mark.parametrize(
+    ("tokenizer", "thinking", "tags"),
+    [
+        (_Tokenizer("{{ x.split('</think>') }}"), "auto", ("<think>", "</think>")),
+        (_Tokenizer(vocabulary=["◁think▷", "◁/think▷"]), "auto", ("◁think▷", "◁/think▷")),
+        (_Tokenizer("{{ '</reasoning>' }}"), "auto", ("<reasoning>", "</reasoning>")),
+        (_Tokenizer("plain"), "auto", None),
+        (_Tokenizer("plain"), "on", ("<think>", "</think>")),
+        (_Tokenizer("{{ '</think>' }}"), "off", None),
+    ],
+)
+def test_the_thinking_tags_come_from_the_config_or_the_tokenizer(tokenizer, thinking, tags):
+    from polyglot.evaluate import EvalConfig
+    from polyglot.evaluate.runner import thinking_tags
+
+    assert thinking_tags(EvalConfig(model="m", thinking=thinking), tokenizer) == tags

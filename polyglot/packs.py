@@ -90,6 +90,8 @@ class LanguagePack(StrictModel):
     # how numerals written as words are read after an answer cue (polyglot/text/number_words.py):
     # "num2words" (the inverse of the num2words library) or "cjk" (cn2an); none: digits only
     number_words: Literal["num2words", "cjk"] | None = None
+    # what may follow a numeral written as words without a space (ko 입니다, ja です, zh 个)
+    number_word_suffixes: list[str] = []
     lexicon: dict[str, str]
 
     @field_validator("answer_cues")

@@ -51,6 +51,13 @@ class EvalConfig(GenerationSettings):
         except ConfigError as err:
             raise ValueError(str(err)) from None
 
+    @field_validator("thinking_tags")
+    @classmethod
+    def _two_tags(cls, value: tuple[str, str]) -> tuple[str, str]:
+        if not value[0].strip() or not value[1].strip() or value[0] == value[1]:
+            raise ValueError("needs an opening and a closing tag, both non-empty and different")
+        return value
+
     @field_validator("limit")
     @classmethod
     def _positive_limit(cls, value: int | None):

@@ -155,14 +155,19 @@ def _clear(out: Path) -> None:
         (out / name).unlink(missing_ok=True)
 
 
-def _requests(dataset: ParallelDataset, config: EvalConfig, tokenizer) -> list[Request]:
+def _requests(
+    dataset: ParallelDataset, config: EvalConfig, tokenizer, tags: tuple[str, str] | None = None
+) -> list[Request]:
     options = {} if config.enable_thinking is None else {"enable_thinking": config.enable_thinking}
     requests = []
     for lang in dataset.languages:
         for example in dataset.for_language(lang):
             prompt = build_prompt(example, dataset, config.mode, config.shots)
             text = render_prompt(prompt, tokenizer, config.chat_template, options)
-            requests.append(Request(f"{lang}/{example.id}", text, prompt.stop))
+            # a prompt that ends inside an opened block (R1-style templates): outputs start
+            # thinking
+            opened = bool(tags) and text.rfind(tags[0]) > text.rfind(tags[1])
+            requests.append(Request(f"{lang}/{example.id}", text, prompt.stop, tags, opened))
     return requests
 
 
@@ -251,7 +256,8 @@ def evaluate(config: EvalConfig | dict, backends: dict | None = None) -> RunResu
         dataset_hash=data_hash,
         started=now(),
     )
-    run["thinking"] = list(thinking_tags(config, getattr(backend, "tokenizer", None)) or []) or None
+    found_tags = thinking_tags(config, getattr(backend, "tokenizer", None))
+    run["thinking"] = list(found_tags) if found_tags else None
     if previous is not None:
         # "auto" device and dtype resolve per machine: never mix generations of two
         old_model, new_model = previous.get("model", {}), run["model"]
@@ -275,12 +281,9 @@ def evaluate(config: EvalConfig | dict, backends: dict | None = None) -> RunResu
         f"{lang}/{i}": dataset.get(i, lang) for lang in dataset.languages for i in dataset.ids
     }
     tokenizer = getattr(backend, "tokenizer", None)
-    requests = _requests(dataset, config, tokenizer)
     tags = thinking_tags(config, tokenizer)
-    # a prompt that ends inside an opened block (R1-style templates): outputs start thinking
-    opened = {
-        r.key: bool(tags) and r.prompt.rfind(tags[0]) > r.prompt.rfind(tags[1]) for r in requests
-    }
+    requests = _requests(dataset, config, tokenizer, tags)
+    opened = {r.key: r.opened for r in requests}
     batches = backend.batches(requests)
     # Run every batch with a missing item, whole, so the batch (and its seed) is the same as
     # in an uninterrupted run; keep only the missing items' generations.

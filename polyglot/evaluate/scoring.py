@@ -38,8 +38,9 @@ EMPTY_AFTER_THINKING = "no answer after thinking"
 
 def read_answer(output: str, lang: str, tags: tuple[str, str] | None, opened: bool = False):
     """The answer of one output and its thinking split. The answer is read after the thinking
-    block; one found only inside the thinking keeps a rule of its own (``thinking_<rule>``) and
-    never wins over an answer after the block."""
+    block only: when there is none, the reason is "no answer after thinking" (or the block
+    never finished), and what the thinking itself concluded is reported apart
+    (``answer_in_thinking`` with its rule ``thinking_<rule>``), never scored."""
     if tags is None:
         return extract_answer(output, lang), None
     split = split_thinking(output, tags, opened=opened)
@@ -48,10 +49,15 @@ def read_answer(output: str, lang: str, tags: tuple[str, str] | None, opened: bo
     answer = extract_answer(split.answer, lang)
     if answer.found or split.thinking is None:
         return answer, split
+    return Answer(None, reason=EMPTY_AFTER_THINKING), split
+
+
+def answer_in_thinking(split, lang: str) -> dict | None:
+    """What the thinking concluded, for the record only (never scored)."""
+    if split is None or not split.thinking:
+        return None
     inside = extract_answer(split.thinking, lang)
-    if inside.found:
-        return Answer(inside.value, f"thinking_{inside.rule}", inside.span), split
-    return Answer(None, reason=EMPTY_AFTER_THINKING if not split.answer else answer.reason), split
+    return {"value": inside.value, "rule": f"thinking_{inside.rule}"} if inside.found else None
 
 
 def score_outputs(
@@ -88,6 +94,8 @@ def score_outputs(
     if split is not None:
         record["fidelity_thinking"] = fidelity(split.thinking, lang) if split.thinking else None
         record["thinking_finished"] = split.finished
+        if value is None:
+            record["answer_in_thinking"] = answer_in_thinking(split, lang)
     if len(outputs) > 1:
         record["samples"] = [
             {"output": o, "answer": a.value} for o, a in zip(outputs, answers, strict=True)

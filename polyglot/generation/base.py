@@ -34,6 +34,10 @@ class Request:
     key: str  # the caller's id for this prompt, returned with its generation
     prompt: str
     stop: list[str] = field(default_factory=list)
+    # a reasoning model's thinking tags: the stop strings apply only outside the block (its
+    # blank lines and restated "Question:" are thinking, not the end of the answer)
+    thinking: tuple[str, str] | None = None
+    opened: bool = False  # the prompt itself opened the block
 
 
 @dataclass(frozen=True)
@@ -62,6 +66,29 @@ class Backend(Protocol):
     def describe(self) -> dict:
         """Model identity for result metadata: path, revision or fingerprint, dtype, device."""
         ...
+
+
+def inside_thinking(text: str, thinking: tuple[str, str] | None, opened: bool = False) -> bool:
+    """Whether ``text`` (a generation so far) ends inside a thinking block."""
+    if not thinking:
+        return False
+    last_open, last_close = text.rfind(thinking[0]), text.rfind(thinking[1])
+    if last_close == -1:
+        return opened or last_open != -1
+    return last_open > last_close
+
+
+def cut_output(text: str, request: Request) -> str:
+    """``text`` cut at the request's stop strings, which a thinking block does not trigger."""
+    if not request.thinking:
+        return cut_at_stop(text, request.stop)
+    if inside_thinking(text, request.thinking, request.opened):
+        return text
+    close = text.rfind(request.thinking[1])
+    head = text[: close + len(request.thinking[1])] if close != -1 else ""
+    rest = text[len(head) :]
+    gap = rest[: len(rest) - len(rest.lstrip())]  # "</think>\n\n" then the answer: not a stop
+    return head + gap + cut_at_stop(rest[len(gap) :], request.stop)
 
 
 def cut_at_stop(text: str, stop: list[str]) -> str:

@@ -18,18 +18,25 @@ import time
 from collections.abc import Iterator
 
 from polyglot.config import ConfigError
-from polyglot.generation.base import Generation, GenerationSettings, Request, cut_at_stop
+from polyglot.generation.base import Generation, GenerationSettings, Request, cut_output
 from polyglot.models import load_model_and_tokenizer, pick_device, pick_dtype
 from polyglot.provenance import model_identity
 
 
 class _StopStrings:
-    """Per-row stop strings, checked on the decoded tail of each row's new tokens."""
+    """Per-row stop strings, checked on the decoded tail of each row's new tokens; for a
+    reasoning model's request, only outside its thinking block (tracked from the tags seen)."""
 
-    def __init__(self, tokenizer, stops: list[list[str]]):
+    def __init__(self, tokenizer, requests: list[Request]):
         self.tokenizer = tokenizer
-        self.stops = stops
-        longest = max((len(s) for row in stops for s in row), default=0)
+        self.stops = [r.stop for r in requests]
+        self.thinking = [r.thinking for r in requests]
+        self.inside = [bool(r.thinking) and r.opened for r in requests]
+        longest = max(
+            [len(s) for r in requests for s in r.stop]
+            + [len(t) for r in requests for t in (r.thinking or ())],
+            default=0,
+        )
         self.window = 4 * longest + 4  # byte-fallback tokens can be a third of a character
 
     def hits(self, rows: list[int], tokens: list[list[int]]) -> list[bool]:
@@ -37,14 +44,42 @@ class _StopStrings:
         checked = [row for row in rows if self.stops[row]]
         if not checked:
             return [False] * len(rows)
-        tails = self.tokenizer.batch_decode(
-            [tokens[row][-self.window :] for row in checked], skip_special_tokens=True
+        tails = decode_keeping_tags(
+            self.tokenizer, [tokens[row][-self.window :] for row in checked]
         )
-        hit = {
-            row: any(stop in tail for stop in self.stops[row])
-            for row, tail in zip(checked, tails, strict=True)
-        }
+        hit = {}
+        for row, tail in zip(checked, tails, strict=True):
+            tags = self.thinking[row]
+            if tags:
+                opens, closes = tail.rfind(tags[0]), tail.rfind(tags[1])
+                if opens != -1 or closes != -1:
+                    self.inside[row] = opens > closes
+                if self.inside[row]:
+                    hit[row] = False
+                    continue
+                # after "</think>" the answer follows a blank line: that is not a stop
+                tail = tail[closes + len(tags[1]) :].lstrip() if closes != -1 else tail
+            hit[row] = any(stop in tail for stop in self.stops[row])
         return [hit.get(row, False) for row in rows]
+
+
+def decode_keeping_tags(tokenizer, sequences: list[list[int]]) -> list[str]:
+    """Decode without special tokens, except thinking tags a tokenizer made special (they
+    would vanish, and "<think>…</think>16" read as "…16")."""
+    from polyglot.text.thinking import KNOWN_TAGS
+
+    tags = {tag for pair in KNOWN_TAGS for tag in pair}
+    special = set(getattr(tokenizer, "all_special_tokens", []) or [])
+    added = getattr(tokenizer, "get_added_vocab", dict)()
+    if not (tags & (special | set(added))):
+        return tokenizer.batch_decode(sequences, skip_special_tokens=True)
+    texts = tokenizer.batch_decode(sequences, skip_special_tokens=False)
+    drop = [token for token in special if token not in tags]
+    for i, text in enumerate(texts):
+        for token in drop:
+            text = text.replace(token, "")
+        texts[i] = text
+    return texts
 
 
 def _eos_ids(model, tokenizer) -> set[int]:
@@ -177,7 +212,7 @@ class HFBackend:
         input_ids = padded["input_ids"].to(self.device)
         attention = padded["attention_mask"].to(self.device)
         torch.manual_seed(s.seed + index)
-        stops = _StopStrings(self.tokenizer, [r.stop for r in batch for _ in range(s.samples)])
+        stops = _StopStrings(self.tokenizer, [r for r in batch for _ in range(s.samples)])
         with torch.inference_mode():
             new = self._decode(
                 input_ids.repeat_interleave(s.samples, dim=0),
@@ -189,8 +224,8 @@ class HFBackend:
             texts, counts = [], []
             for k in range(s.samples):
                 ids = new[row * s.samples + k]
-                text = self.tokenizer.decode(ids, skip_special_tokens=True)
-                texts.append(cut_at_stop(text, request.stop))
+                text = decode_keeping_tags(self.tokenizer, [ids])[0]
+                texts.append(cut_output(text, request))
                 counts.append(len(ids))
             results.append((texts, counts))
         return results

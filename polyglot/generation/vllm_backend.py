@@ -11,7 +11,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from polyglot.config import ConfigError
-from polyglot.generation.base import Generation, GenerationSettings, Request, cut_at_stop
+from polyglot.generation.base import Generation, GenerationSettings, Request, cut_output
 from polyglot.provenance import looks_local, model_identity
 
 CHUNK = 512  # requests per vLLM call: large enough to fill the GPU, small enough to resume
@@ -81,7 +81,9 @@ class VLLMBackend:
                     temperature=s.temperature,
                     top_p=s.top_p,
                     max_tokens=s.max_new_tokens,
-                    stop=r.stop or None,
+                    # a thinking block's blank lines are not the end: cut afterwards instead
+                    stop=(r.stop or None) if not r.thinking else None,
+                    skip_special_tokens=not r.thinking,
                     seed=s.seed + index * CHUNK + position,
                     # as the hf backend: keep the prompt's end (the question), count the cut
                     truncate_prompt_tokens=room if length > room else None,
@@ -96,7 +98,7 @@ class VLLMBackend:
             yield [
                 Generation(
                     r.key,
-                    [cut_at_stop(o.text, r.stop) for o in result.outputs],
+                    [cut_output(o.text, r) for o in result.outputs],
                     [len(o.token_ids) for o in result.outputs],
                     share,
                     index,

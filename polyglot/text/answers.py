@@ -21,7 +21,6 @@ from functools import cache
 from polyglot.packs import ANSWER_SLOT, LanguagePack, load_pack
 from polyglot.text.numbers import find_numbers, normalize_text, numbers_equal, parse_number
 
-RULES = ("cue", "cue_words", "boxed", "english_cue", "english_cue_words", "last_number")
 # How far after a cue the number may start ("The answer is: $ 18", "Ответ — 11").
 _CUE_GAP = r"[^\d\n]{0,16}?"
 _ENGLISH_CUES = [
@@ -88,40 +87,62 @@ def _english_pattern() -> re.Pattern[str]:
 
 
 _BOXED = re.compile(r"\\boxed\s*\{((?:[^{}]|\{(?:[^{}]|\{[^{}]*\})*\})*)\}")
-_FRAC = re.compile(r"\\d?frac\{([^{}]+)\}\{([^{}]+)\}")
 _LATEX_NOISE = re.compile(r"\\text\{[^{}]*\}|\\[,!;: ]|\\\$|\{,\}|\\%|\\mathrm\{[^{}]*\}")
 
 
-_MIXED = re.compile(r"(\d+)\s+(\d+)\s*/\s*(\d+)(?![\d/])")
-_FRACTION = re.compile(r"(\d+)\s*/\s*(\d+)(?![\d/])")
+_SIGN = r"(?P<sign>[-\u2212]\s*)?"
+_MIXED = re.compile(_SIGN + r"(\d+)\s+(\d+)\s*/\s*(\d+)(?![\d/])")
+_FRACTION = re.compile(_SIGN + r"(\d+)\s*/\s*(\d+)(?![\d/])")
+_DATE = re.compile(r"[-\u2212]?\d+\s*/\s*\d+\s*/\s*\d+")  # 3/4/2024, 2024/12/05
+# \frac{3}{4}, \dfrac, \tfrac, \frac34, with a sign and a whole part (-1\frac{1}{2})
+_LATEX_FRAC = re.compile(
+    _SIGN + r"(?:(?P<whole>\d+)\s*)?\\[dt]?frac\s*"
+    r"(?:\{\s*(?P<top>[^{}]+?)\s*\}|(?P<top1>\d))\s*(?:\{\s*(?P<bottom>[^{}]+?)\s*\}|(?P<bottom1>\d))"
+)
+
+
+def _latex_value(match: re.Match) -> float | None:
+    """The value of a ``_LATEX_FRAC`` match; None for a zero or unreadable denominator."""
+    top = find_numbers(match.group("top") or match.group("top1"))
+    bottom = find_numbers(match.group("bottom") or match.group("bottom1"))
+    if not (top and bottom and top[0].value is not None and bottom[0].value):
+        return None
+    value = int(match.group("whole") or 0) + top[0].value / bottom[0].value
+    return -value if match.group("sign") else value
 
 
 def _fraction_at(text: str, start: int) -> tuple[float, int] | None:
-    """A mixed number ("1 1/2") or fraction ("3/4") starting at ``start``: value and end."""
+    """A mixed number ("1 1/2") or fraction ("3/4", "-3/4") starting at ``start``: value and
+    end. A zero denominator is no number."""
     if start > 0 and text[start - 1] == "/":
         return None  # the second half of a date or ratio, not a number of its own
     mixed = _MIXED.match(text, start)
-    if mixed and int(mixed.group(3)) and int(mixed.group(2)) < int(mixed.group(3)):
-        whole, top, bottom = (int(mixed.group(i)) for i in (1, 2, 3))
-        return whole + top / bottom, mixed.end()
+    if mixed and int(mixed.group(4)) and int(mixed.group(3)) < int(mixed.group(4)):
+        whole, top, bottom = (int(mixed.group(i)) for i in (2, 3, 4))
+        value = whole + top / bottom
+        return (-value if mixed.group("sign") else value), mixed.end()
     fraction = _FRACTION.match(text, start)
-    if fraction and int(fraction.group(2)):
-        return int(fraction.group(1)) / int(fraction.group(2)), fraction.end()
+    if fraction and int(fraction.group(3)):
+        value = int(fraction.group(2)) / int(fraction.group(3))
+        return (-value if fraction.group("sign") else value), fraction.end()
     return None
 
 
-def _latex_fraction(text: str, gap_start: int, digit: int) -> tuple[float, int] | None:
-    """``\\frac{3}{4}`` or ``\\dfrac{3}{4}`` whose numerator starts at ``digit``."""
-    opening = re.search(r"\\d?frac\s*\{\s*$", text[gap_start:digit])
-    if not opening:
-        return None
-    frac = _FRAC.match(text, gap_start + opening.start())
-    if not frac:
-        return None
-    top, bottom = find_numbers(frac.group(1)), find_numbers(frac.group(2))
-    if top and bottom and top[0].value is not None and bottom[0].value:
-        return top[0].value / bottom[0].value, frac.end()
-    return None
+_NO_NUMBER = (None, -1)  # a cue followed by something that is no answer (a date, x/0)
+
+
+def _special_number_at(text: str, gap_start: int, digit: int):
+    """A LaTeX fraction, a fraction or mixed number, or a date / zero denominator (no number)
+    right after a cue; None when it is an ordinary number."""
+    latex = _LATEX_FRAC.search(text, gap_start)
+    if latex and latex.start() <= digit:
+        value = _latex_value(latex)
+        return _NO_NUMBER if value is None else (value, latex.end())
+    if _DATE.match(text, digit):
+        return _NO_NUMBER
+    if re.match(r"[-\u2212]?\d+\s*/\s*0+(?!\d)", text[digit:]):
+        return _NO_NUMBER
+    return _fraction_at(text, digit)
 
 
 def _number_after_last_cue(
@@ -131,9 +152,11 @@ def _number_after_last_cue(
     cue-to-number span."""
     for match in reversed(list(pattern.finditer(text))):
         digit = match.end()
-        whole = _latex_fraction(text, match.start("gap"), digit) or _fraction_at(text, digit)
+        whole = _special_number_at(text, match.start("gap"), digit)
+        if whole == _NO_NUMBER:
+            continue
         if whole:
-            return whole[0], text[match.start() : whole[1]]
+            return whole[0], text[match.start() : whole[1]], match.start()
         tokens = find_numbers(text[digit:], pack.numbers if pack else None)
         if tokens and tokens[0].start == 0 and tokens[0].value is not None:
             end = digit + tokens[0].end
@@ -141,8 +164,8 @@ def _number_after_last_cue(
                 _CJK_UNITS.get(text[end : end + 1]) if pack and pack.number_words == "cjk" else None
             )
             if unit:  # 3万, 1.5億: digits with a CJK unit
-                return tokens[0].value * unit, text[match.start() : end + 1]
-            return tokens[0].value, text[match.start() : end]
+                return tokens[0].value * unit, text[match.start() : end + 1], match.start()
+            return tokens[0].value, text[match.start() : end], match.start()
     return None
 
 
@@ -160,25 +183,27 @@ def _words_after_last_cue(text: str, cues: tuple[str, ...], pack: LanguagePack):
         return None
     match = matches[-1]
     found = words_to_number(
-        text[match.end() : match.end() + 80], pack.number_words, pack.code, pack.space_delimited
+        text[match.end() : match.end() + 80],
+        pack.number_words,
+        pack.code,
+        pack.space_delimited,
+        tuple(pack.number_word_suffixes),
     )
     if found:
-        return found[0], text[match.start() : match.end()] + " " + found[1]
+        return found[0], text[match.start() : match.end()] + " " + found[1], match.start()
     return None
 
 
 def _boxed_value(text: str, pack: LanguagePack | None) -> tuple[float, str] | None:
     for match in reversed(list(_BOXED.finditer(text))):
         inner = _LATEX_NOISE.sub("", match.group(1))
-        frac = _FRAC.search(inner)
-        if frac:
-            numerator = find_numbers(frac.group(1))
-            denominator = find_numbers(frac.group(2))
-            if numerator and denominator and denominator[0].value:
-                whole = re.match(r"\s*(\d+)\s*\\d?frac", inner)  # 1\frac{1}{2}: a mixed number
-                value = numerator[0].value / denominator[0].value
-                return (int(whole.group(1)) if whole else 0) + value, match.group(0)
-        digits = re.search(r"\d", inner)
+        latex = _LATEX_FRAC.search(inner)
+        if latex:
+            value = _latex_value(latex)
+            if value is None:
+                continue  # \frac{3}{0}: no number
+            return value, match.group(0)
+        digits = re.search(r"[-\u2212]?\d", inner)
         if digits:
             whole = _fraction_at(inner, digits.start())
             if whole:
@@ -198,26 +223,31 @@ def extract_answer(output: str | None, lang: str | LanguagePack = "en") -> Answe
         return Answer(None, reason="empty output")
     text = normalize_text(str(output))
 
-    found = _number_after_last_cue(text, _cue_pattern(pack), pack)
-    if found:
-        return Answer(found[0], "cue", found[1])
-    found = _words_after_last_cue(text, tuple(pack.answer_cues), pack)
-    if found:
-        return Answer(found[0], "cue_words", found[1])
+    # the last cue wins, whether a digit or a word numeral follows it
+    digits = _number_after_last_cue(text, _cue_pattern(pack), pack)
+    words = _words_after_last_cue(text, tuple(pack.answer_cues), pack)
+    if words and (not digits or words[2] > digits[2]):
+        return Answer(words[0], "cue_words", words[1])
+    if digits:
+        return Answer(digits[0], "cue", digits[1])
     boxed = _boxed_value(text, pack)
     if boxed:
         return Answer(boxed[0], "boxed", boxed[1])
-    found = _number_after_last_cue(text, _english_pattern(), pack)
-    if found:
-        return Answer(found[0], "english_cue", found[1])
-    if pack.code != "en":
-        found = _words_after_last_cue(text, _english_cues(), load_pack("en"))
-        if found:
-            return Answer(found[0], "english_cue_words", found[1])
+    digits = _number_after_last_cue(text, _english_pattern(), pack)
+    words = (
+        None if pack.code == "en" else _words_after_last_cue(text, _english_cues(), load_pack("en"))
+    )
+    if words and (not digits or words[2] > digits[2]):
+        return Answer(words[0], "english_cue_words", words[1])
+    if digits:
+        return Answer(digits[0], "english_cue", digits[1])
+    in_latex = [m.span() for m in _LATEX_FRAC.finditer(text)]
     tokens = [
         t
         for t in find_numbers(text, pack.numbers)
-        if t.value is not None and not _in_fraction(text, t.start, t.end)
+        if t.value is not None
+        and not _in_fraction(text, t.start, t.end)
+        and not any(a <= t.start < b for a, b in in_latex)
     ]
     if tokens:
         return Answer(tokens[-1].value, "last_number", tokens[-1].text)
@@ -237,11 +267,9 @@ def parse_gold(answer: str | int | float, lang: str | LanguagePack = "en") -> fl
         return float(answer)
     pack = load_pack(lang) if isinstance(lang, str) else lang
     text = normalize_text(str(answer)).strip()
-    latex = _FRAC.fullmatch(text.strip("$ "))
-    if latex:
-        return parse_number(latex.group(1), pack.numbers) / parse_number(
-            latex.group(2), pack.numbers
-        )
+    latex = _LATEX_FRAC.fullmatch(text.strip("$ "))
+    if latex and _latex_value(latex) is not None:
+        return _latex_value(latex)
     whole = _fraction_at(text, 0)
     if whole and whole[1] == len(text):  # "3/4", "1 1/2"
         return whole[0]

@@ -43,55 +43,103 @@ def _num2words_table(lang: str) -> dict[str, int]:
     from num2words import num2words
 
     table: dict[str, int] = {}
-    for n in range(_LIMIT + 1):
-        written = _normal(num2words(n, lang=lang))
-        table.setdefault(written, n)
-        table.setdefault(written.replace(" and ", " ").replace(" e ", " "), n)
+    for code in _NUM2WORDS_CODES.get(lang, (lang,)):
+        for n in range(_LIMIT + 1):
+            written = _normal(num2words(n, lang=code))
+            for variant in (written, written.replace(" and ", " ").replace(" e ", " "),
+                            written.replace(" و ", " و")):  # fmt: skip
+                table.setdefault(variant, n)
     return table
 
 
-def _num2words(segment: str, lang: str, spaced: bool) -> tuple[float, str] | None:
-    """The longest prefix of ``segment`` that num2words writes for some integer."""
+# languages num2words writes in more than one standard: every one is read
+_NUM2WORDS_CODES = {"pt": ("pt", "pt_BR")}
+
+
+@cache
+def _number_vocabulary(lang: str) -> frozenset[str]:
+    """Every word num2words uses for this language, scale words beyond the table included:
+    a numeral followed by one of them continues past what the table can read."""
+    from num2words import num2words
+
+    words = {word for key in _num2words_table(lang) for word in key.split()}
+    for n in (10**5, 10**6, 10**9, 10**12):
+        words.update(_normal(num2words(n, lang=lang)).split())
+    return frozenset(words)
+
+
+def _ends_sentence(word: str) -> bool:
+    return bool(word) and word[-1] in ".!?。！？।॥؟;"
+
+
+def _ends_here(rest: str, suffixes: tuple[str, ...]) -> bool:
+    """Whether a numeral may end where ``rest`` begins: at the end, a space or punctuation, or a
+    suffix the pack declares (ko 입니다, ja です, zh 个) — never inside a longer word."""
+    if not rest:
+        return True
+    first = rest[0]
+    if first.isspace() or unicodedata.category(first).startswith("P"):
+        return True
+    return any(rest.startswith(suffix) for suffix in suffixes)
+
+
+def _num2words(segment: str, lang: str, spaced: bool, suffixes: tuple[str, ...]):
+    """The numeral at the start of ``segment``, read whole: whole words, not followed by
+    another number word (it would go on past what is read), and ending its phrase within a few
+    words ("twenty-five apples."), so "one of the options, so 12" is not read as 1."""
     table = _num2words_table(lang)
     if spaced:
         words = segment.split()
         for size in range(min(len(words), 10), 0, -1):
-            candidate = " ".join(words[:size])
-            candidate = _strip_punctuation(candidate)
+            candidate = _strip_punctuation(" ".join(words[:size]))
             value = table.get(_normal(candidate))
-            if value is not None:
+            if value is None:
+                continue
+            closed = candidate != " ".join(words[:size])  # punctuation right after it
+            rest = words[size:]
+            if rest and _normal(_strip_punctuation(rest[0])) in _number_vocabulary(lang):
+                return None
+            # the phrase ends right there, or after one word (a unit: "twenty-five apples.");
+            # "one of the options", "un peu plus" are words, not answers
+            if closed or not rest or _ends_sentence(rest[0]):
                 return float(value), candidate
+            return None
+    if spaced and not suffixes:
+        return None  # "seventy-something", "tenth": never a numeral cut out of a word
     # no spaces between words (th), or a suffix glued to the numeral (ko "칠입니다"): the
-    # longest run of characters that spells a number
+    # longest run of characters that spells a number and ends where a numeral may end
     for end in range(min(len(segment), 24), 0, -1):
-        value = table.get(_normal(_strip_punctuation(segment[:end])))
-        if value is not None:
+        value = table.get(_normal(segment[:end]))
+        if value is not None and _ends_here(segment[end:], suffixes):
             return float(value), segment[:end]
     return None
 
 
-def _cjk(segment: str) -> tuple[float, str] | None:
+def _cjk(segment: str, suffixes: tuple[str, ...]) -> tuple[float, str] | None:
     import cn2an
 
     run = _CJK_RUN.match(segment)
     if not run:
         return None
     text = run.group(0).rstrip("点點")
+    if not _ends_here(segment[len(text) :], suffixes):
+        return None  # 十分 (enough), 一共 (in all): words that start with a numeral
     simplified = text.translate(str.maketrans({"億": "亿", "萬": "万", "兩": "两", "點": "点"}))
+    if simplified[0] in "百千万亿":
+        simplified = "一" + simplified  # 千 is one thousand
     try:
         return float(cn2an.cn2an(simplified, "smart")), text
     except (ValueError, KeyError):
         return None
 
 
-CONVERTERS = ("num2words", "cjk")
-
-
-def words_to_number(segment: str, converter: str, lang: str, spaced: bool = True):
+def words_to_number(
+    segment: str, converter: str, lang: str, spaced: bool = True, suffixes: tuple[str, ...] = ()
+):
     """The number written in words at the start of ``segment``, and the words, or None."""
     segment = segment.lstrip(" :：*\"'“”«»")
     if converter == "cjk":
-        return _cjk(segment)
+        return _cjk(segment, suffixes)
     if converter == "num2words":
-        return _num2words(segment, lang, spaced)
-    raise ValueError(f"unknown number-word converter '{converter}' (known: {CONVERTERS})")
+        return _num2words(segment, lang, spaced, suffixes)
+    raise ValueError(f"unknown number-word converter '{converter}'")  # the pack schema checks

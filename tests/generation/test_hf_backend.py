@@ -206,3 +206,19 @@ def test_vllm_backend_agrees_with_hf_on_a_gpu(tiny_model, backend):
     assert theirs.keys() == ours.keys()
     # float32 on the CPU against the GPU's kernels: greedy paths may part at a near-tie
     assert sum(theirs[k] == ours[k] for k in ours) >= len(ours) // 2
+
+
+def test_stop_strings_wait_for_the_end_of_a_thinking_block(tiny_model):
+    """Decoding token by token: a blank line inside the block is thinking; after it, a stop."""
+    from polyglot.generation.hf_backend import _StopStrings
+    from polyglot.models import load_tokenizer
+
+    tokenizer = load_tokenizer(str(tiny_model))
+    request = Request("k", "p", ["\n\n"], ("<think>", "</think>"), opened=True)
+    stops = _StopStrings(tokenizer, [request])
+    text = "step one\n\nstep two</think>\n\nThe answer is 16.\n\nQuestion"
+    ids = tokenizer(text, add_special_tokens=False).input_ids
+    first_hit = next((n for n in range(1, len(ids) + 1) if stops.hits([0], [ids[:n]])[0]), None)
+    assert first_hit is not None
+    decoded = tokenizer.decode(ids[:first_hit])
+    assert "The answer is 16." in decoded and decoded.count("\n\n") == 3  # the third stops

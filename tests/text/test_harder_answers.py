@@ -77,7 +77,7 @@ def test_the_answer_after_the_thinking_wins_over_a_cue_inside_it():
     ("output", "reason", "rule"),
     [
         ("<think>5 + 3 = 8. The answer is 8.", "thinking did not finish", None),
-        ("<think>The answer is 8.</think>", None, "thinking_cue"),
+        ("<think>The answer is 8.</think>", "no answer after thinking", None),
         ("<think>no idea</think>", "no answer after thinking", None),
         ("<think>a<think>b</think>c</think> The answer is 8.", None, "cue"),  # nested
         ("<think>a</think> x <think>b</think> The answer is 8.", None, "cue"),  # repeated
@@ -112,3 +112,74 @@ def test_every_pack_with_a_converter_reads_its_own_numerals_after_its_cue(n):
         assert answer.value == n and answer.rule == "cue_words", (code, text, answer)
         covered += 1
     assert covered == 16  # en de fr es pt it ru id vi ko th bn ar te + zh ja
+
+
+def test_an_answer_only_inside_the_thinking_is_reported_not_scored():
+    record = score_outputs(["<think>The answer is 8.</think>"], "en", 8.0, TAGS)
+    assert not record["correct"] and record["reason"] == "no answer after thinking"
+    assert record["answer_in_thinking"] == {"value": 8.0, "rule": "thinking_cue"}
+
+
+def test_thinking_only_answers_do_not_vote():
+    outputs = ["<think>x</think> The answer is 16.", "<think>The answer is 8.</think>",
+               "<think>The answer is 8.</think>"]  # fmt: skip
+    record = score_outputs(outputs, "en", 16.0, TAGS)
+    assert record["answer"] == 16 and record["correct"]
+
+
+def test_stop_strings_do_not_end_a_thinking_block():
+    from polyglot.generation.base import Request, cut_output
+
+    request = Request("k", "p", ["\n\n", "\nQuestion:"], TAGS, opened=False)
+    text = "<think>step one\n\nQuestion: again\n\nstep two</think>\n\n**16**\n\nQuestion: next"
+    assert cut_output(text, request) == text[: text.index("**16**") + 6]
+    assert cut_output("<think>still\n\nthinking", request) == "<think>still\n\nthinking"
+
+
+@pytest.mark.parametrize(
+    ("text", "lang", "value"),
+    [
+        ("The answer is \\tfrac{3}{4}", "en", 0.75),
+        ("The answer is \\frac34", "en", 0.75),
+        ("The answer is 1\\frac{1}{2}", "en", 1.5),
+        ("The answer is -3/4.", "en", -0.75),
+        ("The answer is −1 1/2.", "en", -1.5),
+        ("The answer is -\\frac{3}{4}", "en", -0.75),
+        ("\\boxed{-\\frac{3}{4}}", "en", -0.75),
+        ("The answer is 16. Wait, I made a mistake. The answer is eight.", "en", 8),
+        ("The answer is one of the options, so 12 apples remain.", "en", 12),
+        ("The answer is twenty-five apples.", "en", 25),
+        # hand-written native spellings (not num2words' own output)
+        ("الإجابة هي خمسة وعشرون.", "ar", 25),
+        ("A resposta é dezesseis.", "pt", 16),
+        ("정답은 구입니다.", "ko", 9),
+        ("คำตอบคือ ยี่สิบห้า", "th", 25),
+        ("答案是十二个。", "zh", 12),
+        ("答えは千です。", "ja", 1000),
+    ],
+)
+def test_signs_latex_variants_last_cue_and_native_spellings(text, lang, value):
+    assert extract_answer(text, lang).value == pytest.approx(value)
+
+
+@pytest.mark.parametrize(
+    ("text", "lang"),
+    [
+        ("\\boxed{\\frac{3}{0}}", "en"),
+        ("The answer is 3/4/2024.", "en"),
+        ("The answer is 1/0.", "en"),
+        ("Half is \\frac{1}{2}", "en"),  # a fraction in the text is no answer
+        ("The answer is tenth.", "en"),  # a word that starts like a numeral
+        ("The answer is onerous.", "en"),
+        ("The answer is seventy-something.", "en"),
+        ("The answer is seventy thousand.", "en"),  # beyond what is read: nothing, not 70
+        ("The answer is one million.", "en"),
+        ("La réponse est un peu plus.", "fr"),
+        ("정답은 사과입니다.", "ko"),
+        ("คำตอบคือ สามารถ", "th"),
+        ("答案是一共有十二个。", "zh"),
+        ("答えは十分です。", "ja"),
+    ],
+)
+def test_no_wrong_answer_from_dates_zero_denominators_or_words_that_start_like_numerals(text, lang):
+    assert not extract_answer(text, lang).found, extract_answer(text, lang)

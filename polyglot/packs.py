@@ -92,6 +92,8 @@ class LanguagePack(StrictModel):
     number_words: Literal["num2words", "cjk"] | None = None
     # what may follow a numeral written as words without a space (ko 입니다, ja です, zh 个)
     number_word_suffixes: list[str] = []
+    # words that make a numeral before them part of something else ("two thirds", "one more")
+    number_word_blockers: list[str] = []
     lexicon: dict[str, str]
 
     @field_validator("answer_cues")

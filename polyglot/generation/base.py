@@ -79,16 +79,24 @@ def inside_thinking(text: str, thinking: tuple[str, str] | None, opened: bool = 
 
 
 def cut_output(text: str, request: Request) -> str:
-    """``text`` cut at the request's stop strings, which a thinking block does not trigger."""
+    """``text`` cut at the first stop string outside every thinking block (the blank line right
+    after a closing tag is not a stop: the answer follows it), as the hf backend stops."""
     if not request.thinking:
         return cut_at_stop(text, request.stop)
-    if inside_thinking(text, request.thinking, request.opened):
-        return text
-    close = text.rfind(request.thinking[1])
-    head = text[: close + len(request.thinking[1])] if close != -1 else ""
-    rest = text[len(head) :]
-    gap = rest[: len(rest) - len(rest.lstrip())]  # "</think>\n\n" then the answer: not a stop
-    return head + gap + cut_at_stop(rest[len(gap) :], request.stop)
+    opening, closing = request.thinking
+    inside, exempt, i = request.opened, 0, 0
+    while i < len(text):
+        if text.startswith(opening, i):
+            inside, i = True, i + len(opening)
+            continue
+        if text.startswith(closing, i):
+            inside, i = False, i + len(closing)
+            exempt = i + len(text[i:]) - len(text[i:].lstrip())
+            continue
+        if not inside and i >= exempt and any(text.startswith(s, i) for s in request.stop if s):
+            return text[:i]
+        i += 1
+    return text
 
 
 def cut_at_stop(text: str, stop: list[str]) -> str:

@@ -44,8 +44,9 @@ class _StopStrings:
         checked = [row for row in rows if self.stops[row]]
         if not checked:
             return [False] * len(rows)
+        extra = {tag for row in checked for tag in (self.thinking[row] or ())}
         tails = decode_keeping_tags(
-            self.tokenizer, [tokens[row][-self.window :] for row in checked]
+            self.tokenizer, [tokens[row][-self.window :] for row in checked], extra
         )
         hit = {}
         for row, tail in zip(checked, tails, strict=True):
@@ -63,12 +64,12 @@ class _StopStrings:
         return [hit.get(row, False) for row in rows]
 
 
-def decode_keeping_tags(tokenizer, sequences: list[list[int]]) -> list[str]:
+def decode_keeping_tags(tokenizer, sequences: list[list[int]], extra=()) -> list[str]:
     """Decode without special tokens, except thinking tags a tokenizer made special (they
-    would vanish, and "<think>…</think>16" read as "…16")."""
+    would vanish, and "<think>…</think>16" read as "…16"): the known ones and ``extra``."""
     from polyglot.text.thinking import KNOWN_TAGS
 
-    tags = {tag for pair in KNOWN_TAGS for tag in pair}
+    tags = {tag for pair in KNOWN_TAGS for tag in pair} | set(extra)
     special = set(getattr(tokenizer, "all_special_tokens", []) or [])
     added = getattr(tokenizer, "get_added_vocab", dict)()
     if not (tags & (special | set(added))):
@@ -224,7 +225,7 @@ class HFBackend:
             texts, counts = [], []
             for k in range(s.samples):
                 ids = new[row * s.samples + k]
-                text = decode_keeping_tags(self.tokenizer, [ids])[0]
+                text = decode_keeping_tags(self.tokenizer, [ids], request.thinking or ())[0]
                 texts.append(cut_output(text, request))
                 counts.append(len(ids))
             results.append((texts, counts))

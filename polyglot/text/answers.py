@@ -178,19 +178,17 @@ def _words_after_last_cue(text: str, cues: tuple[str, ...], pack: LanguagePack):
 
     if not pack.number_words:
         return None
-    matches = list(_cue_words_pattern(cues).finditer(text))
-    if not matches:
-        return None
-    match = matches[-1]
-    found = words_to_number(
-        text[match.end() : match.end() + 80],
-        pack.number_words,
-        pack.code,
-        pack.space_delimited,
-        tuple(pack.number_word_suffixes),
-    )
-    if found:
-        return found[0], text[match.start() : match.end()] + " " + found[1], match.start()
+    for match in reversed(list(_cue_words_pattern(cues).finditer(text))):
+        found = words_to_number(
+            text[match.end() : match.end() + 80],
+            pack.number_words,
+            pack.code,
+            pack.space_delimited,
+            tuple(pack.number_word_suffixes),
+            tuple(pack.number_word_blockers),
+        )
+        if found:
+            return found[0], text[match.start() : match.end()] + " " + found[1], match.start()
     return None
 
 

@@ -73,17 +73,42 @@ def _ends_sentence(word: str) -> bool:
 
 
 def _ends_here(rest: str, suffixes: tuple[str, ...]) -> bool:
-    """Whether a numeral may end where ``rest`` begins: at the end, a space or punctuation, or a
-    suffix the pack declares (ko 입니다, ja です, zh 个) — never inside a longer word."""
-    if not rest:
-        return True
-    first = rest[0]
-    if first.isspace() or unicodedata.category(first).startswith("P"):
-        return True
-    return any(rest.startswith(suffix) for suffix in suffixes)
+    """Whether a numeral may end where ``rest`` begins: at the end, a space or punctuation, or
+    suffixes the pack declares (ko 입니다, ja 円です, zh 个) that themselves end there — never
+    inside a longer word ("一个偶数" is "an even number", not 1)."""
+    while True:
+        if not rest or rest[0].isspace() or unicodedata.category(rest[0]).startswith("P"):
+            return True
+        suffix = next(
+            (x for x in sorted(suffixes, key=len, reverse=True) if rest.startswith(x)), None
+        )
+        if suffix is None:
+            return False
+        rest = rest[len(suffix) :]
 
 
-def _num2words(segment: str, lang: str, spaced: bool, suffixes: tuple[str, ...]):
+@cache
+def _ordinal_stems(lang: str) -> tuple[str, ...]:
+    """Ordinals (third, quatrième, Drittel's "dritt") begin fraction words: "two thirds"."""
+    from num2words import num2words
+
+    stems = set()
+    for n in range(2, 13):
+        try:
+            stems.add(_normal(num2words(n, lang=lang, to="ordinal"))[:5])
+        except (NotImplementedError, TypeError, ValueError, KeyError):
+            break
+    return tuple(stem for stem in stems if len(stem) >= 4)
+
+
+def _blocked(word: str, lang: str, blockers: tuple[str, ...]) -> bool:
+    word = _normal(_strip_punctuation(word))
+    return any(word.startswith(b.lower()) for b in blockers) or any(
+        word.startswith(stem) for stem in _ordinal_stems(lang)
+    )
+
+
+def _num2words(segment: str, lang: str, spaced: bool, suffixes: tuple[str, ...], blockers=()):
     """The numeral at the start of ``segment``, read whole: whole words, not followed by
     another number word (it would go on past what is read), and ending its phrase within a few
     words ("twenty-five apples."), so "one of the options, so 12" is not read as 1."""
@@ -100,8 +125,11 @@ def _num2words(segment: str, lang: str, spaced: bool, suffixes: tuple[str, ...])
             if rest and _normal(_strip_punctuation(rest[0])) in _number_vocabulary(lang):
                 return None
             # the phrase ends right there, or after one word (a unit: "twenty-five apples.");
-            # "one of the options", "un peu plus" are words, not answers
-            if closed or not rest or _ends_sentence(rest[0]):
+            # "one of the options", "un peu plus", "two thirds", "one more" are not answers; in
+            # a language whose units are glued on (ko 개), a separate word never is a unit
+            if closed or not rest:
+                return float(value), candidate
+            if _ends_sentence(rest[0]) and not suffixes and not _blocked(rest[0], lang, blockers):
                 return float(value), candidate
             return None
     if spaced and not suffixes:
@@ -134,12 +162,17 @@ def _cjk(segment: str, suffixes: tuple[str, ...]) -> tuple[float, str] | None:
 
 
 def words_to_number(
-    segment: str, converter: str, lang: str, spaced: bool = True, suffixes: tuple[str, ...] = ()
+    segment: str,
+    converter: str,
+    lang: str,
+    spaced: bool = True,
+    suffixes: tuple[str, ...] = (),
+    blockers: tuple[str, ...] = (),
 ):
     """The number written in words at the start of ``segment``, and the words, or None."""
     segment = segment.lstrip(" :：*\"'“”«»")
     if converter == "cjk":
         return _cjk(segment, suffixes)
     if converter == "num2words":
-        return _num2words(segment, lang, spaced, suffixes)
+        return _num2words(segment, lang, spaced, suffixes, blockers)
     raise ValueError(f"unknown number-word converter '{converter}'")  # the pack schema checks

@@ -183,3 +183,29 @@ def test_signs_latex_variants_last_cue_and_native_spellings(text, lang, value):
 )
 def test_no_wrong_answer_from_dates_zero_denominators_or_words_that_start_like_numerals(text, lang):
     assert not extract_answer(text, lang).found, extract_answer(text, lang)
+
+
+@pytest.mark.parametrize(
+    ("text", "lang", "value"),
+    [
+        ("The answer is two thirds.", "en", None),  # fraction words after a numeral
+        ("The answer is one more.", "en", None),
+        ("La réponse est trois quarts.", "fr", None),
+        ("Die Antwort lautet drei Viertel.", "de", None),
+        ("답은 이 금액입니다.", "ko", None),  # 이: "this", not 2
+        ("答案是一个偶数。", "zh", None),  # 一个: "an", not 1
+        ("答えは一つ目です。", "ja", None),
+        ("The answer is twenty-five. I hope the answer is clear.", "en", 25),  # an earlier cue
+        ("答えは千五百円です。", "ja", 1500),  # chained suffixes
+    ],
+)
+def test_second_review_near_misses(text, lang, value):
+    assert extract_answer(text, lang).value == value
+
+
+def test_a_second_block_after_the_answer_is_cut_like_the_hf_backend_stops():
+    from polyglot.generation.base import Request, cut_output
+
+    request = Request("k", "p", ["\n\n"], TAGS)
+    text = "<think>a</think>The answer is 16.\n\n<think>b</think>The answer is 8."
+    assert cut_output(text, request) == "<think>a</think>The answer is 16."

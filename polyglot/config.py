@@ -27,15 +27,22 @@ class StrictModel(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
-def read_yaml(path: Path) -> Any:
-    if Path(path).is_dir():
-        raise ConfigError(f"{path}: is a folder, expected a YAML file")
+def read_text(path: str | Path, what: str) -> str:
+    """A UTF-8 file's text; a folder, a missing file or binary bytes are a ``ConfigError``
+    naming the file and what was expected there."""
+    path = Path(path)
+    if path.is_dir():
+        raise ConfigError(f"{path}: is a folder, expected a {what}")
     try:
-        text = Path(path).read_text(encoding="utf-8")
+        return path.read_text(encoding="utf-8")
     except FileNotFoundError:
         raise ConfigError(f"{path}: no such file") from None
     except UnicodeDecodeError:
-        raise ConfigError(f"{path}: not a text file (expected YAML)") from None
+        raise ConfigError(f"{path}: not a text file (expected a {what})") from None
+
+
+def read_yaml(path: Path) -> Any:
+    text = read_text(path, "YAML file")
     try:
         return yaml.safe_load(text)
     except yaml.MarkedYAMLError as err:

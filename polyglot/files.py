@@ -13,7 +13,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-from polyglot.config import ConfigError
+from polyglot.config import ConfigError, read_text
 
 
 def write_atomic(path: str | Path, text: str) -> None:
@@ -39,14 +39,7 @@ def write_lines(path: str | Path, lines: list[str]) -> None:
 def read_json(path: str | Path, what: str = "JSON file") -> Any:
     """``json.load`` with errors that name the file, and a hint when it is damaged."""
     path = Path(path)
-    if path.is_dir():
-        raise ConfigError(f"{path}: is a folder, expected a {what}")
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise ConfigError(f"{path}: no such file") from None
-    except UnicodeDecodeError:
-        raise ConfigError(f"{path}: not a text file (damaged {what}?)") from None
+    text = read_text(path, what)
     try:
         return json.loads(text)
     except json.JSONDecodeError as err:

@@ -49,13 +49,8 @@ def stop_logging_to_file(handler: logging.Handler) -> None:
     hf_logging.set_verbosity_warning()
 
 
-@contextmanager
-def generation_bar(show: bool, total: int):
-    """A rich bar for generating (items, items/s, time left), or nothing; yields ``advance(n)``.
-    The bar is stopped however the block ends (a kill, an error), so the terminal is left clean."""
-    if not show or total <= 0:
-        yield lambda n: None
-        return
+def _bar(label: str, *fields: str):
+    """The one look of polyglot's progress bars: label, bar, done/total, figures, time left."""
     from rich.progress import (
         BarColumn,
         MofNCompleteColumn,
@@ -64,13 +59,23 @@ def generation_bar(show: bool, total: int):
         TimeRemainingColumn,
     )
 
-    bar = Progress(
-        TextColumn("generating"),
+    return Progress(
+        TextColumn(label),
         BarColumn(),
         MofNCompleteColumn(),
-        TextColumn("{task.fields[rate]}"),
+        *(TextColumn(f) for f in fields),
         TimeRemainingColumn(),
     )
+
+
+@contextmanager
+def generation_bar(show: bool, total: int):
+    """A rich bar for generating (items, items/s, time left), or nothing; yields ``advance(n)``.
+    The bar is stopped however the block ends (a kill, an error), so the terminal is left clean."""
+    if not show or total <= 0:
+        yield lambda n: None
+        return
+    bar = _bar("generating", "{task.fields[rate]}")
     task = bar.add_task("generate", total=total, rate="")
     started, count = time.perf_counter(), [0]
 
@@ -102,22 +107,7 @@ def training_callback(total_steps: int, show: bool):
             self.started = time.perf_counter()
             if not show:
                 return
-            from rich.progress import (
-                BarColumn,
-                MofNCompleteColumn,
-                Progress,
-                TextColumn,
-                TimeRemainingColumn,
-            )
-
-            self.bar = Progress(
-                TextColumn("training"),
-                BarColumn(),
-                MofNCompleteColumn(),
-                TextColumn("loss {task.fields[loss]}"),
-                TextColumn("{task.fields[rate]} steps/s"),
-                TimeRemainingColumn(),
-            )
+            self.bar = _bar("training", "loss {task.fields[loss]}", "{task.fields[rate]} steps/s")
             self.bar.start()
             self.task = self.bar.add_task(
                 "train", total=total_steps, completed=state.global_step, loss="–", rate="–"

@@ -108,42 +108,31 @@ def main() -> None:
         for problem in problems:
             print(f"{name}: {problem}", file=sys.stderr)
         failed |= bool(problems)
-        target = out / f"{name}.png"
-        subprocess.run(
-            [
-                browser,
-                "--headless",
-                "--no-sandbox",
-                "--disable-gpu",
-                "--hide-scrollbars",
-                f"--screenshot={target}",
-                f"--window-size=1200,{min(height + 20, 8000)}",
-                (work / page).as_uri(),
-            ],  # fmt: skip
-            check=True,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
+        _screenshot(browser, work / page, out / f"{name}.png", min(height + 20, 8000))
         if name == "eval-run-testbed":  # the top of it, for the top of the README
-            subprocess.run(
-                [
-                    browser,
-                    "--headless",
-                    "--no-sandbox",
-                    "--disable-gpu",
-                    "--hide-scrollbars",
-                    f"--screenshot={out / 'eval-run-top.png'}",
-                    "--window-size=1200,1180",
-                    (work / page).as_uri(),
-                ],  # fmt: skip
-                check=True,
-                stdout=subprocess.DEVNULL,
-                stderr=subprocess.DEVNULL,
-            )
+            _screenshot(browser, work / page, out / "eval-run-top.png", 1180)
         verdict = "FAILED" if problems else "ok"
-        print(f"{target}: {height} px, chart geometry in the browser {verdict}", flush=True)
+        print(f"{out / name}.png: {height} px, chart geometry in the browser {verdict}", flush=True)
     if failed:
         sys.exit("chart texts outside their charts or overlapping (above)")
+
+
+def _screenshot(browser: str, page: Path, target: Path, height: int) -> None:
+    subprocess.run(
+        [
+            browser,
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--hide-scrollbars",
+            f"--screenshot={target}",
+            f"--window-size=1200,{height}",
+            page.as_uri(),
+        ],  # fmt: skip
+        check=True,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
 
 
 def _check(browser: str, page: Path) -> tuple[list[str], int]:

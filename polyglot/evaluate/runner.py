@@ -242,6 +242,8 @@ def evaluate(config: EvalConfig | dict, backends: dict | None = None) -> RunResu
         backend = load_backend(settings)
         if backends is not None:
             backends[cache_key] = backend
+    tokenizer = getattr(backend, "tokenizer", None)
+    tags = thinking_tags(config, tokenizer)
     run = make_card(
         "eval-run",
         config.result_fields(),
@@ -254,10 +256,9 @@ def evaluate(config: EvalConfig | dict, backends: dict | None = None) -> RunResu
             "ids": dataset.ids,
         },
         dataset_hash=data_hash,
+        thinking=list(tags) if tags else None,
         started=now(),
     )
-    found_tags = thinking_tags(config, getattr(backend, "tokenizer", None))
-    run["thinking"] = list(found_tags) if found_tags else None
     if previous is not None:
         # "auto" device and dtype resolve per machine: never mix generations of two
         old_model, new_model = previous.get("model", {}), run["model"]
@@ -266,7 +267,7 @@ def evaluate(config: EvalConfig | dict, backends: dict | None = None) -> RunResu
             for key in ("backend", "device", "dtype")
             if str(old_model.get(key)).split(":")[0] != str(new_model.get(key)).split(":")[0]
         ]
-        if mixed and not config.overwrite:
+        if mixed:
             raise ConfigError(
                 f"{out} holds an unfinished run made with another {', '.join(mixed)}; "
                 "pass --overwrite to start it again here, or choose another --out"
@@ -280,8 +281,6 @@ def evaluate(config: EvalConfig | dict, backends: dict | None = None) -> RunResu
     examples = {
         f"{lang}/{i}": dataset.get(i, lang) for lang in dataset.languages for i in dataset.ids
     }
-    tokenizer = getattr(backend, "tokenizer", None)
-    tags = thinking_tags(config, tokenizer)
     requests = _requests(dataset, config, tokenizer, tags)
     opened = {r.key: r.opened for r in requests}
     batches = backend.batches(requests)

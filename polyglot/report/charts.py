@@ -159,6 +159,23 @@ def _legend(canvas: Canvas, entries: list[tuple[str, str]], x0: float, y: float,
     return y + row_h
 
 
+def _caption_and_legend(
+    canvas: Canvas, caption: str, x: float, width: float, y: float, names: list[str]
+) -> None:
+    """The axis caption centred under the plot, then a legend of the series when several."""
+    canvas.text(x + width / 2, y + LABEL_SIZE * 0.8, caption, LABEL_SIZE, "middle", "axis-label")
+    y += LABEL_SIZE * 1.05 + _PAD
+    if len(names) > 1:
+        _legend(canvas, [(n, PALETTE[i % len(PALETTE)]) for i, n in enumerate(names)], x, y, width)
+
+
+def _bar_hover(name: str, category: str, value: float, interval, percent: bool) -> str:
+    hover = f"{name}, {category}: {_format(value, percent)}"
+    if interval and None not in interval:
+        hover += f" (95% CI {_format(interval[0], percent)}–{_format(interval[1], percent)})"
+    return hover
+
+
 def _format(value: float, percent: bool, digits: int = 1) -> str:
     """95.5% for shares; plain numbers otherwise (1,234 · 5.53 · 0.0042), never 1.2e+03."""
     if percent:
@@ -246,12 +263,8 @@ def grouped_bars(
             if value is None:
                 continue
             x, colour = x0 + s * bar, PALETTE[s % len(PALETTE)]
-            hover = f"{entry.name}, {category}: {_format(value, percent)}"
             interval = entry.intervals[g] if entry.intervals else None
-            if interval and None not in interval:
-                hover += (
-                    f" (95% CI {_format(interval[0], percent)}–{_format(interval[1], percent)})"
-                )
+            hover = _bar_hover(entry.name, category, value, interval, percent)
             canvas.shape(
                 _rect(x + 1, y_of(value), bar - 2, bottom - y_of(value), colour, hover),
                 x + bar,
@@ -269,12 +282,7 @@ def grouped_bars(
         canvas.text(axis_x + (g + 0.5) * group, bottom + _PAD + LABEL_SIZE * 0.8, category,
                     LABEL_SIZE, "middle")  # fmt: skip
     below = bottom + _PAD + LABEL_SIZE * 1.05 + _PAD
-    canvas.text(axis_x + plot_w / 2, below + LABEL_SIZE * 0.8, y_label, LABEL_SIZE, "middle",
-                "axis-label")  # fmt: skip
-    below += LABEL_SIZE * 1.05 + _PAD
-    if len(series) > 1:
-        entries = [(s.name, PALETTE[i % len(PALETTE)]) for i, s in enumerate(series)]
-        _legend(canvas, entries, axis_x, below, plot_w)
+    _caption_and_legend(canvas, y_label, axis_x, plot_w, below, [e.name for e in series])
     return canvas.svg(title)
 
 
@@ -317,12 +325,8 @@ def _horizontal_bars(
                 canvas.text(left + _PAD, y + bar * 0.75, "n/a", TICK_SIZE, "start", "value",
                             hover=f"{entry.name}, {category}: no value")  # fmt: skip
                 continue
-            hover = f"{entry.name}, {category}: {_format(value, percent)}"
             interval = entry.intervals[g] if entry.intervals else None
-            if interval and None not in interval:
-                hover += (
-                    f" (95% CI {_format(interval[0], percent)}–{_format(interval[1], percent)})"
-                )
+            hover = _bar_hover(entry.name, category, value, interval, percent)
             colour = PALETTE[s % len(PALETTE)]
             canvas.shape(
                 _rect(left, y + 1, x_of(value) - left, bar - 2, colour, hover), x_of(value), y + bar
@@ -337,13 +341,8 @@ def _horizontal_bars(
                     cy + 3,
                 )
     below = bottom + _PAD + TICK_SIZE * 1.05 + _PAD
-    canvas.text(left + span / 2, below + LABEL_SIZE * 0.8, value_label, LABEL_SIZE, "middle",
-                "axis-label")  # fmt: skip
-    below += LABEL_SIZE * 1.05 + _PAD
     canvas.extend(left + span + first_tick + _PAD, below)
-    if len(series) > 1:
-        entries = [(e.name, PALETTE[i % len(PALETTE)]) for i, e in enumerate(series)]
-        _legend(canvas, entries, left, below, span)
+    _caption_and_legend(canvas, value_label, left, span, below, [e.name for e in series])
     return canvas.svg(title)
 
 
@@ -425,12 +424,7 @@ def line_chart(
                 py(y) + 5,
             )
     below = bottom + _PAD + TICK_SIZE * 1.05 + _PAD
-    canvas.text(axis_x + plot_w / 2, below + LABEL_SIZE * 0.8, x_label, LABEL_SIZE, "middle",
-                "axis-label")  # fmt: skip
-    below += LABEL_SIZE * 1.05 + _PAD
-    if len(series) > 1:
-        entries = [(name, PALETTE[i % len(PALETTE)]) for i, (name, _, _) in enumerate(series)]
-        _legend(canvas, entries, axis_x, below, plot_w)
+    _caption_and_legend(canvas, x_label, axis_x, plot_w, below, [name for name, _, _ in series])
     return canvas.svg(title)
 
 

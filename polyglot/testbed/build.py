@@ -81,15 +81,7 @@ class ModelConfig(StrictModel):
 
     def training(self) -> TrainingConfig:
         """The training half of this config (the rest is the architecture)."""
-        return TrainingConfig(
-            steps=self.steps,
-            batch_size=self.batch_size,
-            learning_rate=self.learning_rate,
-            warmup_ratio=self.warmup_ratio,
-            max_length=self.max_length,
-            packing=self.packing,
-            seed=self.seed,
-        )
+        return TrainingConfig(**self.model_dump(include=set(TrainingConfig.model_fields)))
 
     def spec(self) -> TinyModelSpec:
         return TinyModelSpec(

@@ -59,21 +59,23 @@ def _cue_pattern(pack: LanguagePack) -> re.Pattern[str]:
     return _compile_cues(tuple(pack.answer_cues))
 
 
-@cache
-def _compile_cues(answer_cues: tuple[str, ...]) -> re.Pattern[str]:
-    cues = sorted(
+def _alternatives(answer_cues: tuple[str, ...]) -> list[str]:
+    """The cues' regexes, longest first (so a cue never matches inside a longer one)."""
+    return sorted(
         {_cue_regex(cue) for cue in answer_cues if _cue_regex(cue)}, key=len, reverse=True
     )
+
+
+@cache
+def _compile_cues(answer_cues: tuple[str, ...]) -> re.Pattern[str]:
+    cues = _alternatives(answer_cues)
     return re.compile(rf"(?:{'|'.join(cues)})(?P<gap>{_CUE_GAP})(?=[-\u2212]?\d)", re.IGNORECASE)
 
 
 @cache
 def _cue_words_pattern(answer_cues: tuple[str, ...]) -> re.Pattern[str]:
     """A cue followed by anything (the words of a numeral written out)."""
-    cues = sorted(
-        {_cue_regex(cue) for cue in answer_cues if _cue_regex(cue)}, key=len, reverse=True
-    )
-    return re.compile(rf"(?:{'|'.join(cues)})", re.IGNORECASE)
+    return re.compile(rf"(?:{'|'.join(_alternatives(answer_cues))})", re.IGNORECASE)
 
 
 def _english_cues() -> tuple[str, ...]:

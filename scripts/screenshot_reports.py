@@ -83,7 +83,7 @@ def main() -> None:
     out.mkdir(parents=True, exist_ok=True)
 
     testbed = work / "testbed"
-    _polyglot("quickstart", "--tiny", "--quiet", "--testbed", str(testbed),
+    _polyglot("quickstart", "--tiny", "--quiet", "--fresh", "--testbed", str(testbed),
               "--out", str(work / "quickstart"))  # fmt: skip
     model = str(args.model or testbed / "base")
     data = f"{testbed}/world/{{split}}/{{lang}}.jsonl"

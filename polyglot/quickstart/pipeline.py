@@ -18,6 +18,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+from polyglot.config import ConfigError
 from polyglot.data.benchmarks import load_spec
 from polyglot.evaluate import EvalConfig, evaluate
 from polyglot.files import check_output_dir, write_atomic, write_json
@@ -75,7 +76,7 @@ def quickstart(
     )
     backends: dict = {}  # both evaluations share one loaded model
     log("[3/5] evaluating the base model on every testbed language")
-    testbed_run = evaluate(
+    testbed_run = _evaluate(
         EvalConfig(
             **common,
             benchmark="testbed",
@@ -88,7 +89,7 @@ def quickstart(
     lap("eval testbed")
     mgsm_languages = [lang for lang in languages if lang in load_spec("mgsm").languages]
     log(f"[4/5] evaluating the base model on a slice of real MGSM ({', '.join(mgsm_languages)})")
-    mgsm_run = evaluate(
+    mgsm_run = _evaluate(
         EvalConfig(
             **common,
             benchmark="mgsm",
@@ -146,3 +147,11 @@ def _row(model: str, benchmark: str, run: Path, results: dict) -> dict:
         "fidelity": results["summary"]["mean_target_fidelity_non_english"],
         "per_language": {lang: r["accuracy"] for lang, r in results["languages"].items()},
     }
+
+
+def _evaluate(config: EvalConfig, backends: dict):
+    """``evaluate``, with the quickstart's own flag in its refusals (--fresh, not --overwrite)."""
+    try:
+        return evaluate(config, backends)
+    except ConfigError as err:
+        raise ConfigError(str(err).replace("--overwrite", "--fresh")) from None

@@ -136,3 +136,17 @@ def test_learning_curve_script_runs_on_a_built_testbed(quickstart_run, packing):
     points = [line for line in result.stdout.splitlines() if line.startswith("step")]
     assert [line.split()[1] for line in points] == ["1", "2"]
     assert f"'packing': '{packing}'" in result.stdout
+
+
+def test_the_quickstart_names_its_own_flag_in_refusals(monkeypatch):
+    import pytest
+
+    from polyglot.config import ConfigError
+    from polyglot.quickstart import pipeline
+
+    def refuse(config, backends):
+        raise ConfigError("runs/x holds a finished run that differs; pass --overwrite")
+
+    monkeypatch.setattr(pipeline, "evaluate", refuse)
+    with pytest.raises(ConfigError, match="pass --fresh$"):
+        pipeline._evaluate(None, {})

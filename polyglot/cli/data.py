@@ -68,3 +68,98 @@ def show(
         first = dataset.get(dataset.ids[0], dataset.languages[0])
         console.rule(f"prompt ({mode}, {shots}-shot)")
         console.print(render_prompt(build_prompt(first, dataset, mode, shots)), markup=False)
+
+
+def _pair(spec: str, flag: str) -> tuple[float, float]:
+    try:
+        low, high = (float(x) for x in spec.split(","))
+    except ValueError:
+        fail(f"{flag}: expected two shares LOW,HIGH such as 0.05,0.2, got {spec!r}")
+    return low, high
+
+
+@app.command()
+@friendly_errors
+def build(
+    languages: str = typer.Option(
+        ..., "--languages", "-l", help="Target languages, comma-separated (e.g. sw,th)."
+    ),
+    schema: str = typer.Option(
+        "mixed", "--schema", help="english-cot, native-cot, mixed or code-switch."
+    ),
+    source: str = typer.Option(
+        "testbed",
+        "--source",
+        help="'testbed' (its train split, with English and native traces), a JSONL file "
+        "({lang} in the path), or a datasets id.",
+    ),
+    out: str = typer.Option(..., "--out", "-o", help="Output folder."),
+    limit: int | None = typer.Option(None, "--limit", min=1, help="Items per language."),
+    offset: int = typer.Option(0, "--offset", min=0, help="Skip this many items first."),
+    band: str = typer.Option(
+        "0.05,0.2",
+        "--band",
+        help="mixed: the target language's share of the reasoning, LOW,HIGH (KO-REAson: 5-20%).",
+    ),
+    ratio: float = typer.Option(
+        0.5, "--ratio", min=0, max=1, help="code-switch: share of known terms switched."
+    ),
+    dedup: float = typer.Option(
+        0.9, "--dedup", min=0, max=1, help="Near-duplicate Jaccard threshold (0: no filter)."
+    ),
+    decontaminate: str = typer.Option(
+        "mgsm,polymath-low,testbed",
+        "--decontaminate",
+        help="Benchmarks whose 13-grams drop an item ('' for none).",
+    ),
+    teacher: str | None = typer.Option(
+        None, "--teacher", help="A model that writes the traces the source lacks."
+    ),
+    backend: str = typer.Option("hf", "--backend", help="The teacher's backend: hf or vllm."),
+    samples: int = typer.Option(1, "--samples", min=1, help="Teacher samples per item."),
+    temperature: float = typer.Option(0.0, "--temperature", min=0),
+    max_new_tokens: int = typer.Option(256, "--max-new-tokens", min=1),
+    seed: int = typer.Option(0, "--seed"),
+    overwrite: bool = typer.Option(False, "--overwrite", help="Rebuild a folder built otherwise."),
+    progress: bool = typer.Option(True, "--progress/--no-progress"),
+) -> None:
+    """Build CoT training data in one schema (KO-REAson's language-mixed CoT by default), with
+    filters (answer correct, answer cue, language-share band, length, degenerate output,
+    near-duplicates, 13-gram decontamination), into OUT/data.jsonl with a card and a summary."""
+    from polyglot.config import validate_model
+    from polyglot.data.build import DataBuildConfig, build_dataset
+
+    settings = {
+        "source": source,
+        "languages": [c.strip() for c in languages.split(",") if c.strip()],
+        "schema": schema,
+        "limit": limit,
+        "offset": offset,
+        "band": _pair(band, "--band"),
+        "ratio": ratio,
+        "dedup_threshold": dedup or None,
+        "decontaminate": [b.strip() for b in decontaminate.split(",") if b.strip()],
+        "seed": seed,
+        "out": out,
+    }
+    if teacher:
+        settings["teacher"] = {
+            "model": teacher,
+            "backend": backend,
+            "samples": samples,
+            "temperature": temperature,
+            "max_new_tokens": max_new_tokens,
+        }
+    config = validate_model(settings, DataBuildConfig, source="command line")
+    summary = build_dataset(config, overwrite=overwrite, progress=progress)
+    table = Table(title=f"{config.schema} data in {out}: {summary['examples']} examples")
+    from polyglot.data.build import FILTERS
+
+    for column in ("language", "items", "kept", *FILTERS):
+        table.add_column(column.replace("_", " "), justify="right")
+    for lang, c in summary["languages"].items():
+        table.add_row(
+            lang, str(c["items"]), str(c["kept"]), *(str(c["dropped"][f]) for f in FILTERS)
+        )
+    console.print(table)
+    console.print(f"{summary['items_per_second']:.0f} items/s; card: {out}/README.md", markup=False)

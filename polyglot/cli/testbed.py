@@ -27,6 +27,12 @@ def build(
         False, "--tiny", help="A tiny world and model, in seconds (for tests)."
     ),
     fresh: bool = typer.Option(False, "--fresh", help="Rebuild every stage."),
+    shipped: bool = typer.Option(
+        False,
+        "--shipped",
+        help="Take the tokenizer and base model shipped with polyglot (built once, the same on "
+        "every machine; what the quickstart uses) instead of training them here.",
+    ),
     languages: str | None = typer.Option(
         None,
         "--languages",
@@ -61,7 +67,12 @@ def build(
 
     config = validate_model({"world": world, "model": model}, TestbedConfig, source="command line")
     state = build_testbed(
-        out, config, fresh=fresh, progress=progress and not quiet, log=stage_messages(quiet)
+        out,
+        config,
+        fresh=fresh,
+        shipped=shipped,
+        progress=progress and not quiet,
+        log=stage_messages(quiet),
     )
     table = Table(title=escape(f"testbed in {out}"))
     table.add_column("stage")

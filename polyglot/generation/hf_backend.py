@@ -244,12 +244,14 @@ class HFBackend:
         tokens: list[list[int]] = [[] for _ in range(rows)]
         alive = list(range(rows))  # original row of each row still in the batch
         cache = DynamicCache(config=self.model.config)
+        # transformers 5.24 renamed the forward argument past_key_values to cache
+        cache_arg = self._cache_argument()
         positions = (attention.cumsum(-1) - 1).clamp(min=0)
         logits = self.model(
             input_ids=input_ids,
             attention_mask=attention,
             position_ids=positions,
-            past_key_values=cache,
+            **{cache_arg: cache},
             use_cache=True,
             logits_to_keep=1,
         ).logits[:, -1, :]
@@ -275,10 +277,16 @@ class HFBackend:
                 input_ids=chosen[:, None],
                 attention_mask=attention,
                 position_ids=attention.sum(-1, keepdim=True) - 1,
-                past_key_values=cache,
+                **{cache_arg: cache},
                 use_cache=True,
             ).logits[:, -1, :]
         return tokens
+
+    def _cache_argument(self) -> str:
+        import inspect
+
+        parameters = inspect.signature(self.model.forward).parameters
+        return "cache" if "cache" in parameters else "past_key_values"
 
     def _chooser(self):
         """The next-token rule, built once per batch: argmax, or a sample at the temperature

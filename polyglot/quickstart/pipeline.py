@@ -28,6 +28,7 @@ from polyglot.report import quickstart_page
 from polyglot.testbed.build import TestbedConfig, build_testbed, tiny_config
 
 MGSM_SLICE = {"full": 10, "tiny": 2}
+ENGLISH_BAR = 90.0  # % English a testbed base reaches once past the jump
 
 
 def quickstart(
@@ -60,7 +61,9 @@ def quickstart(
     lap("foundation")
 
     log(f"[2/5] testbed: world, tokenizer and base model in {testbed}")
-    state = build_testbed(testbed, config, fresh=fresh, progress=progress, log=log)
+    state = build_testbed(
+        testbed, config, fresh=fresh, shipped=not fresh and not tiny, progress=progress, log=log
+    )
     base = testbed / "base"
     lap("testbed")
     languages = config.world.languages
@@ -87,6 +90,16 @@ def quickstart(
         backends,
     )
     lap("eval testbed")
+    english = testbed_run.results["languages"].get("en", {}).get("accuracy")
+    fresh_base = not tiny and not state["stages"]["base"].get("shipped")
+    if fresh_base and english is not None and english < ENGLISH_BAR:
+        log(
+            f"note: this base reached {english:.1f}% in English (the shipped base: above "
+            f"{ENGLISH_BAR:.0f}%): its training ended before the jump to copying the "
+            "question's sentences, which depends on the seed and the CPU. Try `polyglot "
+            "testbed build --seed 1 --fresh` (or more --steps), or run without --fresh to use "
+            "the shipped base."
+        )
     mgsm_languages = [lang for lang in languages if lang in load_spec("mgsm").languages]
     log(f"[4/5] evaluating the base model on a slice of real MGSM ({', '.join(mgsm_languages)})")
     mgsm_run = _evaluate(

@@ -32,6 +32,33 @@ from polyglot.testbed.world import DEFAULT_LANGUAGES, load_templates, render, sa
 from polyglot.train import TrainingConfig, train_causal_lm
 
 SPLITS = ("train", "dev", "test")
+# The base built once by scripts/build_shipped_base.sh (weights, tokenizer and the identity of
+# the world it was trained on), so the quickstart gives the same figures on every machine.
+SHIPPED_DIR = Path(__file__).parent / "shipped"
+SHIPPED_FILE = "shipped.json"
+
+
+def shipped_base() -> dict | None:
+    """What identifies the shipped base (its config, world, tokenizer and weights), or None."""
+    info = SHIPPED_DIR / SHIPPED_FILE
+    if not info.is_file():
+        return None
+    return read_json(info, "shipped testbed description")
+
+
+def ship_base(testbed: str | Path, figures: dict | None = None) -> Path:
+    """Copy a built testbed's tokenizer and base into the package (``SHIPPED_DIR``)."""
+    testbed = Path(testbed)
+    state = read_json(testbed / "testbed.json", "testbed state")
+    shutil.rmtree(SHIPPED_DIR, ignore_errors=True)
+    SHIPPED_DIR.mkdir(parents=True)
+    for stage in ("tokenizer", "base"):
+        shutil.copytree(testbed / stage, SHIPPED_DIR / stage)
+    write_json(
+        SHIPPED_DIR / SHIPPED_FILE,
+        {"config": state["config"], "stages": state["stages"], "figures": figures or {}},
+    )
+    return SHIPPED_DIR
 
 
 class WorldConfig(StrictModel):
@@ -41,6 +68,10 @@ class WorldConfig(StrictModel):
     dev: int = 50
     test: int = 200
     general_documents: int = 300  # per language
+    # translation pairs per non-English language, each written both ways into its general
+    # text ("Deutsch: <question> English: <question>" and back), from train-split questions:
+    # a small share of the general text, so the model's own translation can be measured
+    translation_pairs: int = 30
     max_value: int = 99
     # Share of the mixed CoT's letters in the question's language (fastText, by sentence):
     # the band the generator is checked against.
@@ -69,11 +100,16 @@ class ModelConfig(StrictModel):
     # seeds reached the jump in curve runs, but the default build landed at 34.5%, so not the
     # default)
     packing: Literal["stream", "documents"] = "stream"
+    # The graded gap: native-CoT math in these languages joins the pretraining mixture, as a
+    # share of the English math count (taken from the end of the train split). High-resource
+    # German gets a large share, Korean a medium one, Swahili a small one, Thai and Bengali
+    # none, so the base is graded like a real model (README: the shipped base's figures).
+    native_math: dict[str, float] = {"de": 0.5, "ko": 0.1, "sw": 0.03}
     # 1680 steps of 8 blocks fit the 10-minute quickstart on 2 CPU cores. Small batches learn
     # this world far faster per token than large ones (32 x 420, the same tokens: under 10%
     # English). The jump to ~95% comes when the model learns to copy the question's sentences,
     # and when it comes depends on the seed: 95.5% with seed 0, 17.5% with seed 1 (README).
-    steps: int = 1680
+    steps: int = 2400
     batch_size: int = 8
     learning_rate: float = 3e-3
     warmup_ratio: float = 0.05
@@ -96,6 +132,18 @@ class ModelConfig(StrictModel):
 class TestbedConfig(StrictModel):
     world: WorldConfig = WorldConfig()
     model: ModelConfig = ModelConfig()
+
+    @model_validator(mode="after")
+    def _native_math(self) -> TestbedConfig:
+        for lang, share in self.model.native_math.items():
+            if lang == "en" or lang not in self.world.languages:
+                raise ValueError(
+                    f"model.native_math: '{lang}' is not a non-English language of the world "
+                    f"({', '.join(self.world.languages)})"
+                )
+            if not 0 <= share <= 1:
+                raise ValueError(f"model.native_math.{lang}: a share between 0 and 1, not {share}")
+        return self
 
 
 def tiny_config() -> TestbedConfig:
@@ -121,12 +169,13 @@ def tiny_config() -> TestbedConfig:
 
 def build_world(out: str | Path, config: WorldConfig) -> dict:
     """Write the parallel splits and the general text; returns the manifest."""
-    from polyglot.testbed.world import general_text
+    from polyglot.testbed.world import general_text, translation_pair
 
     out = Path(out)
     rng = random.Random(config.seed)
     seen: set = set()
     counts = {}
+    pair_problems: list = []
     for split in SPLITS:
         problems = []
         while len(problems) < getattr(config, split):
@@ -135,6 +184,8 @@ def build_world(out: str | Path, config: WorldConfig) -> dict:
                 continue
             seen.add(problem.signature())
             problems.append(problem)
+        if split == "train":
+            pair_problems = problems[: config.translation_pairs]
         (out / split).mkdir(parents=True, exist_ok=True)
         for lang in config.languages:
             lines = [json.dumps(render(p, lang).to_json(), ensure_ascii=False) for p in problems]
@@ -143,9 +194,27 @@ def build_world(out: str | Path, config: WorldConfig) -> dict:
     (out / "general").mkdir(parents=True, exist_ok=True)
     for lang in config.languages:
         docs = general_text(lang, random.Random(f"{config.seed}-{lang}"), config.general_documents)
+        rows = [{"lang": lang, "kind": "text", "text": d} for d in docs]
+        if lang != "en":
+            for p in pair_problems:
+                native, english = render(p, lang).question, render(p, "en").question
+                rows.append(
+                    {
+                        "lang": lang,
+                        "kind": "translation",
+                        "text": translation_pair(native, lang, english, "en"),
+                    }
+                )
+                rows.append(
+                    {
+                        "lang": lang,
+                        "kind": "translation",
+                        "text": translation_pair(english, "en", native, lang),
+                    }
+                )
         write_lines(
             out / "general" / f"{lang}.jsonl",
-            [json.dumps({"lang": lang, "text": d}, ensure_ascii=False) for d in docs],
+            [json.dumps(row, ensure_ascii=False) for row in rows],
         )
     manifest = {"config": config.model_dump(), "counts": counts, "languages": config.languages}
     write_json(out / "manifest.json", manifest)
@@ -162,12 +231,20 @@ def math_text(question: str, cot: str, lang: str, mode: str = "native-cot") -> s
     return f"{render_prompt(prompt)} {cot}"
 
 
-def pretraining_texts(world: Path, languages: list[str]) -> list[str]:
-    """General text in every language plus English math with English CoT."""
-    texts = [
-        math_text(r["question"], r["cot_en"], "en")
-        for r in read_jsonl(world / "train" / "en.jsonl")
-    ]
+def pretraining_texts(
+    world: Path, languages: list[str], native_math: dict[str, float] | None = None
+) -> list[str]:
+    """General text in every language (translation pairs included), English math with English
+    CoT, and native-CoT math for the languages of ``native_math`` (a share of the English math
+    count each, taken from the end of the train split)."""
+    english = read_jsonl(world / "train" / "en.jsonl")
+    texts = [math_text(r["question"], r["cot_en"], "en") for r in english]
+    for lang, share in (native_math or {}).items():
+        count = round(share * len(english))
+        rows = (
+            read_jsonl(world / "train" / f"{lang}.jsonl")[len(english) - count :] if count else []
+        )
+        texts += [math_text(r["question"], r["cot_native"], lang) for r in rows]
     for lang in languages:
         texts += [r["text"] for r in read_jsonl(world / "general" / f"{lang}.jsonl")]
     return texts
@@ -192,10 +269,15 @@ def build_testbed(
     config: TestbedConfig | None = None,
     *,
     fresh: bool = False,
+    shipped: bool = False,
     progress: bool = True,
     log=print,
 ) -> dict:
-    """Build (or reuse) the world, the tokenizer and the base model in ``out``."""
+    """Build (or reuse) the world, the tokenizer and the base model in ``out``.
+
+    ``shipped``: take the tokenizer and the base from the package (built once, the same on
+    every machine) when ``config`` is the one they were built with and the world built here
+    is the one they were trained on; otherwise (or with ``fresh``) train them here."""
     from polyglot.testbed.model import build_tiny_model, parameter_count
     from polyglot.testbed.tokenizer import train_tokenizer
 
@@ -237,6 +319,18 @@ def build_testbed(
         manifest = build_world(world, config.world)
         write_card(world, make_card("testbed-world", wanted["world"]))
         done("world", manifest["counts"], world)
+    ship = shipped_base() if shipped and not fresh else None
+    if ship and "tokenizer" not in state["stages"] and "base" not in state["stages"]:
+        if ship["config"] != wanted:
+            log("the shipped base was built with another config; training the base here")
+        elif ship["stages"]["world"]["fingerprint"] != state["stages"]["world"]["fingerprint"]:
+            log("the world built here differs from the shipped base's; training the base here")
+        else:
+            log("using the shipped tokenizer and base model (same config and world)")
+            for stage in ("tokenizer", "base"):
+                shutil.rmtree(out / stage, ignore_errors=True)
+                shutil.copytree(SHIPPED_DIR / stage, out / stage)
+                done(stage, {**ship["stages"][stage], "shipped": True}, out / stage)
     if "tokenizer" not in state["stages"]:
         log("training the tokenizer ...")
         tokenizer = train_tokenizer(
@@ -258,7 +352,7 @@ def build_testbed(
         info = train_causal_lm(
             model,
             tokenizer,
-            pretraining_texts(world, config.world.languages),
+            pretraining_texts(world, config.world.languages, m.native_math),
             m.training(),
             out / "base",
             progress=progress,

@@ -283,6 +283,12 @@ def render(problem: Problem, lang: str) -> Rendered:
     )
 
 
+def translation_pair(source: str, source_lang: str, target: str, target_lang: str) -> str:
+    """One translation pair as general text: "Deutsch: ... English: ..." (native names of the
+    languages), the format `polyglot` prompts a model's own translation with."""
+    return f"{load_pack(source_lang).native_name}: {source} {load_pack(target_lang).native_name}: {target}"
+
+
 def general_text(
     lang: str, rng: random.Random, documents: int, sentences: tuple[int, int] = (3, 6)
 ) -> list[str]:

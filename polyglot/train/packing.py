@@ -2,7 +2,9 @@
 
 ``pack_sequences`` (stream packing, for pretraining) joins texts and cuts fixed blocks;
 ``pack_documents`` (for fine-tuning) puts whole texts into blocks, and ``DocumentCollator`` makes
-each text attend only to itself, so every example trains as it is prompted.
+each text attend only to itself, so every example trains as it is prompted. ``encode_examples``
+turns (prompt, response) pairs into token ids and labels that train on the response only;
+``PaddingCollator`` batches one example per row (no packing, the fine-tuning default).
 """
 
 from __future__ import annotations
@@ -14,6 +16,28 @@ def _documents(tokenizer, texts: list[str]) -> list[list[int]]:
     """Every text as one token document: BOS, its tokens, EOS."""
     encoded = tokenizer(list(texts), add_special_tokens=False).input_ids
     return [[tokenizer.bos_token_id, *ids, tokenizer.eos_token_id] for ids in encoded]
+
+
+def encode_examples(
+    tokenizer, examples: list[tuple[str, str]], max_length: int | None = None
+) -> tuple[list[dict], int]:
+    """(prompt, response) pairs as ``{"input_ids", "labels"}``: BOS, the prompt's tokens, the
+    response's tokens, EOS, with labels -100 on BOS and the prompt (loss on the response only).
+    Prompt and response are tokenized apart, as at generation time (the prompt alone, then what
+    the model writes after it). An empty prompt trains on every token (plain text). Examples
+    longer than ``max_length`` are cut at the end; returns them and how many were cut."""
+    prompts = tokenizer([p for p, _ in examples], add_special_tokens=False).input_ids
+    responses = tokenizer([r for _, r in examples], add_special_tokens=False).input_ids
+    encoded, cut = [], 0
+    for prompt, response in zip(prompts, responses, strict=True):
+        ids = [tokenizer.bos_token_id, *prompt, *response, tokenizer.eos_token_id]
+        labels = [-100] * (1 + len(prompt)) + [*response, tokenizer.eos_token_id]
+        if not prompt:
+            labels[0] = tokenizer.bos_token_id
+        if max_length and len(ids) > max_length:
+            ids, labels, cut = ids[:max_length], labels[:max_length], cut + 1
+        encoded.append({"input_ids": ids, "labels": labels})
+    return encoded, cut
 
 
 def pack_sequences(tokenizer, texts: list[str], length: int, seed: int = 0) -> list[list[int]]:
@@ -31,26 +55,35 @@ def pack_documents(tokenizer, texts: list[str], length: int, seed: int = 0) -> l
     fixed-length stream chunking does to about half of the ~125-token math texts in 256-token
     blocks) trains the model to restate question sentences it cannot see, i.e. to invent them.
     A document longer than ``length`` is split into ``length`` pieces."""
+    docs = [{"input_ids": doc, "labels": doc} for doc in _documents(tokenizer, texts)]
+    return [block["input_ids"] for block in pack_labelled(docs, length, seed)]
+
+
+def pack_labelled(docs: list[dict], length: int, seed: int = 0) -> list[dict]:
+    """``pack_documents`` for documents with labels (``{"input_ids", "labels"}``): whole
+    documents best-fit into blocks of at most ``length`` tokens, blocks shuffled."""
     import bisect
 
-    docs = [
-        doc[i : i + length]
-        for doc in _documents(tokenizer, texts)
-        for i in range(0, len(doc), length)
+    pieces = [
+        {"input_ids": d["input_ids"][i : i + length], "labels": d["labels"][i : i + length]}
+        for d in docs
+        for i in range(0, len(d["input_ids"]), length)
     ]
-    docs.sort(key=len, reverse=True)
-    blocks: list[list[int]] = []
+    pieces.sort(key=lambda d: len(d["input_ids"]), reverse=True)
+    blocks: list[dict] = []
     free: list[tuple[int, int]] = []  # (room left, block index), sorted
-    for doc in docs:
-        at = bisect.bisect_left(free, (len(doc), -1))
+    for doc in pieces:
+        size = len(doc["input_ids"])
+        at = bisect.bisect_left(free, (size, -1))
         if at < len(free):
             room, index = free.pop(at)
         else:
             room, index = length, len(blocks)
-            blocks.append([])
-        blocks[index] += doc
-        if room - len(doc) > 0:
-            bisect.insort(free, (room - len(doc), index))
+            blocks.append({"input_ids": [], "labels": []})
+        blocks[index]["input_ids"] += doc["input_ids"]
+        blocks[index]["labels"] += doc["labels"]
+        if room - size > 0:
+            bisect.insort(free, (room - size, index))
     rng = random.Random(seed)
     rng.shuffle(blocks)
     return blocks
@@ -73,6 +106,7 @@ class DocumentCollator:
         ids, positions, labels = [], [], []
         for feature in features:
             block = list(feature["input_ids"])
+            trained = list(feature.get("labels") or block)
             start, pos = 0, []
             for i, token in enumerate(block):
                 if token == self.bos:
@@ -81,9 +115,33 @@ class DocumentCollator:
             fill = longest - len(block)
             ids.append(block + [self.pad] * fill)
             positions.append(pos + list(range(fill)))  # the padding is a "document" of its own
-            labels.append(block + [-100] * fill)
+            labels.append(trained + [-100] * fill)
         return {
             "input_ids": torch.tensor(ids),
             "position_ids": torch.tensor(positions),
+            "labels": torch.tensor(labels),
+        }
+
+
+class PaddingCollator:
+    """One example per row, right-padded with pad tokens that are neither attended to nor
+    trained on (the fine-tuning default: no packing)."""
+
+    def __init__(self, pad_token_id: int):
+        self.pad = pad_token_id
+
+    def __call__(self, features: list[dict]) -> dict:
+        import torch
+
+        longest = max(len(f["input_ids"]) for f in features)
+        ids, mask, labels = [], [], []
+        for feature in features:
+            block, fill = list(feature["input_ids"]), longest - len(feature["input_ids"])
+            ids.append(block + [self.pad] * fill)
+            mask.append([1] * len(block) + [0] * fill)
+            labels.append(list(feature.get("labels") or block) + [-100] * fill)
+        return {
+            "input_ids": torch.tensor(ids),
+            "attention_mask": torch.tensor(mask),
             "labels": torch.tensor(labels),
         }

@@ -18,14 +18,21 @@ import time
 from pathlib import Path
 
 from polyglot.config import ConfigError
-from polyglot.files import read_json, write_json
+from polyglot.files import read_json, write_json, write_lines
 from polyglot.models import quiet_transformers
 from polyglot.progress import training_callback
 from polyglot.provenance import make_card, write_card
 from polyglot.train.config import TrainingConfig
-from polyglot.train.packing import DocumentCollator, pack_documents, pack_sequences
+from polyglot.train.packing import (
+    DocumentCollator,
+    PaddingCollator,
+    encode_examples,
+    pack_labelled,
+    pack_sequences,
+)
 
 CHECKPOINTS = "_checkpoints"
+CURVE = "curve.jsonl"
 _RESUME = "resume.json"
 
 
@@ -71,10 +78,29 @@ def _resume_point(folder: Path, note: dict, log) -> str | None:
     return None
 
 
+def training_blocks(tokenizer, texts: list, config: TrainingConfig) -> tuple[list[dict], int]:
+    """The training rows for ``texts`` (plain strings: loss on every token; (prompt, response)
+    pairs: loss on the response only), packed as ``config.packing`` says; and how many examples
+    were cut at ``max_length`` (packing "none" only)."""
+    if config.packing == "stream":
+        if any(not isinstance(t, str) for t in texts):
+            raise ConfigError(
+                "packing 'stream' trains on every token; use 'documents' or 'none' for "
+                "prompt/response examples"
+            )
+        blocks = pack_sequences(tokenizer, texts, config.max_length, config.seed)
+        return [{"input_ids": b} for b in blocks], 0
+    pairs = [("", t) if isinstance(t, str) else tuple(t) for t in texts]
+    if config.packing == "documents":
+        encoded, _ = encode_examples(tokenizer, pairs)
+        return pack_labelled(encoded, config.max_length, config.seed), 0
+    return encode_examples(tokenizer, pairs, config.max_length)
+
+
 def train_causal_lm(
     model,
     tokenizer,
-    texts: list[str],
+    texts: list,
     config: TrainingConfig,
     out: str | Path,
     *,
@@ -83,7 +109,10 @@ def train_causal_lm(
     inputs: dict | None = None,
     log=print,
 ) -> dict:
-    """Train ``model`` on ``texts`` (next-token loss on every token) and save it to ``out``.
+    """Train ``model`` on ``texts`` and save it (or its LoRA adapter) to ``out``.
+
+    ``texts``: plain strings (next-token loss on every token) or (prompt, response) pairs
+    (loss on the response only), see ``training_blocks``.
 
     ``inputs``: the identity of what the training started from (base model fingerprint, data
     hash, ...), recorded in the card of ``out``. Returns a summary: steps, seconds, first and
@@ -96,18 +125,23 @@ def train_causal_lm(
 
     out = Path(out)
     if config.packing == "stream":
-        pack, collator = pack_sequences, DataCollatorForLanguageModeling(tokenizer, mlm=False)
+        collator = DataCollatorForLanguageModeling(tokenizer, mlm=False)
+    elif config.packing == "documents":
+        collator = DocumentCollator(tokenizer.bos_token_id, tokenizer.pad_token_id)
     else:
-        pack, collator = (
-            pack_documents,
-            DocumentCollator(tokenizer.bos_token_id, tokenizer.pad_token_id),
-        )
-    blocks = pack(tokenizer, texts, config.max_length, config.seed)
-    dataset = Dataset.from_dict({"input_ids": blocks})
+        collator = PaddingCollator(tokenizer.pad_token_id)
+    rows, cut = training_blocks(tokenizer, texts, config)
+    if not rows:
+        raise ConfigError("no training examples")
+    blocks = [r["input_ids"] for r in rows]
+    columns = {"input_ids": blocks}
+    if "labels" in rows[0]:
+        columns["labels"] = [r["labels"] for r in rows]
+    dataset = Dataset.from_dict(columns)
     checkpoints = out / CHECKPOINTS
     note = {
         "config": config.model_dump(),
-        "blocks": blocks_hash(blocks),
+        "blocks": blocks_hash(blocks + columns.get("labels", [])),
         "start_weights": weights_hash(model),
         "inputs": inputs or {},
     }
@@ -121,9 +155,9 @@ def train_causal_lm(
         per_device_train_batch_size=config.batch_size,
         learning_rate=config.learning_rate,
         warmup_steps=int(config.warmup_ratio * config.steps),
-        lr_scheduler_type="cosine",
+        lr_scheduler_type=config.lr_scheduler,
         weight_decay=config.weight_decay,
-        logging_steps=max(1, config.steps // 10),
+        logging_steps=config.log_every(),
         save_strategy="steps",
         save_steps=config.checkpoint_every(),
         save_total_limit=1,
@@ -159,6 +193,22 @@ def train_causal_lm(
     (out / "training_args.bin").unlink(missing_ok=True)
     tokenizer.save_pretrained(out)
     losses = [log["loss"] for log in trainer.state.log_history if "loss" in log]
+    # the training curve (a resumed run's history includes the steps before the kill)
+    write_lines(
+        out / CURVE,
+        [
+            json.dumps(
+                {
+                    "step": log["step"],
+                    "loss": log["loss"],
+                    "learning_rate": log.get("learning_rate"),
+                    "grad_norm": log.get("grad_norm"),
+                }
+            )
+            for log in trainer.state.log_history
+            if "loss" in log
+        ],
+    )
     # after a resume, Trainer's mean loss and our clock cover this session's steps only
     session = "_this_session" if resume else ""
     summary = {
@@ -168,6 +218,7 @@ def train_causal_lm(
         "final_loss": round(losses[-1], 4) if losses else None,
         f"train_loss{session}": round(output.training_loss, 4),
         "sequences": len(dataset),
+        "examples_cut": cut,
         "resumed_from_step": int(resume.rsplit("-", 1)[-1]) if resume else None,
     }
     card_inputs = {

@@ -1,0 +1,499 @@
+"""``polyglot data build``: CoT training data in four schemas, filtered, with a card.
+
+Items come from a source with gold answers: the testbed's train split (which carries English
+and native traces), a JSONL file (``{lang}`` in the path for several languages; fields
+``question``, ``answer`` and optionally ``cot_en`` and ``cot_native``) or a ``datasets`` id.
+Where the schema needs a trace the source lacks, a teacher model writes it (``teacher``),
+prompted as KO-REAson prompts, ``samples`` times per item; its generations are cached in
+``OUT/teacher.jsonl`` and a build resumes from them. Every candidate goes through the filters
+(``polyglot.data.filters``); the first one of an item that passes them all is kept.
+
+Output (``docs/data.md``): ``OUT/data.jsonl`` (one JSON object per example: ``id``, ``lang``,
+``schema``, ``answer``, ``messages`` = a user question and the assistant's response),
+``OUT/summary.json`` (counts per language and per filter), ``OUT/README.md`` (a dataset card
+that ``datasets.load_dataset(OUT)`` reads) and ``card.json``.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import time
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, field_validator, model_validator
+
+from polyglot.config import ConfigError, StrictModel
+from polyglot.data.schemas import render_schema
+from polyglot.files import append_jsonl, check_output_dir, read_json, write_atomic, write_json
+from polyglot.packs import load_pack
+from polyglot.provenance import make_card, read_card, write_card
+
+DATA_FILE = "data.jsonl"
+TEACHER_FILE = "teacher.jsonl"
+SUMMARY_FILE = "summary.json"
+FILTERS = (
+    "no_answer",
+    "wrong_answer",
+    "no_cue",
+    "language_share",
+    "length",
+    "degenerate",
+    "near_duplicate",
+    "contaminated",
+)
+DEFAULT_BENCHMARKS = ("mgsm", "polymath-low", "testbed")
+
+# KO-REAson's teacher instruction (think without translating the question; keep its entities,
+# quoted spans and key terms in the language; answer in fluent target language)
+TEACHER_INSTRUCTIONS = {
+    "mixed": (
+        "Solve the problem step by step. Reason in English for the calculations, but do not "
+        "translate the question: keep its names, quoted spans and key terms in {language}. "
+        "Write the final answer sentence in fluent {language}."
+    ),
+    "native-cot": "Solve the problem step by step, writing everything in fluent {language}.",
+    "english-cot": "Solve the problem step by step in English.",
+    "code-switch": "Solve the problem step by step in English.",
+}
+
+
+class TeacherSettings(StrictModel):
+    model: str
+    backend: str = "hf"
+    samples: int = Field(1, ge=1)
+    temperature: float = Field(0.0, ge=0)
+    max_new_tokens: int = Field(256, ge=1)
+    device: str = "auto"
+
+
+class DataBuildConfig(StrictModel):
+    source: str = "testbed"  # "testbed", a JSONL path ({lang}), or a datasets id
+    split: str = "train"
+    languages: list[str]
+    schema_: Literal["english-cot", "native-cot", "mixed", "code-switch"] = Field(
+        "mixed", alias="schema"
+    )
+    limit: int | None = Field(None, ge=1)  # items per language (from the start of the source)
+    offset: int = Field(0, ge=0)  # skip this many items first
+    # the target language's share of the reasoning's letters (mixed; KO-REAson kept 5-20%)
+    band: tuple[float, float] = (0.05, 0.2)
+    ratio: float = Field(0.5, ge=0, le=1)  # code-switch: share of known terms switched
+    min_chars: int = Field(20, ge=0)
+    max_chars: int = Field(4000, ge=1)
+    dedup_threshold: float | None = Field(0.9, gt=0, le=1)  # None: no near-duplicate filter
+    decontaminate: list[str] = list(DEFAULT_BENCHMARKS)
+    teacher: TeacherSettings | None = None
+    seed: int = 0
+    out: str = "runs/data/build"
+
+    model_config = {"extra": "forbid", "frozen": True, "populate_by_name": True}
+
+    @field_validator("languages")
+    @classmethod
+    def _known(cls, languages: list[str]) -> list[str]:
+        if not languages:
+            raise ValueError("at least one language")
+        for lang in languages:
+            load_pack(lang)
+        return languages
+
+    @model_validator(mode="after")
+    def _band(self) -> DataBuildConfig:
+        low, high = self.band
+        if not 0 <= low <= high <= 1:
+            raise ValueError(f"band: two shares 0 <= low <= high <= 1, not {self.band}")
+        return self
+
+    @property
+    def schema(self) -> str:
+        return self.schema_
+
+    def identity(self) -> dict:
+        return self.model_dump(mode="json", by_alias=True, exclude={"out"})
+
+
+@dataclass
+class Item:
+    id: str
+    lang: str
+    question: str
+    answer: float
+    traces: dict[str, str] = field(default_factory=dict)
+
+
+# -- sources ---------------------------------------------------------------------------------
+
+
+def _source_rows(config: DataBuildConfig, lang: str) -> list[dict]:
+    from polyglot.files import read_jsonl
+
+    if config.source == "testbed":
+        from polyglot.resources import testbed_dir
+
+        path = testbed_dir() / "world" / config.split / f"{lang}.jsonl"
+        if not path.is_file():
+            raise ConfigError(
+                f"{path}: no testbed {config.split} split for '{lang}' (build it with `polyglot "
+                "testbed build`, or set POLYGLOT_TESTBED_DIR)"
+            )
+        return read_jsonl(path)
+    if (
+        config.source.endswith(".jsonl")
+        or "/" in config.source
+        and Path(config.source.replace("{lang}", lang)).exists()
+    ):
+        path = Path(config.source.replace("{lang}", lang))
+        if path.is_dir():
+            raise ConfigError(f"--source {path}: is a folder, expected a JSONL file ({{lang}})")
+        if not path.exists():
+            raise ConfigError(f"--source {path}: no such file")
+        rows = read_jsonl(path)
+        return [r for r in rows if r.get("lang", lang) == lang]
+    from datasets import load_dataset
+
+    try:
+        rows = load_dataset(config.source, split=config.split)
+    except Exception as err:  # noqa: BLE001 - no network, unknown id
+        raise ConfigError(
+            f"--source {config.source}: not the testbed, a JSONL file or a loadable datasets id "
+            f"({str(err).splitlines()[0] if str(err) else type(err).__name__})"
+        ) from None
+    return [dict(r) for r in rows if r.get("lang", lang) == lang]
+
+
+def load_items(config: DataBuildConfig) -> list[Item]:
+    from polyglot.text.answers import parse_gold
+
+    items = []
+    for lang in config.languages:
+        rows = _source_rows(config, lang)[config.offset :]
+        if config.limit:
+            rows = rows[: config.limit]
+        for index, row in enumerate(rows):
+            if "question" not in row or "answer" not in row:
+                raise ConfigError(
+                    f"{config.source} ({lang}, item {index + 1}): needs 'question' and 'answer' "
+                    f"(it has {', '.join(sorted(row))})"
+                )
+            traces = {}
+            for key, name in (("cot_en", "en"), ("cot_native", "native")):
+                if row.get(key):
+                    traces[name] = row[key]
+            if lang == "en" and "native" in traces:
+                traces.setdefault("en", traces["native"])
+            try:
+                gold = parse_gold(row["answer"], lang)
+            except (ValueError, TypeError):
+                raise ConfigError(
+                    f"{config.source} ({lang}, item {index + 1}): answer {row['answer']!r} is "
+                    "not a number"
+                ) from None
+            items.append(Item(str(row.get("id", index)), lang, row["question"], gold, traces))
+    return items
+
+
+def _benchmark_texts(names: list[str], log) -> tuple[list[str], dict[str, str]]:
+    """The questions of every benchmark to decontaminate against, and what was checked."""
+    from polyglot.data.benchmarks import load_benchmark
+
+    texts: list[str] = []
+    checked = {}
+    for name in names:
+        try:
+            dataset = load_benchmark(name, "all")
+        except (ConfigError, OSError) as err:
+            checked[name] = f"not checked: {str(err).splitlines()[0]}"
+            log(f"warning: cannot decontaminate against {name}: {str(err).splitlines()[0]}")
+            continue
+        texts += [dataset.get(i, lang).question for lang in dataset.languages for i in dataset.ids]
+        checked[name] = f"{len(dataset.ids)} items x {len(dataset.languages)} languages"
+    return texts, checked
+
+
+# -- the teacher -----------------------------------------------------------------------------
+
+
+def _teacher_prompt(item: Item, schema: str) -> str:
+    from polyglot.train.sources import eval_prompt
+
+    pack = load_pack(item.lang)
+    instruction = TEACHER_INSTRUCTIONS[schema].format(language=pack.name)
+    mode = "en-cot" if schema in ("english-cot", "code-switch") else "native-cot"
+    return f"{instruction}\n\n{eval_prompt(item.question, item.lang, mode)}"
+
+
+def teacher_traces(
+    items: list[Item], config: DataBuildConfig, out: Path, progress: bool, log
+) -> dict[str, list[str]]:
+    """The teacher's samples for every item that lacks the trace the schema needs, cached in
+    ``OUT/teacher.jsonl`` (a rerun generates only what is missing)."""
+    from polyglot.generation import GenerationSettings, Request, load_backend
+    from polyglot.progress import generation_bar
+
+    cache_file = out / TEACHER_FILE
+    cached: dict[str, list[str]] = {}
+    if cache_file.exists():
+        with cache_file.open(encoding="utf-8") as handle:
+            for line in handle:
+                try:
+                    row = json.loads(line)
+                    cached[row["key"]] = row["outputs"]
+                except (ValueError, KeyError, TypeError):
+                    continue  # a line cut by a kill: generated again
+    teacher = config.teacher
+    assert teacher is not None
+    key = lambda item: f"{item.lang}/{item.id}"  # noqa: E731
+    wanted = [i for i in items if key(i) not in cached]
+    if wanted:
+        log(f"teacher {teacher.model}: {len(wanted)} items x {teacher.samples} sample(s) ...")
+        backend = load_backend(
+            GenerationSettings(
+                model=teacher.model,
+                backend=teacher.backend,
+                samples=teacher.samples,
+                temperature=teacher.temperature,
+                max_new_tokens=teacher.max_new_tokens,
+                device=teacher.device,
+                seed=config.seed,
+            )
+        )
+        requests = [
+            Request(key(i), _teacher_prompt(i, config.schema), ["\n\n", "\nQuestion:"])
+            for i in wanted
+        ]
+        batches = backend.batches(requests)
+        with generation_bar(progress, len(requests)) as advance:
+            for generations in backend.generate(list(enumerate(batches))):
+                rows = [{"key": g.key, "outputs": g.outputs} for g in generations]
+                append_jsonl(cache_file, rows)
+                cached.update((r["key"], r["outputs"]) for r in rows)
+                advance(len(rows))
+    return cached
+
+
+# -- the build -------------------------------------------------------------------------------
+
+
+@dataclass
+class Counts:
+    items: int = 0
+    candidates: int = 0
+    kept: int = 0
+    dropped: Counter = field(default_factory=Counter)
+    no_trace: int = 0
+
+
+def _check_response(response: str, item: Item, config: DataBuildConfig, checks) -> str | None:
+    """The name of the first filter ``response`` fails, or None."""
+    from polyglot.data.filters import repeated_phrase, target_share, thinking_blocks
+    from polyglot.text.answers import extract_answer, is_correct
+
+    answer = extract_answer(response, item.lang)
+    if not answer.found:
+        return "no_answer"
+    if not is_correct(answer, item.answer):
+        return "wrong_answer"
+    if not (answer.rule or "").startswith(("cue", "english_cue", "boxed")):
+        return "no_cue"
+    if not config.min_chars <= len(response) <= config.max_chars:
+        return "length"
+    if repeated_phrase(response) or thinking_blocks(response) > 1:
+        return "degenerate"
+    if (
+        config.schema in ("mixed", "native-cot")
+        and item.lang != "en"
+        and (answer.rule or "").startswith("english_cue")
+    ):
+        return "degenerate"  # the final answer is not in the target language
+    if config.schema == "mixed" and item.lang != "en":
+        low, high = config.band
+        # the reasoning's share: the closing answer sentence aside
+        if not low <= target_share(response, item.lang, item.question) <= high:
+            return "language_share"
+    if checks["decontaminate"] is not None and (
+        checks["decontaminate"].hit(item.question) or checks["decontaminate"].hit(response)
+    ):
+        return "contaminated"
+    if checks["dedup"] is not None and checks["dedup"].seen(
+        f"{item.lang}/{item.id}", f"{item.question} {response}"
+    ):
+        return "near_duplicate"
+    return None
+
+
+def build_dataset(
+    config: DataBuildConfig,
+    *,
+    overwrite: bool = False,
+    progress: bool = True,
+    log: Callable[[str], None] = print,
+) -> dict:
+    """Build ``config``'s dataset into ``config.out``; returns the summary (also written)."""
+    from polyglot.data.filters import Decontaminator, NearDuplicates
+
+    out = check_output_dir(config.out)
+    identity = config.identity()
+    card = read_card(out) if out.is_dir() else None
+    if out.is_dir() and any(p.name != TEACHER_FILE for p in out.iterdir()):
+        same = card is not None and card.get("kind") == "dataset" and card.get("config") == identity
+        if same and (out / DATA_FILE).is_file():
+            log(f"{out}: already built with this config; reusing it (--overwrite to rebuild)")
+            return read_json(out / SUMMARY_FILE, "dataset summary")
+        if not same and not overwrite:
+            what = f"a {card['kind']}" if card else "other files"
+            raise ConfigError(
+                f"{out} holds {what} (another build or run); pass --overwrite to rebuild it, or "
+                "choose another --out"
+            )
+    out.mkdir(parents=True, exist_ok=True)
+    started = time.perf_counter()
+    items = load_items(config)
+    if not items:
+        raise ConfigError(f"--source {config.source}: no items in {', '.join(config.languages)}")
+    needs = "native" if config.schema == "native-cot" else "en"
+    lacking = [i for i in items if needs not in i.traces]
+    teacher: dict[str, list[str]] = {}
+    if lacking:
+        if config.teacher is None:
+            raise ConfigError(
+                f"{len(lacking)} items of {config.source} have no "
+                f"{'native' if needs == 'native' else 'English'} trace for schema "
+                f"'{config.schema}'; pass --teacher MODEL to generate them"
+            )
+        teacher = teacher_traces(lacking, config, out, progress, log)
+    texts, checked = (
+        _benchmark_texts(config.decontaminate, log) if config.decontaminate else ([], {})
+    )
+    checks = {
+        "decontaminate": Decontaminator(texts) if texts else None,
+        "dedup": NearDuplicates(config.dedup_threshold) if config.dedup_threshold else None,
+    }
+    rng = random.Random(config.seed)
+    counts = {lang: Counts() for lang in config.languages}
+    kept_rows = []
+    prepared = time.perf_counter()
+    for item in items:
+        count = counts[item.lang]
+        count.items += 1
+        if needs in item.traces:
+            candidates = [
+                render_schema(
+                    config.schema,
+                    item.lang,
+                    item.traces,
+                    item.answer,
+                    ratio=config.ratio,
+                    rng=rng,
+                    testbed=config.source == "testbed",
+                )
+            ]
+        else:
+            outputs = teacher.get(f"{item.lang}/{item.id}", [])
+            if config.schema == "code-switch":
+                candidates = [
+                    render_schema(
+                        "code-switch",
+                        item.lang,
+                        {"en": o},
+                        item.answer,
+                        ratio=config.ratio,
+                        rng=rng,
+                    )
+                    for o in outputs
+                ]
+            else:
+                candidates = [o.strip() for o in outputs]
+        candidates = [c for c in candidates if c]
+        if not candidates:
+            count.no_trace += 1
+            continue
+        for response in candidates:
+            count.candidates += 1
+            failed = _check_response(response, item, config, checks)
+            if failed:
+                count.dropped[failed] += 1
+                continue
+            count.kept += 1
+            kept_rows.append(
+                {
+                    "id": item.id,
+                    "lang": item.lang,
+                    "schema": config.schema,
+                    "answer": item.answer,
+                    "messages": [
+                        {"role": "user", "content": item.question},
+                        {"role": "assistant", "content": response},
+                    ],
+                    "source": config.source,
+                }
+            )
+            break
+    seconds = time.perf_counter() - started
+    summary = {
+        "schema_version": "polyglot.data/1",
+        "config": identity,
+        "examples": len(kept_rows),
+        "languages": {
+            lang: {
+                "items": c.items,
+                "candidates": c.candidates,
+                "kept": c.kept,
+                "no_trace": c.no_trace,
+                "dropped": {name: c.dropped.get(name, 0) for name in FILTERS},
+            }
+            for lang, c in counts.items()
+        },
+        "decontaminated_against": checked,
+        "seconds": round(seconds, 2),
+        "items_per_second": round(len(items) / max(time.perf_counter() - prepared, 1e-9), 1),
+    }
+    write_json(out / SUMMARY_FILE, summary)  # also when nothing is left
+    if not kept_rows:
+        dropped = Counter()
+        for c in counts.values():
+            dropped.update(c.dropped)
+        reasons = ", ".join(f"{n} {name}" for name, n in dropped.most_common()) or "no candidates"
+        raise ConfigError(f"nothing left after filtering ({reasons}); see {out / SUMMARY_FILE}")
+    write_atomic(
+        out / DATA_FILE, "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in kept_rows)
+    )
+    write_atomic(out / "README.md", dataset_card(config, summary, kept_rows))
+    write_card(out, make_card("dataset", identity, {"source": config.source}, summary=summary))
+    return summary
+
+
+def dataset_card(config: DataBuildConfig, summary: dict, rows: list[dict]) -> str:
+    """A Hugging Face dataset card: ``datasets.load_dataset(folder)`` reads ``data.jsonl``."""
+    lines = [
+        "---",
+        "configs:",
+        "- config_name: default",
+        "  data_files:",
+        "  - split: train",
+        f"    path: {DATA_FILE}",
+        f"language: [{', '.join(config.languages)}]",
+        "---",
+        f"# {config.schema} CoT data from {config.source}",
+        "",
+        "Built by `polyglot data build` (see card.json for the full config).",
+        "",
+        "| language | items | kept | " + " | ".join(FILTERS) + " |",
+        "|---" * (3 + len(FILTERS)) + "|",
+    ]
+    for lang, c in summary["languages"].items():
+        dropped = " | ".join(str(c["dropped"][name]) for name in FILTERS)
+        lines.append(f"| {lang} | {c['items']} | {c['kept']} | {dropped} |")
+    lines += ["", "## Examples", ""]
+    for row in rows[:3]:
+        lines += [
+            f"**{row['lang']}** — {row['messages'][0]['content']}",
+            "",
+            f"> {row['messages'][1]['content']}",
+            "",
+        ]
+    return "\n".join(lines) + "\n"

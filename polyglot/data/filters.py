@@ -1,0 +1,194 @@
+"""The filters of ``polyglot data build``; each drop is counted under its name in the summary.
+
+- ``no_answer`` / ``wrong_answer``: the response's answer, read by polyglot's extractor, is
+  missing or differs from the gold (rejection sampling for teacher outputs);
+- ``no_cue``: the response does not end its reasoning with an answer cue;
+- ``language_share``: the target language's share of the reasoning is outside the band;
+- ``length``: too short or too long (characters);
+- ``degenerate``: an endlessly repeated phrase, more than one thinking block, or (schemas
+  whose answer is in the target language) a final answer sentence not in it;
+- ``near_duplicate``: MinHash (datasketch) Jaccard over word 5-grams above a threshold with an
+  item kept earlier;
+- ``contaminated``: a 13-gram of the question or response appears in a benchmark polyglot
+  evaluates on (MGSM, PolyMath, the testbed test split).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from functools import lru_cache
+
+from polyglot.detect.scripts import script_of
+from polyglot.packs import load_pack
+
+_TOKEN = re.compile(r"\w+", re.UNICODE)
+_SPACELESS = {"Thai", "Han", "Hiragana", "Katakana", "Lao", "Khmer", "Myanmar", "Tibetan"}
+
+
+# -- language share --------------------------------------------------------------------------
+
+
+@lru_cache(maxsize=200_000)
+def _sentence_language(sentence: str, lang: str) -> str:
+    from polyglot.detect.language_id import detect_language
+
+    return detect_language(sentence, [lang, "en"]).lang
+
+
+@lru_cache(maxsize=64)
+def _english_words() -> frozenset[str]:
+    pack = load_pack("en")
+    words = [*pack.lexicon, *pack.answer_cues, *pack.prompts.model_dump().values()]
+    return frozenset(w for text in words for w in _TOKEN.findall(text.lower()))
+
+
+@lru_cache(maxsize=64)
+def _pack_words(lang: str) -> frozenset[str]:
+    pack = load_pack(lang)
+    words = [*pack.lexicon.values(), *pack.answer_cues, *pack.prompts.model_dump().values()]
+    return frozenset(w for text in words for w in _TOKEN.findall(text.lower()))
+
+
+def target_share(text: str, lang: str, question: str = "") -> float:
+    """The share of ``text``'s letters in ``lang``, sentence by sentence.
+
+    Target written in its own script (Thai, Bengali, Korean ...): letters in that script
+    count for the target, the rest for English, so a Thai name in an English sentence counts
+    as Thai letters only (fastText would give the whole sentence to Thai). Latin-script
+    target: a sentence fastText reads as the target (choosing between it and English) counts
+    whole; in the others, the words of the target's vocabulary (the pack's lexicon, prompts
+    and cues, and the words of ``question``, which is in the target language) that are not
+    English count (fastText gives a short mixed sentence to either language at random)."""
+    from polyglot.detect.language_id import split_sentences
+
+    scripts = set(load_pack(lang).scripts)
+    latin_target = "Latin" in scripts
+    if latin_target:
+        vocabulary = (
+            _pack_words(lang) | {w for w in _TOKEN.findall(question.lower())}
+        ) - _english_words()
+    target = total = 0
+    for sentence in split_sentences(text):
+        counts: dict[str, int] = {}
+        for char in sentence:
+            script = script_of(char)
+            if script is not None:
+                counts[script] = counts.get(script, 0) + 1
+        letters = sum(counts.values())
+        if not letters:
+            continue
+        total += letters
+        if latin_target:
+            if _sentence_language(sentence, lang) == lang:
+                target += letters
+            else:
+                target += sum(
+                    len(w)
+                    for w in _TOKEN.findall(sentence.lower())
+                    if w in vocabulary and not w.isdigit()
+                )
+        else:
+            target += sum(n for s, n in counts.items() if s in scripts)
+    return target / total if total else 0.0
+
+
+# -- degenerate output -----------------------------------------------------------------------
+
+
+def repeated_phrase(text: str, n: int = 4, times: int = 4) -> bool:
+    """Whether some phrase of ``n`` words comes back ``times`` times in a row (a model stuck
+    in a loop)."""
+    words = text.split()
+    for size in range(1, n + 1):
+        run = 1
+        for i in range(size, len(words) - size + 1, size):
+            if words[i : i + size] == words[i - size : i]:
+                run += 1
+                if run >= times:
+                    return True
+            else:
+                run = 1
+    return False
+
+
+def thinking_blocks(text: str, tags: tuple[str, str] = ("<think>", "</think>")) -> int:
+    return text.count(tags[0])
+
+
+# -- n-grams: decontamination and near-duplicates --------------------------------------------
+
+
+def tokens(text: str) -> list[str]:
+    """Lowercased words; a script written without spaces (Thai, Chinese, Japanese) counts each
+    letter as a token."""
+    out: list[str] = []
+    for word in _TOKEN.findall(text.lower()):
+        if script_of(word[0]) in _SPACELESS:
+            out.extend(word)
+        else:
+            out.append(word)
+    return out
+
+
+def ngrams(text: str, n: int) -> set[tuple[str, ...]]:
+    words = tokens(text)
+    return {tuple(words[i : i + n]) for i in range(len(words) - n + 1)}
+
+
+SPACELESS_FACTOR = 3  # letters of a spaceless script per "word" of an n-gram
+
+
+class Decontaminator:
+    """Every 13-gram of the benchmarks' questions (and answers); ``hit(text)`` says whether a
+    text shares one (the usual test-set overlap rule, as in GPT-3's and Llama's reports)."""
+
+    def __init__(self, texts: Iterable[str], n: int = 13):
+        self.n = n
+        self.grams: set[int] = set()
+        for text in texts:
+            words = tokens(text)
+            size = self._size(words)
+            self.grams.update(
+                hash(tuple(words[i : i + size])) for i in range(len(words) - size + 1)
+            )
+
+    def _size(self, words: list[str]) -> int:
+        """13 words; in text mostly written without spaces (one token per letter), 39 letters."""
+        single = sum(1 for w in words if len(w) == 1 and not w.isdigit())
+        return self.n * SPACELESS_FACTOR if single > len(words) / 2 else self.n
+
+    def hit(self, text: str) -> bool:
+        words = tokens(text)
+        n = self._size(words)
+        return any(hash(tuple(words[i : i + n])) in self.grams for i in range(len(words) - n + 1))
+
+
+class NearDuplicates:
+    """MinHash LSH (datasketch) over word 5-grams: ``seen(key, text)`` is True when a text kept
+    earlier has an estimated Jaccard similarity above ``threshold``; otherwise it is kept."""
+
+    def __init__(self, threshold: float = 0.9, num_perm: int = 64, n: int = 5):
+        from datasketch import MinHash, MinHashLSH
+
+        self.threshold, self.num_perm, self.n = threshold, num_perm, n
+        self.lsh = MinHashLSH(threshold=threshold, num_perm=num_perm)
+        self._permutations = MinHash(num_perm=num_perm, seed=1).permutations  # drawn once
+
+    def _minhash(self, text: str):
+        from datasketch import MinHash
+
+        words = tokens(text)
+        shingles = {
+            " ".join(words[i : i + self.n]).encode() for i in range(max(1, len(words) - self.n + 1))
+        }
+        signature = MinHash(num_perm=self.num_perm, permutations=self._permutations)
+        signature.update_batch(list(shingles))
+        return signature
+
+    def seen(self, key: str, text: str) -> bool:
+        signature = self._minhash(text)
+        if self.lsh.query(signature):
+            return True
+        self.lsh.insert(key, signature)
+        return False

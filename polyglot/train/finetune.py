@@ -1,0 +1,316 @@
+"""``polyglot train``: fine-tune a base model on a recipe (LoRA or full), then evaluate it.
+
+The output folder holds the adapter (or the full model), its tokenizer, ``recipe.yaml`` (the
+resolved recipe), ``curve.jsonl`` and ``curve.html`` (loss per step), ``eval/<benchmark>/``
+(``polyglot eval`` runs of the trained model), ``summary.json`` and the card. A rerun of the
+same recipe reuses the trained model (and resumes a killed training from its last
+checkpoint); a folder trained with another recipe is refused unless ``overwrite``.
+
+Precision: float32 on the CPU; on a GPU, bf16 autocast (full fine-tuning keeps float32 master
+weights; LoRA loads the frozen base in bf16). ``accelerate launch -m polyglot train ...`` runs
+the same recipe on several GPUs (transformers' Trainer does DDP/FSDP under accelerate).
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import warnings
+from collections.abc import Callable
+from pathlib import Path
+
+import yaml
+
+from polyglot.config import ConfigError
+from polyglot.files import check_output_dir, read_json, write_atomic, write_json
+from polyglot.provenance import make_card, model_identity, read_card, write_card
+from polyglot.train.recipe import TrainRecipe
+from polyglot.train.sources import build_sources, load_examples
+from polyglot.train.trainer import CHECKPOINTS, CURVE, train_causal_lm
+
+RECIPE_FILE = "recipe.yaml"
+SUMMARY_FILE = "summary.json"
+
+
+def _check_folder(out: Path, recipe: TrainRecipe, overwrite: bool) -> bool:
+    """Whether ``out`` already holds this recipe's trained model; refuses another run's folder."""
+    if not out.is_dir() or not any(out.iterdir()):
+        return False
+    recorded = out / RECIPE_FILE
+    if not recorded.is_file():
+        card = read_card(out)
+        what = f"a {card.get('kind')}" if card else "files not made by `polyglot train`"
+        if overwrite and card and card.get("kind") == "trained-model":
+            return False
+        raise ConfigError(
+            f"{out} holds {what}; choose another out (training never writes into another run's "
+            "folder)"
+        )
+    try:
+        previous = yaml.safe_load(recorded.read_text(encoding="utf-8"))
+    except (yaml.YAMLError, UnicodeDecodeError):
+        previous = None
+    same = (
+        isinstance(previous, dict)
+        and previous.get("identity") == recipe.identity()
+        and previous.get("inputs") == _inputs(recipe)
+    )
+    if not same and not overwrite:
+        raise ConfigError(
+            f"{out} holds a model trained with another recipe; pass --overwrite to replace it, "
+            "or choose another out"
+        )
+    return same and (out / SUMMARY_FILE).is_file()
+
+
+def _inputs(recipe: TrainRecipe) -> dict:
+    """The identity of what the recipe reads: the base model's files and the data files."""
+    from polyglot.provenance import hash_file
+
+    files = {}
+    for source in recipe.data:
+        if source.path is not None:
+            path = Path(source.path)
+            path = path / "data.jsonl" if path.is_dir() else path
+            files[source.path] = hash_file(path)[:16] if path.is_file() else None
+    return {"base": model_identity(recipe.base), "data": files}
+
+
+def _load_base(recipe: TrainRecipe):
+    import torch
+
+    from polyglot.models import load_model, load_tokenizer, pick_device
+
+    device = pick_device(recipe.device)
+    tokenizer = load_tokenizer(recipe.base, padding_side="right")
+    if tokenizer.pad_token_id is None:  # many base models have none: pad with EOS (not trained)
+        tokenizer.pad_token = tokenizer.eos_token or tokenizer.unk_token
+    if tokenizer.bos_token_id is None or tokenizer.eos_token_id is None:
+        raise ConfigError(f"the tokenizer of '{recipe.base}' needs BOS and EOS tokens")
+    dtype = "bfloat16" if recipe.method == "lora" and device == "cuda" else "float32"
+    model = load_model(recipe.base, dtype=dtype, device=device, eval_mode=False)
+    if model.config.pad_token_id is None:
+        model.config.pad_token_id = tokenizer.pad_token_id
+    if recipe.method == "lora":
+        from peft import LoraConfig, get_peft_model
+
+        lora = recipe.lora
+        torch.manual_seed(recipe.training.seed)
+        model = get_peft_model(
+            model,
+            LoraConfig(
+                r=lora.rank,
+                lora_alpha=lora.alpha,
+                lora_dropout=lora.dropout,
+                target_modules=lora.target_modules,
+                task_type="CAUSAL_LM",
+            ),
+        )
+    return model, tokenizer
+
+
+def curve_page(out: Path) -> None:
+    """``curve.html``: the loss per step (from ``curve.jsonl``) as a small chart."""
+    from polyglot.files import read_jsonl
+    from polyglot.report.charts import line_chart
+
+    rows = read_jsonl(out / CURVE)
+    svg = line_chart(
+        f"training loss: {out.name}",
+        [("loss", [r["step"] for r in rows], [r["loss"] for r in rows])],
+        x_label="step",
+        y_label="loss",
+        markers=len(rows) <= 60,
+    )
+    write_atomic(
+        out / "curve.html",
+        f"<!doctype html><meta charset='utf-8'><title>{out.name}: training loss</title>"
+        f"<body style='font-family:sans-serif'>{svg}</body>",
+    )
+
+
+def evaluate_trained(
+    recipe: TrainRecipe, out: Path, model_dir: Path | None = None, *, progress: bool = True
+) -> dict:
+    """``polyglot eval`` of the trained model (``model_dir``, default ``out``) on the recipe's
+    benchmarks, into ``out/eval/<benchmark>``; returns accuracy per benchmark and language."""
+    from polyglot.evaluate import EvalConfig, evaluate
+
+    model_dir = model_dir or out
+    adapter = (model_dir / "adapter_config.json").is_file()
+    figures = {}
+    backends: dict = {}
+    for bench in recipe.eval.benchmarks if recipe.eval else []:
+        run = evaluate(
+            EvalConfig(
+                model=recipe.base if adapter else str(model_dir),
+                adapter=str(model_dir) if adapter else None,
+                benchmark=bench.name,
+                languages=bench.languages,
+                data=bench.data,
+                limit=bench.limit,
+                mode=recipe.prompt_mode,
+                chat_template=recipe.format == "chat",
+                max_new_tokens=recipe.eval.max_new_tokens,
+                device=recipe.device,
+                out=str(out / "eval" / bench.name),
+                progress=progress,
+            ),
+            backends,
+        )
+        figures[bench.name] = {
+            lang: {
+                "accuracy": r["accuracy"],
+                "ci95": r["ci95"],
+                "n": r["n"],
+                "fidelity": (r.get("fidelity") or {}).get("target"),
+            }
+            for lang, r in run.results["languages"].items()
+        }
+    return figures
+
+
+class _EvalEvery:
+    """A Trainer callback: every N steps, save the model and evaluate it (figures appended to
+    ``eval_curve.jsonl``)."""
+
+    def __new__(cls, recipe: TrainRecipe, out: Path, tokenizer, log):
+        from transformers import TrainerCallback
+
+        class EvalEvery(TrainerCallback):
+            def on_step_end(self, args, state, control, model=None, **kwargs):
+                every = recipe.eval.every
+                if not every or state.global_step % every or state.global_step == args.max_steps:
+                    return
+                folder = out / "_evals" / f"step-{state.global_step}"
+                model.save_pretrained(str(folder))
+                tokenizer.save_pretrained(str(folder))
+                log(f"evaluating at step {state.global_step} ...")
+                figures = evaluate_trained(recipe, folder, folder, progress=False)
+                from polyglot.files import append_jsonl
+
+                append_jsonl(out / "eval_curve.jsonl", [{"step": state.global_step, **figures}])
+                model.train()
+
+        return EvalEvery()
+
+
+def train(
+    recipe: TrainRecipe,
+    *,
+    overwrite: bool = False,
+    skip_bad: bool = False,
+    progress: bool = True,
+    log: Callable[[str], None] = print,
+) -> dict:
+    """Train ``recipe`` into ``recipe.out`` (or reuse it), evaluate it, return the summary."""
+    out = check_output_dir(recipe.out)
+    if _check_folder(out, recipe, overwrite):
+        log(f"{out}: already trained with this recipe; reusing it (--overwrite to retrain)")
+        summary = read_json(out / SUMMARY_FILE, "training summary")
+        if recipe.eval and summary.get("eval") is None:
+            summary["eval"] = evaluate_trained(recipe, out, progress=progress)
+            write_json(out / SUMMARY_FILE, summary)
+        return summary
+    # library deprecation notices (peft asks transformers for is_gradient_checkpointing) are
+    # not for users
+    warnings.filterwarnings("ignore", message=".*is_gradient_checkpointing.*")
+    model, tokenizer = _load_base(recipe)
+    if overwrite and out.is_dir():
+        for child in out.iterdir():
+            if child.name not in (CHECKPOINTS, "_data"):
+                shutil.rmtree(child) if child.is_dir() else child.unlink()
+    out.mkdir(parents=True, exist_ok=True)
+    write_atomic(
+        out / RECIPE_FILE,
+        yaml.safe_dump(
+            {
+                "identity": recipe.identity(),
+                "inputs": _inputs(recipe),
+                "recipe": recipe.model_dump(mode="json"),
+            },
+            allow_unicode=True,
+            sort_keys=False,
+        ),
+    )
+    build_sources(recipe, out, log=log)
+    examples, sources = load_examples(recipe, tokenizer, skip_bad=skip_bad, out=out)
+    rows = len(examples)
+    config = recipe.training.for_examples(rows)
+    data_hash = _examples_hash(examples)
+    log(
+        f"training {recipe.method} on {rows} examples from {len(sources)} source(s), "
+        f"{config.steps} steps of {config.batch_size} ..."
+    )
+    callbacks = (
+        [_EvalEvery(recipe, out, tokenizer, log)] if recipe.eval and recipe.eval.every else []
+    )
+    info = train_causal_lm(
+        model,
+        tokenizer,
+        examples,
+        config,
+        out,
+        progress=progress,
+        callbacks=callbacks,
+        inputs={"base": model_identity(recipe.base), "examples": data_hash},
+        log=log,
+    )
+    (out / "README.md").unlink(missing_ok=True)  # peft's empty model-card template; see card.md
+    curve_page(out)
+    summary = {
+        "schema": "polyglot.train/1",
+        "recipe": recipe.model_dump(mode="json"),
+        "training": info,
+        "sources": [s.__dict__ for s in sources],
+        "examples": rows,
+        "examples_hash": data_hash,
+        "eval": None,
+    }
+    write_json(out / SUMMARY_FILE, summary)  # the model is done even if the eval fails
+    if recipe.eval:
+        summary["eval"] = evaluate_trained(recipe, out, progress=progress)
+        write_json(out / SUMMARY_FILE, summary)
+    shutil.rmtree(out / "_evals", ignore_errors=True)
+    return summary
+
+
+def _examples_hash(examples: list[tuple[str, str]]) -> str:
+    import hashlib
+
+    digest = hashlib.sha256()
+    for prompt, response in examples:
+        digest.update(json.dumps([prompt, response], ensure_ascii=False).encode())
+    return digest.hexdigest()[:16]
+
+
+def merge_adapter(adapter: str | Path, out: str | Path, *, base: str | None = None) -> Path:
+    """Fold the LoRA adapter at ``adapter`` into its base model and save the full model to
+    ``out`` (loadable by ``from_pretrained`` without peft)."""
+    from polyglot.models import load_model, load_tokenizer, quiet_transformers
+    from polyglot.provenance import fingerprint
+
+    adapter = Path(adapter)
+    config_file = adapter / "adapter_config.json"
+    if not config_file.is_file():
+        raise ConfigError(f"no LoRA adapter at '{adapter}' (adapter_config.json missing)")
+    base = base or read_json(config_file, "adapter config").get("base_model_name_or_path")
+    if not base:
+        raise ConfigError(f"{config_file}: names no base model; pass --base")
+    out = check_output_dir(out)
+    if out.exists() and any(out.iterdir()):
+        raise ConfigError(f"{out}: not empty; choose another --out")
+    model = load_model(base, adapter=str(adapter), device="cpu", dtype="float32")
+    tokenizer = load_tokenizer(str(adapter), padding_side=None)
+    with quiet_transformers():
+        model.save_pretrained(out, safe_serialization=True)
+    tokenizer.save_pretrained(out)
+    write_card(
+        out,
+        make_card(
+            "merged-adapter",
+            {"base": base, "adapter": str(adapter)},
+            {"base": model_identity(base), "adapter": fingerprint(adapter)},
+        ),
+    )
+    return out

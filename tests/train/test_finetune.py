@@ -1,0 +1,304 @@
+"""``polyglot train``: recipes, response-only loss, LoRA and full fine-tuning through the real
+CLI on a tiny testbed, merge-adapter, reuse and refusal of output folders, a real kill."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import torch
+from typer.testing import CliRunner
+
+from polyglot.cli.main import app
+from polyglot.config import ConfigError
+from polyglot.models import load_tokenizer
+from polyglot.train.packing import encode_examples
+from polyglot.train.recipe import load_recipe, parse_overrides
+
+runner = CliRunner()
+
+
+@pytest.fixture(scope="module")
+def testbed(tmp_path_factory):
+    from polyglot.testbed.build import build_testbed, tiny_config
+
+    out = tmp_path_factory.mktemp("testbed")
+    build_testbed(out, tiny_config(), progress=False, log=lambda m: None)
+    return out
+
+
+@pytest.fixture()
+def in_testbed(testbed, monkeypatch):
+    monkeypatch.setenv("POLYGLOT_TESTBED_DIR", str(testbed))
+    return testbed
+
+
+def _recipe_args(testbed: Path, out: Path, *extra: str) -> list[str]:
+    return [
+        "train",
+        f"base={testbed}/base",
+        f"data=[{{path: {testbed}/world/train/sw.jsonl, response_field: cot_mixed, limit: 40}}]",
+        "training.steps=6",
+        "training.batch_size=4",
+        "training.learning_rate=0.003",
+        "eval.benchmarks=[{name: testbed, languages: [sw], limit: 3}]",
+        "eval.max_new_tokens=24",
+        f"out={out}",
+        "--no-progress",
+        *extra,
+    ]
+
+
+def test_overrides_are_nested_and_typed():
+    assert parse_overrides(["training.steps=20", "lora.rank=8", "method=full"]) == {
+        "training": {"steps": 20},
+        "lora": {"rank": 8},
+        "method": "full",
+    }
+    with pytest.raises(ConfigError, match="key=value"):
+        parse_overrides(["training.steps"])
+
+
+def test_a_recipe_typo_names_the_key_and_suggests_one(tmp_path):
+    path = tmp_path / "r.yaml"
+    path.write_text("base: x\ndata: [{path: a.jsonl}]\ntraining: {step: 10}\n")
+    with pytest.raises(ConfigError) as err:
+        load_recipe(path)
+    assert "training.step" in str(err.value) and "did you mean 'steps'" in str(err.value)
+
+
+def test_steps_or_epochs_not_both():
+    with pytest.raises(ConfigError, match="exactly one of 'steps' and 'epochs'"):
+        load_recipe(
+            None, ["base=x", "data=[{path: a.jsonl}]", "training.epochs=2", "training.steps=5"]
+        )
+
+
+def test_every_shipped_recipe_validates():
+    from polyglot.resources import shipped_dir
+
+    recipes = sorted((shipped_dir("configs") / "train").glob("*.yaml"))
+    assert len(recipes) >= 4
+    for path in recipes:
+        load_recipe(path)
+
+
+def test_loss_is_on_the_response_tokens_only(testbed):
+    tokenizer = load_tokenizer(str(testbed / "base"), padding_side="right")
+    [row], cut = encode_examples(tokenizer, [("Question: 2 + 2?", " 2 + 2 = 4. The answer is 4.")])
+    prompt = tokenizer("Question: 2 + 2?", add_special_tokens=False).input_ids
+    assert cut == 0
+    assert row["labels"][: 1 + len(prompt)] == [-100] * (1 + len(prompt))
+    assert row["labels"][1 + len(prompt) :] == row["input_ids"][1 + len(prompt) :]
+    assert row["labels"][-1] == tokenizer.eos_token_id
+    [text], _ = encode_examples(tokenizer, [("", "plain text")])
+    assert -100 not in text["labels"]  # plain text trains on every token
+
+
+@pytest.mark.slow
+def test_lora_training_through_the_cli(in_testbed, tmp_path):
+    out = tmp_path / "run"
+    result = runner.invoke(app, _recipe_args(in_testbed, out))
+    assert result.exit_code == 0, result.output
+    for name in (
+        "adapter_config.json",
+        "adapter_model.safetensors",
+        "recipe.yaml",
+        "curve.jsonl",
+        "curve.html",
+        "summary.json",
+        "card.json",
+        "tokenizer.json",
+    ):
+        assert (out / name).is_file(), name
+    assert not (out / "_checkpoints").exists()
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["training"]["steps"] == 6
+    assert 0 <= summary["eval"]["testbed"]["sw"]["accuracy"] <= 100
+    assert (out / "eval" / "testbed" / "results.json").is_file()
+    curve = [json.loads(line) for line in (out / "curve.jsonl").read_text().splitlines()]
+    assert [row["step"] for row in curve] == list(range(1, 7))
+    assert "<svg" in (out / "curve.html").read_text()
+
+    # the same recipe again: reused, not retrained
+    again = runner.invoke(app, _recipe_args(in_testbed, out))
+    assert again.exit_code == 0 and "reusing" in again.output
+    # another recipe into the same folder: refused, then replaced with --overwrite
+    other = runner.invoke(app, [*_recipe_args(in_testbed, out), "lora.rank=4"])
+    assert other.exit_code == 2 and "another recipe" in other.output
+    replaced = runner.invoke(app, [*_recipe_args(in_testbed, out), "lora.rank=4", "--overwrite"])
+    assert replaced.exit_code == 0, replaced.output
+    assert json.loads((out / "adapter_config.json").read_text())["r"] == 4
+
+    # polyglot eval --adapter loads it
+    evaluated = runner.invoke(
+        app,
+        [
+            "eval",
+            "--model",
+            str(in_testbed / "base"),
+            "--adapter",
+            str(out),
+            "--benchmark",
+            "testbed",
+            "--languages",
+            "sw",
+            "--limit",
+            "2",
+            "--max-new-tokens",
+            "8",
+            "--out",
+            str(tmp_path / "eval"),
+            "--no-progress",
+        ],
+    )
+    assert evaluated.exit_code == 0, evaluated.output
+
+    # merge-adapter: a full model whose logits equal base + adapter under peft
+    merged = runner.invoke(app, ["train", "merge-adapter", str(out), "--out", str(tmp_path / "m")])
+    assert merged.exit_code == 0, merged.output
+    from peft import PeftModel
+    from transformers import AutoModelForCausalLM
+
+    ids = torch.tensor([[1, 5, 9, 14, 20]])
+    full = AutoModelForCausalLM.from_pretrained(tmp_path / "m").eval()
+    peft = PeftModel.from_pretrained(
+        AutoModelForCausalLM.from_pretrained(in_testbed / "base"), str(out)
+    ).eval()
+    base = AutoModelForCausalLM.from_pretrained(in_testbed / "base").eval()
+    with torch.no_grad():
+        assert torch.allclose(full(ids).logits, peft(ids).logits, atol=1e-4)
+        assert not torch.allclose(full(ids).logits, base(ids).logits, atol=1e-4)
+    assert not (tmp_path / "m" / "adapter_config.json").exists()
+
+
+@pytest.mark.slow
+def test_full_fine_tuning_with_documents_packing_moves_every_weight(in_testbed, tmp_path):
+    from transformers import AutoModelForCausalLM
+
+    out = tmp_path / "full"
+    result = runner.invoke(
+        app,
+        [*_recipe_args(in_testbed, out), "method=full", "training.packing=documents", "eval=null"],
+    )
+    assert result.exit_code == 0, result.output
+    before = AutoModelForCausalLM.from_pretrained(in_testbed / "base").state_dict()
+    after = AutoModelForCausalLM.from_pretrained(out).state_dict()
+    moved = [k for k in before if not torch.equal(before[k], after[k])]
+    assert len(moved) == len(before), set(before) - set(moved)
+    assert json.loads((out / "summary.json").read_text())["eval"] is None
+
+
+@pytest.mark.slow
+def test_bad_data_is_named_and_skip_bad_counts_it(in_testbed, tmp_path):
+    data = tmp_path / "d.jsonl"
+    good = {
+        "lang": "sw",
+        "messages": [
+            {"role": "user", "content": "Swali?"},
+            {"role": "assistant", "content": "Jibu ni 3."},
+        ],
+    }
+    data.write_text(json.dumps(good) + "\n{not json\n" + json.dumps(good) + "\n")
+    args = [
+        "train",
+        f"base={in_testbed}/base",
+        f"data=[{{path: {data}}}]",
+        "training.steps=2",
+        "eval=null",
+        f"out={tmp_path / 'o'}",
+        "--no-progress",
+    ]
+    bad = runner.invoke(app, args)
+    assert bad.exit_code == 2 and f"{data}:2" in bad.output and "--skip-bad" in bad.output
+    skipped = runner.invoke(app, [*args, "--skip-bad"])
+    assert skipped.exit_code == 0, skipped.output
+    assert "skipped 1 bad line" in skipped.output
+    unknown = runner.invoke(
+        app, [*args[:2], f"data=[{{path: {data}, languages: [xx]}}]", *args[3:-2], "out=/x"]
+    )
+    assert unknown.exit_code == 2 and "'xx'" in unknown.output, unknown.output
+    other = runner.invoke(
+        app,
+        [
+            *args[:2],
+            f"data=[{{path: {data}, languages: [th]}}]",
+            *args[3:-2],
+            f"out={tmp_path / 'th'}",
+            "--skip-bad",
+        ],
+    )
+    assert other.exit_code == 2 and "no examples in th" in other.output, other.output
+    chat = runner.invoke(app, [*args, "--skip-bad", "format=chat", f"out={tmp_path / 'c'}"])
+    assert chat.exit_code == 2 and "no chat template" in chat.output
+
+
+@pytest.mark.slow
+def test_a_tokenizer_without_a_pad_token_is_handled(in_testbed, tmp_path):
+    import shutil
+
+    base = tmp_path / "nopad"
+    shutil.copytree(in_testbed / "base", base)
+    config = json.loads((base / "tokenizer_config.json").read_text())
+    config.pop("pad_token", None)
+    (base / "tokenizer_config.json").write_text(json.dumps(config))
+    special = base / "special_tokens_map.json"
+    if special.exists():
+        mapping = json.loads(special.read_text())
+        mapping.pop("pad_token", None)
+        special.write_text(json.dumps(mapping))
+    tokenizer = load_tokenizer(str(base), padding_side="right")
+    if tokenizer.pad_token is not None:
+        pytest.skip("this tokenizer format keeps its pad token elsewhere")
+    args = _recipe_args(in_testbed, tmp_path / "o", "eval=null")
+    args[1] = f"base={base}"
+    result = runner.invoke(app, args)
+    assert result.exit_code == 0, result.output
+
+
+@pytest.mark.slow
+def test_a_killed_training_resumes_to_the_same_weights(in_testbed, tmp_path):
+    """A real kill (SIGKILL of the process) after a checkpoint; the rerun resumes from it and
+    ends with the same adapter as an uninterrupted run."""
+    from safetensors.torch import load_file
+
+    def command(out: Path) -> list[str]:
+        args = _recipe_args(
+            in_testbed, out, "eval=null", "training.steps=24", "training.save_steps=4"
+        )
+        return [sys.executable, "-m", "polyglot", *args]
+
+    env = {**os.environ, "POLYGLOT_TESTBED_DIR": str(in_testbed)}
+    whole = tmp_path / "whole"
+    subprocess.run(command(whole), check=True, env=env, capture_output=True)
+
+    killed = tmp_path / "killed"
+    process = subprocess.Popen(
+        command(killed), env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
+    deadline = time.time() + 120
+    checkpoints = killed / "_checkpoints"
+    while time.time() < deadline:
+        done = [p for p in checkpoints.glob("checkpoint-*") if (p / "trainer_state.json").exists()]
+        if done and int(done[0].name.split("-")[1]) >= 8:
+            break
+        if process.poll() is not None:
+            pytest.fail("the training ended before it could be killed")
+        time.sleep(0.05)
+    process.send_signal(signal.SIGKILL)
+    process.wait()
+    assert not (killed / "summary.json").exists()
+    resumed = subprocess.run(command(killed), env=env, capture_output=True, text=True)
+    assert resumed.returncode == 0, resumed.stderr
+    summary = json.loads((killed / "summary.json").read_text())
+    assert summary["training"]["resumed_from_step"] >= 8
+    a = load_file(whole / "adapter_model.safetensors")
+    b = load_file(killed / "adapter_model.safetensors")
+    for name in a:
+        assert torch.allclose(a[name], b[name], atol=1e-5), name

@@ -130,8 +130,13 @@ class LanguagePack(StrictModel):
 
 def pack_dirs() -> list[Path]:
     """Folders searched for packs: $POLYGLOT_LANGUAGES_DIR (os.pathsep-separated) first."""
-    extra = [Path(p) for p in os.environ.get("POLYGLOT_LANGUAGES_DIR", "").split(os.pathsep) if p]
-    return [*extra, shipped_dir("languages")]
+    return list(_pack_dirs(os.environ.get("POLYGLOT_LANGUAGES_DIR", "")))
+
+
+@cache
+def _pack_dirs(extra: str) -> tuple[Path, ...]:
+    # cached per value of the variable: load_pack is called per item in hot loops
+    return (*(Path(p) for p in extra.split(os.pathsep) if p), shipped_dir("languages"))
 
 
 def load_pack_file(path: Path) -> LanguagePack:

@@ -152,14 +152,18 @@ def build(
         }
     config = validate_model(settings, DataBuildConfig, source="command line")
     summary = build_dataset(config, overwrite=overwrite, progress=progress)
-    table = Table(title=f"{config.schema} data in {out}: {summary['examples']} examples")
     from polyglot.data.build import FILTERS
 
-    for column in ("language", "items", "kept", *FILTERS):
-        table.add_column(column.replace("_", " "), justify="right")
-    for lang, c in summary["languages"].items():
-        table.add_row(
-            lang, str(c["items"]), str(c["kept"]), *(str(c["dropped"][f]) for f in FILTERS)
-        )
+    table = Table(title=f"{config.schema} data in {out}: {summary['examples']} examples")
+    table.add_column("")
+    for lang in summary["languages"]:
+        table.add_column(lang, justify="right")
+    per = summary["languages"].values()
+    table.add_row("items", *(str(c["items"]) for c in per))
+    table.add_row("kept", *(str(c["kept"]) for c in per), style="bold")
+    for name in FILTERS:
+        table.add_row(f"dropped: {name.replace('_', ' ')}", *(str(c["dropped"][name]) for c in per))
+    if any(c["no_trace"] for c in per):
+        table.add_row("no trace", *(str(c["no_trace"]) for c in per))
     console.print(table)
     console.print(f"{summary['items_per_second']:.0f} items/s; card: {out}/README.md", markup=False)

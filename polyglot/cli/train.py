@@ -28,7 +28,7 @@ class _RunByDefault(TyperGroup):
 app = typer.Typer(
     cls=_RunByDefault,
     help="Fine-tune a model on a recipe (configs/train/*.yaml): LoRA or full, loss on the "
-    "response only, evaluated at the end. `polyglot train --config RECIPE [key=value ...]`.",
+    "response only, evaluated at the end. `polyglot train --config RECIPE key=value ...`.",
     no_args_is_help=True,
 )
 console = Console(highlight=False)

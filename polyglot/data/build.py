@@ -288,8 +288,10 @@ class Counts:
     no_trace: int = 0
 
 
-def _check_response(response: str, item: Item, config: DataBuildConfig, checks) -> str | None:
-    """The name of the first filter ``response`` fails, or None."""
+def _check_response(
+    response: str, item: Item, config: DataBuildConfig, decontaminate
+) -> str | None:
+    """The name of the first filter ``response`` fails (near-duplicates aside), or None."""
     from polyglot.data.filters import repeated_phrase, target_share, thinking_blocks
     from polyglot.text.answers import extract_answer, is_correct
 
@@ -312,18 +314,78 @@ def _check_response(response: str, item: Item, config: DataBuildConfig, checks) 
         return "degenerate"  # the final answer is not in the target language
     if config.schema == "mixed" and item.lang != "en":
         low, high = config.band
-        # the reasoning's share: the closing answer sentence aside
         if not low <= target_share(response, item.lang, item.question) <= high:
             return "language_share"
-    if checks["decontaminate"] is not None and (
-        checks["decontaminate"].hit(item.question) or checks["decontaminate"].hit(response)
+    if decontaminate is not None and (
+        decontaminate.hit(item.question, item.lang) or decontaminate.hit(response, item.lang)
     ):
         return "contaminated"
-    if checks["dedup"] is not None and checks["dedup"].seen(
-        f"{item.lang}/{item.id}", f"{item.question} {response}"
-    ):
-        return "near_duplicate"
     return None
+
+
+def _candidates(item: Item, config: DataBuildConfig, teacher: dict[str, list[str]]) -> list[str]:
+    """The responses to try for ``item``, in order: its rendered trace, or the teacher's
+    samples. Code-switching draws from a generator seeded by the item, so a build gives the
+    same data however its items are split between processes."""
+    rng = random.Random(f"{config.seed}/{item.lang}/{item.id}")
+    testbed = config.source == "testbed"
+    needs = "native" if config.schema == "native-cot" else "en"
+    if needs in item.traces:
+        responses = [
+            render_schema(
+                config.schema,
+                item.lang,
+                item.traces,
+                item.answer,
+                ratio=config.ratio,
+                rng=rng,
+                testbed=testbed,
+            )
+        ]
+    elif config.schema == "code-switch":
+        responses = [
+            render_schema(
+                "code-switch", item.lang, {"en": o}, item.answer, ratio=config.ratio, rng=rng
+            )
+            for o in teacher.get(f"{item.lang}/{item.id}", [])
+        ]
+    else:
+        responses = [o.strip() for o in teacher.get(f"{item.lang}/{item.id}", [])]
+    return [r for r in responses if r]
+
+
+# what the worker processes share (set before the fork)
+_WORK: dict = {}
+
+
+def _screen(index: int) -> tuple[int, list[tuple[str, str | None]]]:
+    """Item ``index``'s candidates with the filter each fails (None: passed), up to the first
+    that passes every filter but the near-duplicate one."""
+    item, config = _WORK["items"][index], _WORK["config"]
+    screened = []
+    for response in _candidates(item, config, _WORK["teacher"]):
+        failed = _check_response(response, item, config, _WORK["decontaminate"])
+        screened.append((response, failed))
+        if failed is None:
+            break
+    return index, screened
+
+
+def _screen_all(items: list[Item], workers: int):
+    """``_screen`` over every item, in order; in ``workers`` forked processes when it pays."""
+    if workers > 1 and len(items) >= 2000:
+        import multiprocessing
+
+        try:
+            context = multiprocessing.get_context("fork")
+        except ValueError:  # no fork on this platform: one process
+            context = None
+        if context is not None:
+            with context.Pool(workers) as pool:
+                yield from pool.imap(_screen, range(len(items)), chunksize=256)
+            return
+    for index in range(len(items)):
+        yield _screen(index)
 
 
 def build_dataset(
@@ -331,11 +393,16 @@ def build_dataset(
     *,
     overwrite: bool = False,
     progress: bool = True,
+    workers: int | None = None,
     log: Callable[[str], None] = print,
 ) -> dict:
-    """Build ``config``'s dataset into ``config.out``; returns the summary (also written)."""
+    """Build ``config``'s dataset into ``config.out``; returns the summary (also written).
+    ``workers``: processes that render and filter (default: one per CPU core, at most 8)."""
+    import os
+
     from polyglot.data.filters import Decontaminator, NearDuplicates
 
+    workers = workers or min(8, os.cpu_count() or 1)
     out = check_output_dir(config.out)
     identity = config.identity()
     card = read_card(out) if out.is_dir() else None
@@ -369,52 +436,31 @@ def build_dataset(
     texts, checked = (
         _benchmark_texts(config.decontaminate, log) if config.decontaminate else ([], {})
     )
-    checks = {
-        "decontaminate": Decontaminator(texts) if texts else None,
-        "dedup": NearDuplicates(config.dedup_threshold) if config.dedup_threshold else None,
-    }
-    rng = random.Random(config.seed)
+    dedup = NearDuplicates(config.dedup_threshold) if config.dedup_threshold else None
+    _WORK.update(
+        items=items,
+        config=config,
+        teacher=teacher,
+        decontaminate=Decontaminator(texts) if texts else None,
+    )
+    _warm_up(items, config)
     counts = {lang: Counts() for lang in config.languages}
     kept_rows = []
     prepared = time.perf_counter()
-    for item in items:
+    for index, screened in _screen_all(items, workers):
+        item = items[index]
         count = counts[item.lang]
         count.items += 1
-        if needs in item.traces:
-            candidates = [
-                render_schema(
-                    config.schema,
-                    item.lang,
-                    item.traces,
-                    item.answer,
-                    ratio=config.ratio,
-                    rng=rng,
-                    testbed=config.source == "testbed",
-                )
-            ]
-        else:
-            outputs = teacher.get(f"{item.lang}/{item.id}", [])
-            if config.schema == "code-switch":
-                candidates = [
-                    render_schema(
-                        "code-switch",
-                        item.lang,
-                        {"en": o},
-                        item.answer,
-                        ratio=config.ratio,
-                        rng=rng,
-                    )
-                    for o in outputs
-                ]
-            else:
-                candidates = [o.strip() for o in outputs]
-        candidates = [c for c in candidates if c]
-        if not candidates:
+        if not screened:
             count.no_trace += 1
             continue
-        for response in candidates:
+        for response, failed in screened:
             count.candidates += 1
-            failed = _check_response(response, item, config, checks)
+            if failed is None and dedup is not None:
+                key = f"{item.lang}/{item.id}"
+                failed = (
+                    "near_duplicate" if dedup.seen(key, f"{item.question} {response}") else None
+                )
             if failed:
                 count.dropped[failed] += 1
                 continue
@@ -433,6 +479,7 @@ def build_dataset(
                 }
             )
             break
+    _WORK.clear()
     seconds = time.perf_counter() - started
     summary = {
         "schema_version": "polyglot.data/1",
@@ -465,6 +512,16 @@ def build_dataset(
     write_atomic(out / "README.md", dataset_card(config, summary, kept_rows))
     write_card(out, make_card("dataset", identity, {"source": config.source}, summary=summary))
     return summary
+
+
+def _warm_up(items: list[Item], config: DataBuildConfig) -> None:
+    """Load what every check needs once (fastText, number-word tables, packs) before the
+    workers fork, so that each does not load its own."""
+    seen = set()
+    for index, item in enumerate(items):
+        if item.lang not in seen:
+            seen.add(item.lang)
+            _screen(index)
 
 
 def dataset_card(config: DataBuildConfig, summary: dict, rows: list[dict]) -> str:

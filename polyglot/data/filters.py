@@ -16,6 +16,7 @@
 from __future__ import annotations
 
 import re
+import zlib
 from collections.abc import Iterable
 from functools import lru_cache
 
@@ -29,8 +30,17 @@ _SPACELESS = {"Thai", "Han", "Hiragana", "Katakana", "Lao", "Khmer", "Myanmar", 
 # -- language share --------------------------------------------------------------------------
 
 
-@lru_cache(maxsize=200_000)
+_DIGITS = re.compile(r"\d+")
+
+
 def _sentence_language(sentence: str, lang: str) -> str:
+    # numbers do not decide a sentence's language: one cache entry for "Tom has 3 pens." and
+    # "Tom has 14 pens."
+    return _shape_language(_DIGITS.sub("0", sentence), lang)
+
+
+@lru_cache(maxsize=200_000)
+def _shape_language(sentence: str, lang: str) -> str:
     from polyglot.detect.language_id import detect_language
 
     return detect_language(sentence, [lang, "en"]).lang
@@ -158,10 +168,21 @@ class Decontaminator:
         single = sum(1 for w in words if len(w) == 1 and not w.isdigit())
         return self.n * SPACELESS_FACTOR if single > len(words) / 2 else self.n
 
-    def hit(self, text: str) -> bool:
+    def hit(self, text: str, lang: str | None = None) -> bool:
+        """Whether ``text`` shares an n-gram with the benchmarks: 13 words, or 39 letters in a
+        language written without spaces (``lang``'s pack says so; without ``lang``, the text's
+        tokens do)."""
         words = tokens(text)
-        n = self._size(words)
-        return any(hash(tuple(words[i : i + n])) in self.grams for i in range(len(words) - n + 1))
+        if lang is None:
+            n = self._size(words)
+        else:
+            n = self.n if load_pack(lang).space_delimited else self.n * SPACELESS_FACTOR
+        grams = self.grams
+        return any(hash(tuple(words[i : i + n])) in grams for i in range(len(words) - n + 1))
+
+
+def _hash32(shingle: str) -> int:
+    return zlib.crc32(shingle.encode())
 
 
 class NearDuplicates:
@@ -173,16 +194,14 @@ class NearDuplicates:
 
         self.threshold, self.num_perm, self.n = threshold, num_perm, n
         self.lsh = MinHashLSH(threshold=threshold, num_perm=num_perm)
-        self._permutations = MinHash(num_perm=num_perm, seed=1).permutations  # drawn once
+        # permutations drawn once and copied; shingles hashed with CRC-32 (deterministic and
+        # in C; sha1, datasketch's default, was half the build's time)
+        self._empty = MinHash(num_perm=num_perm, seed=1, hashfunc=_hash32)
 
     def _minhash(self, text: str):
-        from datasketch import MinHash
-
         words = tokens(text)
-        shingles = {
-            " ".join(words[i : i + self.n]).encode() for i in range(max(1, len(words) - self.n + 1))
-        }
-        signature = MinHash(num_perm=self.num_perm, permutations=self._permutations)
+        shingles = {" ".join(words[i : i + self.n]) for i in range(max(1, len(words) - self.n + 1))}
+        signature = self._empty.copy()
         signature.update_batch(list(shingles))
         return signature
 

@@ -105,15 +105,16 @@ class ModelConfig(StrictModel):
     # German gets a large share, Korean a medium one, Swahili a small one, Thai and Bengali
     # none, so the base is graded like a real model (README: the shipped base's figures).
     native_math: dict[str, float] = {"de": 0.5, "ko": 0.1, "sw": 0.03}
-    # 1680 steps of 8 blocks fit the 10-minute quickstart on 2 CPU cores. Small batches learn
-    # this world far faster per token than large ones (32 x 420, the same tokens: under 10%
-    # English). The jump to ~95% comes when the model learns to copy the question's sentences,
-    # and when it comes depends on the seed: 95.5% with seed 0, 17.5% with seed 1 (README).
+    # Small batches learn this world far faster per token than large ones (32 x 420, the same
+    # tokens: under 10% English). The jump to ~95% English comes when the model learns to copy
+    # the question's sentences, and whether it comes within the steps depends on the seed and
+    # the CPU's rounding (docs/testbed.md): the shipped base is this config built once (seed 1:
+    # English 99.0%; seed 0 on the same machine landed at 79%), so users need not rebuild it.
     steps: int = 2400
     batch_size: int = 8
     learning_rate: float = 3e-3
     warmup_ratio: float = 0.05
-    seed: int = 0
+    seed: int = 1
 
     def training(self) -> TrainingConfig:
         """The training half of this config (the rest is the architecture)."""

@@ -1,0 +1,248 @@
+"""``polyglot data build``: the four schemas, every filter, decontamination against real MGSM,
+the output a ``datasets`` user loads, reuse and refusal, a teacher on a tiny model."""
+
+from __future__ import annotations
+
+import json
+import random
+
+import pytest
+from typer.testing import CliRunner
+
+from polyglot.cli.main import app
+from polyglot.data.build import DataBuildConfig, build_dataset
+from polyglot.data.filters import Decontaminator, NearDuplicates, repeated_phrase, target_share
+from polyglot.data.schemas import render_schema, switch_terms
+
+runner = CliRunner()
+COT = "Tom has 5 apples. Tom finds 3 more apples. 5 + 3 = 8. The answer is 8."
+
+
+@pytest.fixture(scope="module")
+def testbed(tmp_path_factory):
+    from polyglot.testbed.build import build_testbed, tiny_config
+
+    out = tmp_path_factory.mktemp("testbed")
+    build_testbed(out, tiny_config(), progress=False, log=lambda m: None)
+    return out
+
+
+@pytest.fixture()
+def in_testbed(testbed, monkeypatch):
+    monkeypatch.setenv("POLYGLOT_TESTBED_DIR", str(testbed))
+    return testbed
+
+
+def test_schemas():
+    traces = {"en": COT, "native": "Juma ana tufaha 5. 5 + 3 = 8. Jibu ni 8."}
+    assert render_schema("english-cot", "sw", traces, 8) == COT
+    assert render_schema("native-cot", "sw", traces, 8) == traces["native"]
+    mixed = render_schema("mixed", "sw", traces, 8, testbed=True)
+    # English steps, the question's names and objects in Swahili, the answer sentence in Swahili
+    assert mixed.startswith("Juma has 5 matufaha.") and "finds 3 more matufaha" in mixed
+    assert mixed.endswith("Jibu ni 8.") and "The answer" not in mixed
+    assert render_schema("code-switch", "sw", traces, 8, ratio=0.0, rng=random.Random(0)) == COT
+    every = render_schema("code-switch", "sw", traces, 8, ratio=1.0, rng=random.Random(0))
+    assert "apples" not in every and every.endswith("The answer is 8.")
+    assert render_schema("native-cot", "sw", {"en": COT}, 8) is None  # no native trace
+
+
+def test_switch_terms_counts_and_respects_word_boundaries():
+    text, switched = switch_terms("The dog and the hotdog.", "de", testbed=False)
+    assert text == "The Hund and the hotdog." and switched == 1
+
+
+def test_target_share_by_script_and_by_vocabulary():
+    assert target_share("มานี has 14 ดินสอ.", "th") == pytest.approx(
+        len("มานีดินสอ") / len("มานีhasดินสอ"), abs=0.01
+    )
+    question = "Amani ana penseli 14. Je, sasa Amani ana penseli ngapi?"
+    share = target_share("Amani has 14 penseli. 14 + 2 = 16.", "sw", question)
+    assert share == pytest.approx(len("Amanipenseli") / len("Amanihaspenseli"), abs=0.01)
+    assert target_share("Tom has 14 pencils.", "sw", question) == 0
+
+
+def test_repeated_phrase():
+    assert repeated_phrase("so then so then so then so then we stop")
+    assert not repeated_phrase(COT)
+
+
+def test_near_duplicates_and_decontamination():
+    dedup = NearDuplicates(threshold=0.8)
+    long = " ".join(f"word{i}" for i in range(60))
+    assert not dedup.seen("a", long)
+    assert dedup.seen("b", long + " extra")
+    assert not dedup.seen("c", " ".join(f"other{i}" for i in range(60)))
+    question = " ".join(f"w{i}" for i in range(20))
+    check = Decontaminator([question])
+    assert check.hit("prefix " + " ".join(f"w{i}" for i in range(3, 16)) + " suffix")
+    assert not check.hit(" ".join(f"w{i}" for i in range(3, 15)))  # 12 words: no 13-gram
+
+
+def test_a_planted_mgsm_question_is_dropped(shared_data, tmp_path):
+    """An MGSM question planted in the training source is caught by the 13-gram check."""
+    mgsm_sw = (shared_data / "mgsm" / "mgsm_sw.tsv").read_text(encoding="utf-8").splitlines()
+    planted = mgsm_sw[17].split("\t")[0]
+    rows = [
+        {
+            "id": "clean",
+            "question": "Juma ana machungwa 3. Anapata 2 zaidi. Ana mangapi?",
+            "answer": 5,
+            "cot_en": "Juma has 3 oranges. 3 + 2 = 5. The answer is 5.",
+        },
+        {"id": "planted", "question": planted, "answer": 7, "cot_en": "The answer is 7."},
+    ]
+    source = tmp_path / "sw.jsonl"
+    source.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows))
+    config = DataBuildConfig(
+        source=str(source),
+        languages=["sw"],
+        schema="english-cot",
+        decontaminate=["mgsm"],
+        out=str(tmp_path / "out"),
+        min_chars=0,
+    )
+    summary = build_dataset(config, log=lambda m: None)
+    assert summary["languages"]["sw"]["dropped"]["contaminated"] == 1
+    kept = [json.loads(line)["id"] for line in (tmp_path / "out" / "data.jsonl").open()]
+    assert kept == ["clean"]
+    assert "250 items" in summary["decontaminated_against"]["mgsm"]
+
+
+def test_build_through_the_cli_loads_in_datasets(in_testbed, tmp_path):
+    from datasets import load_dataset
+
+    out = tmp_path / "mixed"
+    args = [
+        "data",
+        "build",
+        "-l",
+        "sw,th",
+        "--schema",
+        "mixed",
+        "--band",
+        "0.2,0.8",
+        "--limit",
+        "40",
+        "--out",
+        str(out),
+        "--decontaminate",
+        "",
+        "--no-progress",
+    ]
+    result = runner.invoke(app, args)
+    assert result.exit_code == 0, result.output
+    summary = json.loads((out / "summary.json").read_text())
+    for lang in ("sw", "th"):
+        counts = summary["languages"][lang]
+        assert counts["items"] == 40 and counts["kept"] + sum(counts["dropped"].values()) == 40
+        assert counts["kept"] > 20
+    rows = load_dataset(str(out), split="train")
+    assert len(rows) == summary["examples"]
+    first = rows[0]
+    assert first["schema"] == "mixed" and [m["role"] for m in first["messages"]] == [
+        "user",
+        "assistant",
+    ]
+    assert (out / "card.json").is_file() and "## Examples" in (out / "README.md").read_text()
+    # the same config again: reused; another one: refused, unless --overwrite
+    again = runner.invoke(app, args)
+    assert again.exit_code == 0 and "reusing" in again.output
+    changed = runner.invoke(app, [*args, "--schema", "native-cot"])
+    assert changed.exit_code == 2 and "--overwrite" in changed.output
+    # a band nothing fits: a clear error, and the summary still written
+    empty = runner.invoke(
+        app,
+        [
+            "data",
+            "build",
+            "-l",
+            "th",
+            "--band",
+            "0.99,1",
+            "--limit",
+            "10",
+            "--out",
+            str(tmp_path / "e"),
+            "--decontaminate",
+            "",
+        ],
+    )
+    assert empty.exit_code == 2 and "nothing left after filtering" in empty.output
+    assert "10 language_share" in empty.output
+    assert json.loads((tmp_path / "e" / "summary.json").read_text())["examples"] == 0
+
+
+def test_bad_input(in_testbed, tmp_path):
+    unknown = runner.invoke(app, ["data", "build", "-l", "xx", "--out", str(tmp_path / "a")])
+    assert unknown.exit_code == 2 and "'xx'" in unknown.output
+    schema = runner.invoke(
+        app, ["data", "build", "-l", "sw", "--schema", "mixd", "--out", str(tmp_path / "b")]
+    )
+    assert schema.exit_code == 2 and "schema" in schema.output
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text('{"question": "q", "answer": 1}\n{oops\n')
+    broken = runner.invoke(
+        app, ["data", "build", "-l", "sw", "--source", str(bad), "--out", str(tmp_path / "c")]
+    )
+    assert broken.exit_code == 2 and f"{bad}:2" in broken.output
+    no_trace = runner.invoke(
+        app,
+        [
+            "data",
+            "build",
+            "-l",
+            "sw",
+            "--source",
+            str(bad).replace("bad", "ok"),
+            "--out",
+            str(tmp_path / "d"),
+        ],
+    )
+    assert no_trace.exit_code == 2
+
+
+@pytest.mark.slow
+def test_a_teacher_writes_missing_traces_and_its_outputs_are_filtered(in_testbed, tmp_path):
+    """The tiny testbed base as a teacher: outputs without a correct answer are counted and
+    dropped; generations are cached and a rerun generates nothing."""
+    rows = [
+        {"id": f"q{i}", "question": f"Juma ana pipi {i}. Ana pipi ngapi?", "answer": i}
+        for i in range(4)
+    ]
+    source = tmp_path / "sw.jsonl"
+    source.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    args = [
+        "data",
+        "build",
+        "-l",
+        "sw",
+        "--source",
+        str(source),
+        "--schema",
+        "mixed",
+        "--teacher",
+        str(in_testbed / "base"),
+        "--samples",
+        "2",
+        "--temperature",
+        "0.8",
+        "--max-new-tokens",
+        "16",
+        "--out",
+        str(tmp_path / "t"),
+        "--decontaminate",
+        "",
+        "--no-progress",
+    ]
+    result = runner.invoke(app, args)
+    # a tiny teacher rarely answers right: either some examples, or the clear empty error
+    assert result.exit_code in (0, 2), result.output
+    summary = json.loads((tmp_path / "t" / "summary.json").read_text())
+    counts = summary["languages"]["sw"]
+    # every sample is checked until one passes: at least one per item, at most two
+    assert 4 <= counts["candidates"] <= 8
+    assert counts["kept"] + sum(counts["dropped"].values()) == counts["candidates"]
+    assert counts["dropped"]["no_answer"] + counts["dropped"]["wrong_answer"] > 0
+    cached = (tmp_path / "t" / "teacher.jsonl").read_text().splitlines()
+    assert len(cached) == 4 and all(len(json.loads(c)["outputs"]) == 2 for c in cached)

@@ -121,6 +121,9 @@ def build(
     max_new_tokens: int = typer.Option(256, "--max-new-tokens", min=1),
     seed: int = typer.Option(0, "--seed"),
     overwrite: bool = typer.Option(False, "--overwrite", help="Rebuild a folder built otherwise."),
+    skip_bad: bool = typer.Option(
+        False, "--skip-bad", help="Skip (and count) malformed JSONL lines instead of stopping."
+    ),
     progress: bool = typer.Option(True, "--progress/--no-progress"),
 ) -> None:
     """Build CoT training data in one schema (KO-REAson's language-mixed CoT by default), with
@@ -151,7 +154,12 @@ def build(
             "max_new_tokens": max_new_tokens,
         }
     config = validate_model(settings, DataBuildConfig, source="command line")
-    summary = build_dataset(config, overwrite=overwrite, progress=progress)
+    summary = build_dataset(config, overwrite=overwrite, progress=progress, skip_bad=skip_bad)
+    if summary.get("bad_lines_skipped"):
+        lines = summary["bad_lines_skipped"]
+        console.print(
+            f"skipped {len(lines)} malformed line(s): {', '.join(lines[:5])}", markup=False
+        )
     from polyglot.data.build import FILTERS
 
     table = Table(title=f"{config.schema} data in {out}: {summary['examples']} examples")

@@ -67,13 +67,20 @@ def quickstart(
     tiny: bool = typer.Option(
         False, "--tiny", help="Tiny world and model: the whole path in well under a minute."
     ),
-    fresh: bool = typer.Option(False, "--fresh", help="Rebuild the testbed and rerun every stage."),
+    fresh: bool = typer.Option(
+        False,
+        "--fresh",
+        help="Train the testbed's tokenizer and base here instead of using the shipped ones, and "
+        "rerun every stage.",
+    ),
     progress: bool = typer.Option(True, "--progress/--no-progress"),
     quiet: bool = output.QUIET,
 ) -> None:
-    """The whole pipeline: packs and extraction checks, the testbed (world, tokenizer, base
-    model), the base model evaluated on every testbed language and on a slice of real MGSM, and
-    OUT/report.html. Rerunning reuses finished stages."""
+    """The whole pipeline: packs and extraction checks, the testbed (world built here; the
+    shipped tokenizer and base model, or trained here with --fresh), the base model evaluated on
+    every testbed language and on a slice of real MGSM, one fine-tuning stage (polyglot train
+    on the best CoT schema in one low-resource language), and OUT/report.html. Rerunning reuses
+    finished stages."""
     from polyglot.quickstart import quickstart as run_quickstart
 
     if not quiet:

@@ -29,7 +29,14 @@ from pydantic import Field, field_validator, model_validator
 
 from polyglot.config import ConfigError, StrictModel
 from polyglot.data.schemas import render_schema
-from polyglot.files import append_jsonl, check_output_dir, read_json, write_atomic, write_json
+from polyglot.files import (
+    append_jsonl,
+    check_output_dir,
+    read_json,
+    read_jsonl,
+    write_atomic,
+    write_json,
+)
 from polyglot.packs import load_pack
 from polyglot.provenance import make_card, read_card, write_card
 
@@ -129,8 +136,28 @@ class Item:
 # -- sources ---------------------------------------------------------------------------------
 
 
-def _source_rows(config: DataBuildConfig, lang: str) -> list[dict]:
-    from polyglot.files import read_jsonl
+def _read_jsonl(path: Path, bad: list[str] | None) -> list[dict]:
+    """A JSONL source; a malformed line is an error naming the file and line, or, with
+    ``bad`` (--skip-bad), noted there and skipped."""
+    if bad is None:
+        return read_jsonl(path)
+    rows = []
+    with path.open(encoding="utf-8") as handle:
+        for number, line in enumerate(handle, 1):
+            if not line.strip():
+                continue
+            try:
+                row = json.loads(line)
+                if not isinstance(row, dict):
+                    raise ValueError
+            except ValueError:
+                bad.append(f"{path}:{number}")
+                continue
+            rows.append(row)
+    return rows
+
+
+def _source_rows(config: DataBuildConfig, lang: str, bad: list[str] | None = None) -> list[dict]:
 
     if config.source == "testbed":
         from polyglot.resources import testbed_dir
@@ -152,7 +179,7 @@ def _source_rows(config: DataBuildConfig, lang: str) -> list[dict]:
             raise ConfigError(f"--source {path}: is a folder, expected a JSONL file ({{lang}})")
         if not path.exists():
             raise ConfigError(f"--source {path}: no such file")
-        rows = read_jsonl(path)
+        rows = _read_jsonl(path, bad)
         return [r for r in rows if r.get("lang", lang) == lang]
     from datasets import load_dataset
 
@@ -166,12 +193,12 @@ def _source_rows(config: DataBuildConfig, lang: str) -> list[dict]:
     return [dict(r) for r in rows if r.get("lang", lang) == lang]
 
 
-def load_items(config: DataBuildConfig) -> list[Item]:
+def load_items(config: DataBuildConfig, bad: list[str] | None = None) -> list[Item]:
     from polyglot.text.answers import parse_gold
 
     items = []
     for lang in config.languages:
-        rows = _source_rows(config, lang)[config.offset :]
+        rows = _source_rows(config, lang, bad)[config.offset :]
         if config.limit:
             rows = rows[: config.limit]
         for index, row in enumerate(rows):
@@ -394,6 +421,7 @@ def build_dataset(
     overwrite: bool = False,
     progress: bool = True,
     workers: int | None = None,
+    skip_bad: bool = False,
     log: Callable[[str], None] = print,
 ) -> dict:
     """Build ``config``'s dataset into ``config.out``; returns the summary (also written).
@@ -419,7 +447,8 @@ def build_dataset(
             )
     out.mkdir(parents=True, exist_ok=True)
     started = time.perf_counter()
-    items = load_items(config)
+    bad: list[str] | None = [] if skip_bad else None
+    items = load_items(config, bad)
     if not items:
         raise ConfigError(f"--source {config.source}: no items in {', '.join(config.languages)}")
     needs = "native" if config.schema == "native-cot" else "en"
@@ -496,6 +525,7 @@ def build_dataset(
             for lang, c in counts.items()
         },
         "decontaminated_against": checked,
+        "bad_lines_skipped": bad or [],
         "seconds": round(seconds, 2),
         "items_per_second": round(len(items) / max(time.perf_counter() - prepared, 1e-9), 1),
     }

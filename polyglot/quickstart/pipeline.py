@@ -1,12 +1,15 @@
 """``polyglot quickstart``: the whole pipeline in one command, stage by stage.
 
 1. foundation: the language packs, and answer extraction and language ID on real MGSM;
-2. testbed: build (or reuse) the synthetic world, its tokenizer and the base model;
+2. testbed: build the synthetic world and take the shipped tokenizer and base model (or, with
+   ``fresh``, train them here);
 3. evaluate the base model on every testbed language (test split);
 4. evaluate it on a slice of real MGSM (it scores near zero there; the point is that the same
    path runs);
-5. write ``report.html`` / ``summary.json``: one before/after table that later stages (language
-   expert + layer swap, distillation, mixed-CoT fine-tuning, selective translation) extend.
+5. fine-tune the base (``polyglot train``) on the CoT schema that did best in
+   ``scripts/schema_table.py``, in one low-resource language, and evaluate it everywhere;
+6. write ``report.html`` / ``summary.json``: one before/after table that later stages (language
+   expert + layer swap, distillation, selective translation) extend.
 
 Every stage's output is reused on a rerun; ``fresh`` rebuilds everything.
 """
@@ -31,8 +34,8 @@ MGSM_SLICE = {"full": 10, "tiny": 2}
 # The fine-tuning stage: the schema that did best in scripts/schema_table.py (README), on one
 # low-resource language of the graded base
 FINETUNE = {
-    "full": {"schema": "native-cot", "language": "sw", "budget": 400, "steps": 300},
-    "tiny": {"schema": "native-cot", "language": "sw", "budget": 20, "steps": 4},
+    "full": {"schema": "english-cot", "language": "sw", "budget": 400, "steps": 300},
+    "tiny": {"schema": "english-cot", "language": "sw", "budget": 20, "steps": 4},
 }
 ENGLISH_BAR = 0.9  # English accuracy a testbed base reaches once past the jump
 

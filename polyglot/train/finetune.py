@@ -233,7 +233,10 @@ def train(
             sort_keys=False,
         ),
     )
-    build_sources(recipe, out, log=log)
+    if _rank() == 0:
+        build_sources(recipe, out, log=log)
+    else:  # under `accelerate launch`: the main process builds the data, the others wait
+        _wait_for_sources(recipe, out)
     examples, sources = load_examples(recipe, tokenizer, skip_bad=skip_bad, out=out)
     rows = len(examples)
     config = recipe.training.for_examples(rows)
@@ -257,6 +260,8 @@ def train(
         log=log,
     )
     (out / "README.md").unlink(missing_ok=True)  # peft's empty model-card template; see card.md
+    if _rank() != 0:  # the main process writes the curve, evaluates and summarizes
+        return {"schema": "polyglot.train/1", "training": info, "rank": _rank()}
     curve_page(out)
     summary = {
         "schema": "polyglot.train/1",
@@ -273,6 +278,28 @@ def train(
         write_json(out / SUMMARY_FILE, summary)
     shutil.rmtree(out / "_evals", ignore_errors=True)
     return summary
+
+
+def _rank() -> int:
+    """This process's rank under torchrun / accelerate launch (0 when alone)."""
+    import os
+
+    return int(os.environ.get("RANK", "0"))
+
+
+def _wait_for_sources(recipe: TrainRecipe, out: Path, timeout: float = 3600) -> None:
+    import time
+
+    wanted = [
+        out / "_data" / f"source-{i}" / "data.jsonl"
+        for i, source in enumerate(recipe.data)
+        if source.build is not None
+    ]
+    deadline = time.time() + timeout
+    while not all(p.is_file() for p in wanted):
+        if time.time() > deadline:
+            raise ConfigError(f"rank {_rank()}: the main process did not build {wanted[0].parent}")
+        time.sleep(1)
 
 
 def _examples_hash(examples: list[tuple[str, str]]) -> str:

@@ -181,11 +181,33 @@ def test_bad_input(in_testbed, tmp_path):
     )
     assert schema.exit_code == 2 and "schema" in schema.output
     bad = tmp_path / "bad.jsonl"
-    bad.write_text('{"question": "q", "answer": 1}\n{oops\n')
+    good = {
+        "question": "Juma ana pipi 1.",
+        "answer": 1,
+        "cot_en": "Juma has 1 candy. The answer is 1.",
+    }
+    bad.write_text(json.dumps(good) + "\n{oops\n")
     broken = runner.invoke(
         app, ["data", "build", "-l", "sw", "--source", str(bad), "--out", str(tmp_path / "c")]
     )
     assert broken.exit_code == 2 and f"{bad}:2" in broken.output
+    skipped = runner.invoke(
+        app,
+        [
+            "data",
+            "build",
+            "-l",
+            "sw",
+            "--source",
+            str(bad),
+            "--schema",
+            "english-cot",
+            "--skip-bad",
+            "--out",
+            str(tmp_path / "s"),
+        ],
+    )
+    assert f"{bad}:2" in skipped.output and "skipped 1 malformed" in skipped.output
     no_trace = runner.invoke(
         app,
         [

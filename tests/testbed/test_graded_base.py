@@ -29,8 +29,14 @@ def test_translation_pairs_go_both_ways(tmp_path):
     rows = [json.loads(line) for line in (tmp_path / "general" / "sw.jsonl").open()]
     pairs = [r["text"] for r in rows if r["kind"] == "translation"]
     assert len(pairs) == 2 * config.translation_pairs
-    assert sum(p.startswith("Kiswahili: ") and " English: " in p for p in pairs) == config.translation_pairs
-    assert sum(p.startswith("English: ") and " Kiswahili: " in p for p in pairs) == config.translation_pairs
+    assert (
+        sum(p.startswith("Kiswahili: ") and " English: " in p for p in pairs)
+        == config.translation_pairs
+    )
+    assert (
+        sum(p.startswith("English: ") and " Kiswahili: " in p for p in pairs)
+        == config.translation_pairs
+    )
     english = [json.loads(line) for line in (tmp_path / "general" / "en.jsonl").open()]
     assert not any(r["kind"] == "translation" for r in english)
 

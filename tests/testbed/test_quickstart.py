@@ -51,9 +51,11 @@ def test_quickstart_tiny_results_cover_every_testbed_language(quickstart_run):
     summary = json.loads((quickstart_run / "qs" / "summary.json").read_text())
     assert [row["benchmark"] for row in summary["stages"]] == ["testbed", "MGSM slice", "testbed"]
     tuned = summary["stages"][2]
-    assert tuned["model"].startswith("+ native-cot SFT (sw")
+    assert tuned["model"].startswith("+ english-cot SFT (sw")
     assert set(tuned["per_language"]) == set(DEFAULT_LANGUAGES)
-    assert (quickstart_run / "qs" / "finetune-native-cot-sw" / "adapter_model.safetensors").is_file()
+    assert (
+        quickstart_run / "qs" / "finetune-english-cot-sw" / "adapter_model.safetensors"
+    ).is_file()
     assert set(summary["testbed_build"]) == {"world", "tokenizer", "base"}
     mgsm = json.loads((quickstart_run / "qs" / "base-mgsm" / "results.json").read_text())
     assert set(mgsm["languages"]) == {"en", "de", "sw", "th", "bn"}
@@ -75,7 +77,7 @@ def test_quickstart_report_renders(quickstart_run):
 def test_rerun_reuses_every_stage(quickstart_run):
     before = (quickstart_run / "testbed" / "base" / "model.safetensors").stat().st_mtime_ns
     generations = (quickstart_run / "qs" / "base-testbed" / "generations.jsonl").read_bytes()
-    adapter = quickstart_run / "qs" / "finetune-native-cot-sw" / "adapter_model.safetensors"
+    adapter = quickstart_run / "qs" / "finetune-english-cot-sw" / "adapter_model.safetensors"
     trained = adapter.stat().st_mtime_ns
     result = runner.invoke(
         app,

@@ -243,23 +243,48 @@ def test_bad_data_is_named_and_skip_bad_counts_it(in_testbed, tmp_path):
 def test_a_tokenizer_without_a_pad_token_is_handled(in_testbed, tmp_path):
     import shutil
 
+    from transformers import AutoTokenizer
+
     base = tmp_path / "nopad"
     shutil.copytree(in_testbed / "base", base)
-    config = json.loads((base / "tokenizer_config.json").read_text())
-    config.pop("pad_token", None)
-    (base / "tokenizer_config.json").write_text(json.dumps(config))
-    special = base / "special_tokens_map.json"
-    if special.exists():
-        mapping = json.loads(special.read_text())
-        mapping.pop("pad_token", None)
-        special.write_text(json.dumps(mapping))
-    tokenizer = load_tokenizer(str(base), padding_side="right")
-    if tokenizer.pad_token is not None:
-        pytest.skip("this tokenizer format keeps its pad token elsewhere")
+    tokenizer = AutoTokenizer.from_pretrained(base)
+    tokenizer.pad_token = None
+    tokenizer.save_pretrained(base)
+    assert AutoTokenizer.from_pretrained(base).pad_token is None  # as many base models ship
     args = _recipe_args(in_testbed, tmp_path / "o", "eval=null")
     args[1] = f"base={base}"
     result = runner.invoke(app, args)
     assert result.exit_code == 0, result.output
+    assert json.loads((tmp_path / "o" / "summary.json").read_text())["training"]["steps"] == 6
+
+
+@pytest.mark.slow
+def test_evaluation_every_n_steps_writes_a_curve(in_testbed, tmp_path):
+    out = tmp_path / "every"
+    result = runner.invoke(app, [*_recipe_args(in_testbed, out), "eval.every=2"])
+    assert result.exit_code == 0, result.output
+    rows = [json.loads(line) for line in (out / "eval_curve.jsonl").read_text().splitlines()]
+    assert [row["step"] for row in rows] == [2, 4]  # the end (step 6) is the final eval
+    assert set(rows[0]["testbed"]["sw"]) >= {"accuracy", "ci95"}
+    assert not (out / "_evals").exists()
+
+
+def test_every_recipe_runs_on_a_testbed_as_shipped(testbed, tmp_path, monkeypatch):
+    """Each configs/train recipe, unchanged but for its length, on a testbed at runs/testbed
+    (here the tiny one)."""
+    from polyglot.resources import shipped_dir
+
+    (tmp_path / "runs").mkdir()
+    (tmp_path / "runs" / "testbed").symlink_to(testbed)
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("POLYGLOT_TESTBED_DIR", raising=False)
+    for recipe in sorted((shipped_dir("configs") / "train").glob("*.yaml")):
+        steps = "training.epochs=0.05" if "epochs" in recipe.read_text() else "training.steps=2"
+        result = runner.invoke(
+            app,
+            ["train", "-c", str(recipe), steps, "eval=null", "--no-progress"],
+        )
+        assert result.exit_code == 0, (recipe.name, result.output)
 
 
 @pytest.mark.slow
@@ -302,3 +327,40 @@ def test_a_killed_training_resumes_to_the_same_weights(in_testbed, tmp_path):
     b = load_file(killed / "adapter_model.safetensors")
     for name in a:
         assert torch.allclose(a[name], b[name], atol=1e-5), name
+
+
+@pytest.mark.slow
+def test_a_datasets_folder_and_a_built_dataset_are_sources(in_testbed, tmp_path):
+    from datasets import Dataset
+
+    rows = [json.loads(line) for line in (in_testbed / "world" / "train" / "sw.jsonl").open()][:8]
+    records = [
+        {
+            "lang": "sw",
+            "messages": [
+                {"role": "user", "content": r["question"]},
+                {"role": "assistant", "content": r["cot_native"]},
+            ],
+        }
+        for r in rows
+    ]
+    Dataset.from_list(records).save_to_disk(str(tmp_path / "hf"))
+    built = runner.invoke(
+        app,
+        ["data", "build", "-l", "th", "--schema", "native-cot", "--limit", "10",
+         "--decontaminate", "", "--out", str(tmp_path / "built"), "--no-progress"],
+    )  # fmt: skip
+    assert built.exit_code == 0, built.output
+    args = [
+        "train",
+        f"base={in_testbed}/base",
+        f"data=[{{dataset: {tmp_path / 'hf'}, weight: 2}}, {{path: {tmp_path / 'built'}, weight: 0.5}}]",
+        "training.steps=2",
+        "eval=null",
+        f"out={tmp_path / 'o'}",
+        "--no-progress",
+    ]
+    result = runner.invoke(app, args)
+    assert result.exit_code == 0, result.output
+    sources = json.loads((tmp_path / "o" / "summary.json").read_text())["sources"]
+    assert [s["used"] for s in sources] == [16, 5]  # weight 2: each twice; 0.5: half

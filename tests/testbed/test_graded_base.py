@@ -10,10 +10,10 @@ import pytest
 
 from polyglot.config import ConfigError
 from polyglot.provenance import fingerprint, tree_hash
+from polyglot.testbed import build as testbed_build
 from polyglot.testbed.build import (
     SHIPPED_DIR,
     ModelConfig,
-    TestbedConfig,
     WorldConfig,
     build_testbed,
     build_world,
@@ -56,7 +56,7 @@ def test_native_math_joins_the_mixture_at_its_share(tmp_path):
 
 def test_native_math_must_name_a_world_language():
     with pytest.raises(ValueError, match="native_math"):
-        TestbedConfig(
+        testbed_build.TestbedConfig(
             world=WorldConfig(languages=["en", "de"]), model=ModelConfig(native_math={"ko": 0.1})
         )
 
@@ -65,7 +65,7 @@ def test_the_shipped_base_is_what_it_describes():
     ship = shipped_base()
     if ship is None:
         pytest.skip("no shipped base in this checkout")
-    assert ship["config"] == json.loads(json.dumps(TestbedConfig().model_dump()))
+    assert ship["config"] == json.loads(json.dumps(testbed_build.TestbedConfig().model_dump()))
     assert fingerprint(SHIPPED_DIR / "base") == ship["stages"]["base"]["fingerprint"]
     assert fingerprint(SHIPPED_DIR / "tokenizer") == ship["stages"]["tokenizer"]["fingerprint"]
     figures = ship["figures"]

@@ -93,17 +93,15 @@ def quickstart(
         progress=progress and not quiet,
         log=output.stage_messages(quiet),
     )
-    table = Table(title="polyglot quickstart: accuracy per stage")
-    for column in ("model", "benchmark", "English", "others", "gap pts", *summary["languages"]):
-        table.add_column(column, justify="right")
+    # one column per stage, one row per language: readable in an 80-column terminal
+    table = Table(title="polyglot quickstart: accuracy per stage (%)")
+    table.add_column("")
     for row in summary["stages"]:
-        table.add_row(
-            row["model"],
-            row["benchmark"],
-            pct(row["english"]),
-            pct(row["others"]),
-            points(row["gap_points"]),
-            *[pct(row["per_language"].get(lang)) for lang in summary["languages"]],
-        )
+        table.add_column(f"{row['model']} · {row['benchmark']}", justify="right")
+    for lang in summary["languages"]:
+        table.add_row(lang, *(pct(row["per_language"].get(lang)) for row in summary["stages"]))
+    table.add_row(
+        "gap (pts)", *(points(row["gap_points"]) for row in summary["stages"]), style="bold"
+    )
     console.print(table)
     console.print(f"report: {out}/report.html", markup=False)

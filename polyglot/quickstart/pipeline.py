@@ -125,7 +125,7 @@ def quickstart(
     lap("eval mgsm")
     tune = FINETUNE[size]
     log(
-        f"[5/6] fine-tuning the base model on {tune['schema']} CoT in {tune['language']} "
+        f"[5/6] fine-tuning the base model on {tune['schema']} data in {tune['language']} "
         f"({tune['budget']} examples, {tune['steps']} steps) and evaluating it"
     )
     tuned_run = _finetune(testbed, languages, out, tune, fresh=fresh, progress=progress, log=log)

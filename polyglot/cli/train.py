@@ -72,6 +72,8 @@ def run(
         progress=progress and not quiet,
         log=stage_messages(quiet),
     )
+    if summary.get("rank"):  # another process of a multi-process run: the main one reports
+        return
     info = summary["training"]
     console.print(
         f"trained {recipe.method}: {info['steps']} steps, loss {info['first_loss']} -> "

@@ -212,11 +212,13 @@ def train(
             summary["eval"] = evaluate_trained(recipe, out, progress=progress)
             write_json(out / SUMMARY_FILE, summary)
         return summary
+    if _rank() != 0:  # under torchrun / accelerate launch: the main process speaks for all
+        log, progress = (lambda message: None), False
     # library deprecation notices (peft asks transformers for is_gradient_checkpointing) are
     # not for users
     warnings.filterwarnings("ignore", message=".*is_gradient_checkpointing.*")
     model, tokenizer = _load_base(recipe)
-    if overwrite and out.is_dir():
+    if overwrite and out.is_dir() and _rank() == 0:
         for child in out.iterdir():
             if child.name not in (CHECKPOINTS, "_data"):
                 shutil.rmtree(child) if child.is_dir() else child.unlink()
@@ -241,9 +243,13 @@ def train(
     rows = len(examples)
     config = recipe.training.for_examples(rows)
     data_hash = _examples_hash(examples)
+    import os
+
+    processes = int(os.environ.get("WORLD_SIZE", "1"))
+    per = f" per process x {processes} processes" if processes > 1 else ""
     log(
         f"training {recipe.method} on {rows} examples from {len(sources)} source(s), "
-        f"{config.steps} steps of {config.batch_size} ..."
+        f"{config.steps} steps of {config.batch_size}{per} ..."
     )
     callbacks = (
         [_EvalEvery(recipe, out, tokenizer, log)] if recipe.eval and recipe.eval.every else []

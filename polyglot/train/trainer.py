@@ -218,6 +218,7 @@ def train_causal_lm(
         "final_loss": round(losses[-1], 4) if losses else None,
         f"train_loss{session}": round(output.training_loss, 4),
         "sequences": len(dataset),
+        "processes": args.world_size,
         "examples_cut": cut,
         "resumed_from_step": int(resume.rsplit("-", 1)[-1]) if resume else None,
     }

@@ -364,3 +364,29 @@ def test_a_datasets_folder_and_a_built_dataset_are_sources(in_testbed, tmp_path)
     assert result.exit_code == 0, result.output
     sources = json.loads((tmp_path / "o" / "summary.json").read_text())["sources"]
     assert [s["used"] for s in sources] == [16, 5]  # weight 2: each twice; 0.5: half
+
+
+@pytest.mark.slow
+def test_two_processes_train_one_model_through_torchrun(in_testbed, tmp_path):
+    """`torchrun --nproc_per_node 2 -m polyglot train` (DDP over gloo on the CPU; on GPUs the
+    same through `accelerate launch`): the main process builds the data, writes and reports;
+    the other waits for the data and trains its shard."""
+    import shutil
+
+    torchrun = shutil.which("torchrun", path=str(Path(sys.executable).parent))
+    if torchrun is None:
+        pytest.skip("torchrun is not installed beside this Python")
+    out = tmp_path / "ddp"
+    build = "{source: testbed, languages: [sw], schema: english-cot, limit: 40, decontaminate: []}"
+    command = [
+        torchrun, "--nproc_per_node", "2", "-m", "polyglot", "train",
+        f"base={in_testbed}/base", f"data=[{{build: {build}}}]", "training.steps=4",
+        "training.batch_size=2", "eval=null", f"out={out}", "--no-progress",
+    ]  # fmt: skip
+    env = {**os.environ, "POLYGLOT_TESTBED_DIR": str(in_testbed)}
+    result = subprocess.run(command, env=env, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert result.stdout.count("training lora on") == 1  # one process speaks
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["training"]["processes"] == 2 and summary["training"]["steps"] == 4
+    assert (out / "adapter_model.safetensors").is_file()

@@ -70,15 +70,15 @@ def format_validation_error(err: ValidationError, model: type[BaseModel], source
     lines = []
     for problem in err.errors():
         loc = problem["loc"]
-        field = ".".join(str(part) for part in loc) or "<root>"
-        message = problem["msg"]
+        field = ".".join(str(part) for part in loc).replace("schema_", "schema")
+        message = problem["msg"].removeprefix("Value error, ")
         if problem["type"] == "extra_forbidden":
             known = _field_names_at(model, loc[:-1])
             close = difflib.get_close_matches(str(loc[-1]), known, n=1)
             message = "unknown key" + (f" (did you mean '{close[0]}'?)" if close else "")
             if known:
                 message += f"; known keys: {', '.join(sorted(known))}"
-        lines.append(f"{source}: field '{field}': {message}")
+        lines.append(f"{source}: field '{field}': {message}" if field else f"{source}: {message}")
     return "\n".join(lines)
 
 
@@ -95,7 +95,7 @@ def _field_names_at(model: type[BaseModel], loc: tuple) -> list[str]:
             return []
         current = _nested_model(field.annotation)
     if isinstance(current, type) and issubclass(current, BaseModel):
-        return list(current.model_fields)
+        return [f.alias or name for name, f in current.model_fields.items()]
     return []
 
 

@@ -3,7 +3,7 @@ budgets, with the same steps, and evaluate every language.
 
     python scripts/schema_table.py [--testbed runs/testbed] [--languages sw,th,bn]
         [--budgets 100,400] [--schemas english-cot,native-cot,mixed,code-switch]
-        [--steps 150] [--out runs/schemas]
+        [--steps 300] [--out runs/schemas]
 
 One LoRA model per (schema, budget), trained on the gap languages together (budget examples per
 language, from `polyglot data build` on the testbed's train split) plus `--replay` English

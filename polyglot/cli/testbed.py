@@ -48,9 +48,11 @@ def build(
     quiet: bool = QUIET,
 ) -> None:
     """Write OUT/world (parallel train/dev/test problems with English, native and mixed CoTs, and
-    general text per language), OUT/tokenizer (sentencepiece, HF format) and OUT/base (a tiny
-    Llama pretrained on all languages' general text plus English math). Finished stages are
-    reused on a rerun."""
+    general text per language, translation pairs included), OUT/tokenizer (sentencepiece, HF
+    format) and OUT/base (a tiny Llama pretrained on all languages' general text, English math
+    and native-CoT math at graded shares, so its gap to English is graded). With --shipped the
+    tokenizer and base are the ones polyglot ships (the same on every machine). Finished stages
+    are reused on a rerun."""
     from polyglot.testbed.build import TestbedConfig, build_testbed, tiny_config
 
     config = tiny_config() if tiny else TestbedConfig()

@@ -168,7 +168,12 @@ def _source_rows(config: DataBuildConfig, lang: str, bad: list[str] | None = Non
                 f"{path}: no testbed {config.split} split for '{lang}' (build it with `polyglot "
                 "testbed build`, or set POLYGLOT_TESTBED_DIR)"
             )
-        return read_jsonl(path)
+        return _read_jsonl(path, bad)
+    if Path(config.source).is_dir():
+        raise ConfigError(
+            f"--source {config.source}: is a folder; give a JSONL file ({{lang}} in the path for "
+            "several languages), 'testbed', or a datasets id"
+        )
     if (
         config.source.endswith(".jsonl")
         or "/" in config.source
@@ -180,7 +185,7 @@ def _source_rows(config: DataBuildConfig, lang: str, bad: list[str] | None = Non
         if not path.exists():
             raise ConfigError(f"--source {path}: no such file")
         rows = _read_jsonl(path, bad)
-        return [r for r in rows if r.get("lang", lang) == lang]
+        return [r for r in rows if not isinstance(r, dict) or r.get("lang", lang) == lang]
     from datasets import load_dataset
 
     try:
@@ -193,6 +198,37 @@ def _source_rows(config: DataBuildConfig, lang: str, bad: list[str] | None = Non
     return [dict(r) for r in rows if r.get("lang", lang) == lang]
 
 
+def _source_files(config: DataBuildConfig) -> list[Path]:
+    if config.source == "testbed":
+        from polyglot.resources import testbed_dir
+
+        return [
+            testbed_dir() / "world" / config.split / f"{lang}.jsonl" for lang in config.languages
+        ]
+    paths = {Path(config.source.replace("{lang}", lang)) for lang in config.languages}
+    return sorted(p for p in paths if p.is_file())
+
+
+def source_fingerprint(config: DataBuildConfig) -> str:
+    """The identity of what the build reads: the full-file digests of the source files (the
+    testbed's split files, or the JSONL files), or of a local ``datasets`` folder; a hub id is
+    identified by its name and split."""
+    import hashlib
+
+    from polyglot.provenance import hash_file, tree_hash
+
+    digest = hashlib.sha256()
+    files = _source_files(config)
+    for path in files:
+        digest.update(f"{path.name}:{hash_file(path)}\n".encode())
+    if not files:
+        local = Path(config.source)
+        digest.update(
+            (tree_hash(local) if local.is_dir() else f"{config.source}:{config.split}").encode()
+        )
+    return digest.hexdigest()[:16]
+
+
 def load_items(config: DataBuildConfig, bad: list[str] | None = None) -> list[Item]:
     from polyglot.text.answers import parse_gold
 
@@ -201,7 +237,15 @@ def load_items(config: DataBuildConfig, bad: list[str] | None = None) -> list[It
         rows = _source_rows(config, lang, bad)[config.offset :]
         if config.limit:
             rows = rows[: config.limit]
+        seen_ids: set[str] = set()
         for index, row in enumerate(rows):
+            if not isinstance(row, dict):
+                raise ConfigError(f"{config.source} ({lang}, item {index + 1}): not a JSON object")
+            if not isinstance(row.get("question"), str) or not row["question"].strip():
+                raise ConfigError(
+                    f"{config.source} ({lang}, item {index + 1}): 'question' must be a "
+                    "non-empty string"
+                )
             if "question" not in row or "answer" not in row:
                 raise ConfigError(
                     f"{config.source} ({lang}, item {index + 1}): needs 'question' and 'answer' "
@@ -209,7 +253,7 @@ def load_items(config: DataBuildConfig, bad: list[str] | None = None) -> list[It
                 )
             traces = {}
             for key, name in (("cot_en", "en"), ("cot_native", "native")):
-                if row.get(key):
+                if isinstance(row.get(key), str) and row[key].strip():
                     traces[name] = row[key]
             if lang == "en" and "native" in traces:
                 traces.setdefault("en", traces["native"])
@@ -220,7 +264,14 @@ def load_items(config: DataBuildConfig, bad: list[str] | None = None) -> list[It
                     f"{config.source} ({lang}, item {index + 1}): answer {row['answer']!r} is "
                     "not a number"
                 ) from None
-            items.append(Item(str(row.get("id", index)), lang, row["question"], gold, traces))
+            item_id = str(row.get("id", index))
+            if item_id in seen_ids:
+                raise ConfigError(
+                    f"{config.source} ({lang}, item {index + 1}): id '{item_id}' comes twice; "
+                    "ids must be unique per language"
+                )
+            seen_ids.add(item_id)
+            items.append(Item(item_id, lang, row["question"], gold, traces))
     return items
 
 
@@ -234,9 +285,11 @@ def _benchmark_texts(names: list[str], log) -> tuple[list[str], dict[str, str]]:
         try:
             dataset = load_benchmark(name, "all")
         except (ConfigError, OSError) as err:
-            checked[name] = f"not checked: {str(err).splitlines()[0]}"
-            log(f"warning: cannot decontaminate against {name}: {str(err).splitlines()[0]}")
-            continue
+            first = str(err).splitlines()[0]
+            raise ConfigError(
+                f"cannot decontaminate against '{name}': {first}. Give --decontaminate the "
+                "benchmarks that are available here (a data build never skips one silently)"
+            ) from None
         texts += [dataset.get(i, lang).question for lang in dataset.languages for i in dataset.ids]
         checked[name] = f"{len(dataset.ids)} items x {len(dataset.languages)} languages"
     return texts, checked
@@ -262,6 +315,11 @@ def teacher_traces(
     from polyglot.generation import GenerationSettings, Request, load_backend
     from polyglot.progress import generation_bar
 
+    teacher = config.teacher
+    assert teacher is not None
+    # what decides a generation: the teacher and its settings, the schema (the instruction) and
+    # the seed; cached rows of another identity are not reused
+    identity = {**teacher.model_dump(mode="json"), "schema": config.schema, "seed": config.seed}
     cache_file = out / TEACHER_FILE
     cached: dict[str, list[str]] = {}
     if cache_file.exists():
@@ -269,13 +327,12 @@ def teacher_traces(
             for line in handle:
                 try:
                     row = json.loads(line)
-                    cached[row["key"]] = row["outputs"]
-                except (ValueError, KeyError, TypeError):
+                    if row.get("teacher") == identity and row.get("question") is not None:
+                        cached[row["key"]] = (row["question"], row["outputs"])
+                except (ValueError, KeyError, TypeError, AttributeError):
                     continue  # a line cut by a kill: generated again
-    teacher = config.teacher
-    assert teacher is not None
     key = lambda item: f"{item.lang}/{item.id}"  # noqa: E731
-    wanted = [i for i in items if key(i) not in cached]
+    wanted = [i for i in items if key(i) not in cached or cached[key(i)][0] != i.question]
     if wanted:
         log(f"teacher {teacher.model}: {len(wanted)} items x {teacher.samples} sample(s) ...")
         backend = load_backend(
@@ -289,6 +346,7 @@ def teacher_traces(
                 seed=config.seed,
             )
         )
+        questions = {key(i): i.question for i in wanted}
         requests = [
             Request(key(i), _teacher_prompt(i, config.schema), ["\n\n", "\nQuestion:"])
             for i in wanted
@@ -296,11 +354,19 @@ def teacher_traces(
         batches = backend.batches(requests)
         with generation_bar(progress, len(requests)) as advance:
             for generations in backend.generate(list(enumerate(batches))):
-                rows = [{"key": g.key, "outputs": g.outputs} for g in generations]
+                rows = [
+                    {
+                        "key": g.key,
+                        "question": questions[g.key],
+                        "teacher": identity,
+                        "outputs": g.outputs,
+                    }
+                    for g in generations
+                ]
                 append_jsonl(cache_file, rows)
-                cached.update((r["key"], r["outputs"]) for r in rows)
+                cached.update((r["key"], (r["question"], r["outputs"])) for r in rows)
                 advance(len(rows))
-    return cached
+    return {k: outputs for k, (_, outputs) in cached.items()}
 
 
 # -- the build -------------------------------------------------------------------------------
@@ -432,19 +498,32 @@ def build_dataset(
 
     workers = workers or min(8, os.cpu_count() or 1)
     out = check_output_dir(config.out)
-    identity = config.identity()
+    identity = {**config.identity(), "source_fingerprint": source_fingerprint(config)}
     card = read_card(out) if out.is_dir() else None
-    if out.is_dir() and any(p.name != TEACHER_FILE for p in out.iterdir()):
-        same = card is not None and card.get("kind") == "dataset" and card.get("config") == identity
+    names = {p.name for p in out.iterdir()} if out.is_dir() else set()
+    ours = {DATA_FILE, SUMMARY_FILE, TEACHER_FILE, "README.md", "card.json", "card.md"}
+    if names - {TEACHER_FILE}:
+        # a dataset folder, or what a build that ended empty left (its summary only)
+        dataset = (card is not None and card.get("kind") == "dataset") or (
+            card is None and names <= {SUMMARY_FILE, TEACHER_FILE}
+        )
+        if not dataset:
+            what = f"a {card['kind']}" if card else "files not made by `polyglot data build`"
+            raise ConfigError(
+                f"{out} holds {what}; choose another --out (a build never writes into another "
+                "run's folder, even with --overwrite)"
+            )
+        same = card is not None and card.get("config") == identity
         if same and (out / DATA_FILE).is_file():
             log(f"{out}: already built with this config; reusing it (--overwrite to rebuild)")
             return read_json(out / SUMMARY_FILE, "dataset summary")
-        if not same and not overwrite:
-            what = f"a {card['kind']}" if card else "other files"
+        if card is not None and not same and not overwrite:
             raise ConfigError(
-                f"{out} holds {what} (another build or run); pass --overwrite to rebuild it, or "
-                "choose another --out"
+                f"{out} holds a dataset built with another config or source; pass --overwrite "
+                "to rebuild it, or choose another --out"
             )
+        for name in names & (ours - {TEACHER_FILE}):  # teacher.jsonl is keyed by its teacher
+            (out / name).unlink()
     out.mkdir(parents=True, exist_ok=True)
     started = time.perf_counter()
     bad: list[str] | None = [] if skip_bad else None

@@ -20,10 +20,14 @@ import zlib
 from collections.abc import Iterable
 from functools import lru_cache
 
+import regex
+
 from polyglot.detect.scripts import script_of
 from polyglot.packs import load_pack
 
-_TOKEN = re.compile(r"\w+", re.UNICODE)
+# a word: letters with their combining marks (Bengali, Telugu and Thai vowel signs are marks,
+# which \w would split on) and digits
+_TOKEN = regex.compile(r"[\p{L}\p{M}\p{N}]+")
 _SPACELESS = {"Thai", "Han", "Hiragana", "Katakana", "Lao", "Khmer", "Myanmar", "Tibetan"}
 
 
@@ -130,12 +134,12 @@ def thinking_blocks(text: str, tags: tuple[str, str] = ("<think>", "</think>")) 
 
 
 def tokens(text: str) -> list[str]:
-    """Lowercased words; a script written without spaces (Thai, Chinese, Japanese) counts each
-    letter as a token."""
+    """Lowercased words; a script written without spaces (Thai, Chinese, Japanese ...) counts
+    each letter (with its marks) as a token."""
     out: list[str] = []
     for word in _TOKEN.findall(text.lower()):
         if script_of(word[0]) in _SPACELESS:
-            out.extend(word)
+            out.extend(regex.findall(r"\X", word))  # grapheme clusters
         else:
             out.append(word)
     return out
@@ -146,39 +150,54 @@ def ngrams(text: str, n: int) -> set[tuple[str, ...]]:
     return {tuple(words[i : i + n]) for i in range(len(words) - n + 1)}
 
 
-SPACELESS_FACTOR = 3  # letters of a spaceless script per "word" of an n-gram
+SPACELESS_FACTOR = 2  # letters of a spaceless script per word of an n-gram
+
+
+def _spaceless(token: str) -> bool:
+    return script_of(token[0]) in _SPACELESS
+
+
+def overlap_grams(text: str, n: int = 13) -> set[int]:
+    """The n-grams decontamination compares, the same for the benchmarks and the data: 13
+    consecutive words, and, where a script written without spaces is involved, 39 consecutive
+    tokens (its letters are one token each). English inside Thai text still yields its word
+    13-grams, and a Bengali word (letters and vowel signs) is one word."""
+    words = tokens(text)
+    flags = [_spaceless(w) for w in words]
+    grams: set[int] = set()
+    # word n-grams: windows of n tokens none of which is a spaceless letter
+    run = 0
+    for i, spaceless in enumerate(flags):
+        run = 0 if spaceless else run + 1
+        if run >= n:
+            grams.add(hash(tuple(words[i - n + 1 : i + 1])))
+    # letter n-grams: windows of 3n tokens holding a spaceless letter
+    size = n * SPACELESS_FACTOR
+    if any(flags):
+        last = -size - 1  # position of the latest spaceless token
+        for i, spaceless in enumerate(flags):
+            if spaceless:
+                last = i
+            if i >= size - 1 and last > i - size:
+                grams.add(hash(tuple(words[i - size + 1 : i + 1])))
+    return grams
 
 
 class Decontaminator:
-    """Every 13-gram of the benchmarks' questions (and answers); ``hit(text)`` says whether a
-    text shares one (the usual test-set overlap rule, as in GPT-3's and Llama's reports)."""
+    """Every overlap n-gram (``overlap_grams``) of the benchmarks' questions; ``hit(text)`` says
+    whether a text shares one (the usual 13-gram test-set overlap rule, as in GPT-3's and
+    Llama's reports)."""
 
     def __init__(self, texts: Iterable[str], n: int = 13):
         self.n = n
         self.grams: set[int] = set()
         for text in texts:
-            words = tokens(text)
-            size = self._size(words)
-            self.grams.update(
-                hash(tuple(words[i : i + size])) for i in range(len(words) - size + 1)
-            )
-
-    def _size(self, words: list[str]) -> int:
-        """13 words; in text mostly written without spaces (one token per letter), 39 letters."""
-        single = sum(1 for w in words if len(w) == 1 and not w.isdigit())
-        return self.n * SPACELESS_FACTOR if single > len(words) / 2 else self.n
+            self.grams |= overlap_grams(text, n)
 
     def hit(self, text: str, lang: str | None = None) -> bool:
-        """Whether ``text`` shares an n-gram with the benchmarks: 13 words, or 39 letters in a
-        language written without spaces (``lang``'s pack says so; without ``lang``, the text's
-        tokens do)."""
-        words = tokens(text)
-        if lang is None:
-            n = self._size(words)
-        else:
-            n = self.n if load_pack(lang).space_delimited else self.n * SPACELESS_FACTOR
-        grams = self.grams
-        return any(hash(tuple(words[i : i + n])) in grams for i in range(len(words) - n + 1))
+        """Whether ``text`` shares an overlap n-gram with the benchmarks (``lang`` is not
+        needed: the scripts of the text decide; kept for callers)."""
+        return not self.grams.isdisjoint(overlap_grams(text, self.n))
 
 
 def _hash32(shingle: str) -> int:

@@ -105,9 +105,9 @@ def quickstart(
         log(
             f"note: this base reached {english:.1%} in English (the shipped base: above "
             f"{ENGLISH_BAR:.0%}): its training ended before the jump to copying the "
-            "question's sentences, which depends on the seed and the CPU. Try `polyglot "
-            "testbed build --seed 1 --fresh` (or more --steps), or run without --fresh to use "
-            "the shipped base."
+            "question's sentences, which depends on the seed and the CPU. Run without --fresh "
+            "to use the shipped base, or train a longer one elsewhere (`polyglot testbed build "
+            "--fresh --steps 3600 --out runs/testbed-long`) and evaluate it there."
         )
     mgsm_languages = [lang for lang in languages if lang in load_spec("mgsm").languages]
     log(f"[4/6] evaluating the base model on a slice of real MGSM ({', '.join(mgsm_languages)})")

@@ -32,7 +32,7 @@ from polyglot.testbed.world import DEFAULT_LANGUAGES, load_templates, render, sa
 from polyglot.train import TrainingConfig, train_causal_lm
 
 SPLITS = ("train", "dev", "test")
-# The base built once by scripts/build_shipped_base.sh (weights, tokenizer and the identity of
+# The base built once by scripts/build_shipped_base.py (weights, tokenizer and the identity of
 # the world it was trained on), so the quickstart gives the same figures on every machine.
 SHIPPED_DIR = Path(__file__).parent / "shipped"
 SHIPPED_FILE = "shipped.json"
@@ -300,9 +300,15 @@ def build_testbed(
     ):
         raise ConfigError(f"{state_file}: damaged testbed state; pass --fresh to rebuild")
     if state and state.get("config") != wanted:
+        hint = (
+            "; delete it, or choose another folder, to get the shipped base (--fresh trains one "
+            "here instead)"
+            if shipped
+            else "; pass --fresh to rebuild it, or choose another --out"
+        )
         raise ConfigError(
-            f"{out} holds a testbed built with another config; pass --fresh to rebuild it, "
-            "or choose another --out"
+            f"{out} holds a testbed built with another config (an older polyglot, or other "
+            f"options){hint}"
         )
     state.setdefault("config", wanted)
     state.setdefault("stages", {})

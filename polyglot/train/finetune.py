@@ -32,19 +32,32 @@ RECIPE_FILE = "recipe.yaml"
 SUMMARY_FILE = "summary.json"
 
 
+SCRATCH = {CHECKPOINTS, "_data", "_evals"}  # what a training writes before it has a model
+
+
 def _check_folder(out: Path, recipe: TrainRecipe, overwrite: bool) -> bool:
-    """Whether ``out`` already holds this recipe's trained model; refuses another run's folder."""
-    if not out.is_dir() or not any(out.iterdir()):
-        return False
+    """Whether ``out`` already holds this recipe's trained model; refuses another run's folder
+    (and the base model's own folder, with or without ``overwrite``)."""
+    base = Path(recipe.base)
+    if base.exists():
+        resolved, base_resolved = out.resolve(), base.resolve()
+        if (
+            resolved == base_resolved
+            or base_resolved in resolved.parents
+            or resolved in base_resolved.parents
+        ):
+            raise ConfigError(
+                f"out {out}: is the base model's folder or contains it; choose another out"
+            )
+    if not out.is_dir() or all(child.name in SCRATCH for child in out.iterdir()):
+        return False  # empty, or what a training that failed before saving left
     recorded = out / RECIPE_FILE
     if not recorded.is_file():
         card = read_card(out)
         what = f"a {card.get('kind')}" if card else "files not made by `polyglot train`"
-        if overwrite and card and card.get("kind") == "trained-model":
-            return False
         raise ConfigError(
             f"{out} holds {what}; choose another out (training never writes into another run's "
-            "folder)"
+            "folder, even with --overwrite)"
         )
     try:
         previous = yaml.safe_load(recorded.read_text(encoding="utf-8"))
@@ -56,23 +69,32 @@ def _check_folder(out: Path, recipe: TrainRecipe, overwrite: bool) -> bool:
         and previous.get("inputs") == _inputs(recipe)
     )
     if not same and not overwrite:
+        what = "a model trained" if (out / SUMMARY_FILE).is_file() else "a training started"
         raise ConfigError(
-            f"{out} holds a model trained with another recipe; pass --overwrite to replace it, "
-            "or choose another out"
+            f"{out} holds {what} with another recipe or other data; pass --overwrite to replace "
+            "it, or choose another out"
         )
     return same and (out / SUMMARY_FILE).is_file()
 
 
 def _inputs(recipe: TrainRecipe) -> dict:
     """The identity of what the recipe reads: the base model's files and the data files."""
-    from polyglot.provenance import hash_file
+    from polyglot.config import validate_model
+    from polyglot.data.build import DataBuildConfig, source_fingerprint
+    from polyglot.provenance import hash_file, tree_hash
 
-    files = {}
+    files = []
     for source in recipe.data:
         if source.path is not None:
             path = Path(source.path)
             path = path / "data.jsonl" if path.is_dir() else path
-            files[source.path] = hash_file(path)[:16] if path.is_file() else None
+            files.append(hash_file(path)[:16] if path.is_file() else None)
+        elif source.dataset is not None:
+            local = Path(source.dataset)
+            files.append(tree_hash(local) if local.is_dir() else f"{source.dataset}:{source.split}")
+        else:
+            config = validate_model({**source.build, "out": "-"}, DataBuildConfig, "build")
+            files.append(source_fingerprint(config))
     return {"base": model_identity(recipe.base), "data": files}
 
 
@@ -85,8 +107,8 @@ def _load_base(recipe: TrainRecipe):
     tokenizer = load_tokenizer(recipe.base, padding_side="right")
     if tokenizer.pad_token_id is None:  # many base models have none: pad with EOS (not trained)
         tokenizer.pad_token = tokenizer.eos_token or tokenizer.unk_token
-    if tokenizer.bos_token_id is None or tokenizer.eos_token_id is None:
-        raise ConfigError(f"the tokenizer of '{recipe.base}' needs BOS and EOS tokens")
+    if tokenizer.eos_token_id is None:
+        raise ConfigError(f"the tokenizer of '{recipe.base}' has no EOS token to end responses")
     dtype = "bfloat16" if recipe.method == "lora" and device == "cuda" else "float32"
     model = load_model(recipe.base, dtype=dtype, device=device, eval_mode=False)
     if model.config.pad_token_id is None:
@@ -96,16 +118,24 @@ def _load_base(recipe: TrainRecipe):
 
         lora = recipe.lora
         torch.manual_seed(recipe.training.seed)
-        model = get_peft_model(
-            model,
-            LoraConfig(
-                r=lora.rank,
-                lora_alpha=lora.alpha,
-                lora_dropout=lora.dropout,
-                target_modules=lora.target_modules,
-                task_type="CAUSAL_LM",
-            ),
-        )
+        try:
+            model = get_peft_model(
+                model,
+                LoraConfig(
+                    r=lora.rank,
+                    lora_alpha=lora.alpha,
+                    lora_dropout=lora.dropout,
+                    target_modules=lora.target_modules,
+                    task_type="CAUSAL_LM",
+                ),
+            )
+        except ValueError as err:  # peft: no module matches the names
+            names = sorted({n.rsplit(".", 1)[-1] for n, m in model.named_modules() if n})
+            raise ConfigError(
+                f"lora.target_modules {lora.target_modules!r} does not fit '{recipe.base}' "
+                f"({str(err).splitlines()[0][:120]}); its module names include "
+                f"{', '.join(n for n in names if not n.isdigit())[:300]}"
+            ) from None
     return model, tokenizer
 
 
@@ -130,7 +160,12 @@ def curve_page(out: Path) -> None:
 
 
 def evaluate_trained(
-    recipe: TrainRecipe, out: Path, model_dir: Path | None = None, *, progress: bool = True
+    recipe: TrainRecipe,
+    out: Path,
+    model_dir: Path | None = None,
+    *,
+    progress: bool = True,
+    overwrite: bool = False,
 ) -> dict:
     """``polyglot eval`` of the trained model (``model_dir``, default ``out``) on the recipe's
     benchmarks, into ``out/eval/<benchmark>``; returns accuracy per benchmark and language."""
@@ -155,6 +190,7 @@ def evaluate_trained(
                 device=recipe.device,
                 out=str(out / "eval" / bench.name),
                 progress=progress,
+                overwrite=overwrite,
             ),
             backends,
         )
@@ -182,6 +218,8 @@ class _EvalEvery:
                 every = recipe.eval.every
                 if not every or state.global_step % every or state.global_step == args.max_steps:
                     return
+                if not state.is_world_process_zero:
+                    return
                 folder = out / "_evals" / f"step-{state.global_step}"
                 model.save_pretrained(str(folder))
                 tokenizer.save_pretrained(str(folder))
@@ -208,8 +246,13 @@ def train(
     if _check_folder(out, recipe, overwrite):
         log(f"{out}: already trained with this recipe; reusing it (--overwrite to retrain)")
         summary = read_json(out / SUMMARY_FILE, "training summary")
-        if recipe.eval and summary.get("eval") is None:
-            summary["eval"] = evaluate_trained(recipe, out, progress=progress)
+        wanted = recipe.eval.model_dump(mode="json") if recipe.eval else None
+        if wanted is not None and (
+            summary.get("eval") is None or summary.get("eval_config") != wanted
+        ):
+            log("evaluating it with this recipe's eval settings ...")
+            summary["eval"] = evaluate_trained(recipe, out, progress=progress, overwrite=True)
+            summary["eval_config"] = wanted
             write_json(out / SUMMARY_FILE, summary)
         return summary
     if _rank() != 0:  # under torchrun / accelerate launch: the main process speaks for all
@@ -220,28 +263,29 @@ def train(
     model, tokenizer = _load_base(recipe)
     if overwrite and out.is_dir() and _rank() == 0:
         for child in out.iterdir():
-            if child.name not in (CHECKPOINTS, "_data"):
+            if child.name not in SCRATCH:
                 shutil.rmtree(child) if child.is_dir() else child.unlink()
     out.mkdir(parents=True, exist_ok=True)
-    write_atomic(
-        out / RECIPE_FILE,
-        yaml.safe_dump(
-            {
-                "identity": recipe.identity(),
-                "inputs": _inputs(recipe),
-                "recipe": recipe.model_dump(mode="json"),
-            },
-            allow_unicode=True,
-            sort_keys=False,
-        ),
-    )
     if _rank() == 0:
         build_sources(recipe, out, log=log)
     else:  # under `accelerate launch`: the main process builds the data, the others wait
         _wait_for_sources(recipe, out)
     examples, sources = load_examples(recipe, tokenizer, skip_bad=skip_bad, out=out)
     rows = len(examples)
-    config = recipe.training.for_examples(rows)
+    if _rank() == 0:  # the data loaded: from here the folder is this recipe's
+        write_atomic(
+            out / RECIPE_FILE,
+            yaml.safe_dump(
+                {
+                    "identity": recipe.identity(),
+                    "inputs": _inputs(recipe),
+                    "recipe": recipe.model_dump(mode="json"),
+                },
+                allow_unicode=True,
+                sort_keys=False,
+            ),
+        )
+    config = recipe.training.for_examples(rows, _world_size())
     data_hash = _examples_hash(examples)
     import os
 
@@ -254,17 +298,23 @@ def train(
     callbacks = (
         [_EvalEvery(recipe, out, tokenizer, log)] if recipe.eval and recipe.eval.every else []
     )
-    info = train_causal_lm(
-        model,
-        tokenizer,
-        examples,
-        config,
-        out,
-        progress=progress,
-        callbacks=callbacks,
-        inputs={"base": model_identity(recipe.base), "examples": data_hash},
-        log=log,
-    )
+    try:
+        info = train_causal_lm(
+            model,
+            tokenizer,
+            examples,
+            config,
+            out,
+            progress=progress,
+            callbacks=callbacks,
+            inputs={"base": model_identity(recipe.base), "examples": data_hash},
+            log=log,
+        )
+    except ConfigError:
+        # refused before a step was taken (nothing to train on, ...): the folder is free again
+        if _rank() == 0 and not any((out / CHECKPOINTS).glob("checkpoint-*")):
+            (out / RECIPE_FILE).unlink(missing_ok=True)
+        raise
     (out / "README.md").unlink(missing_ok=True)  # peft's empty model-card template; see card.md
     if _rank() != 0:  # the main process writes the curve, evaluates and summarizes
         return {"schema": "polyglot.train/1", "training": info, "rank": _rank()}
@@ -277,6 +327,7 @@ def train(
         "examples": rows,
         "examples_hash": data_hash,
         "eval": None,
+        "eval_config": recipe.eval.model_dump(mode="json") if recipe.eval else None,
     }
     write_json(out / SUMMARY_FILE, summary)  # the model is done even if the eval fails
     if recipe.eval:
@@ -284,6 +335,12 @@ def train(
         write_json(out / SUMMARY_FILE, summary)
     shutil.rmtree(out / "_evals", ignore_errors=True)
     return summary
+
+
+def _world_size() -> int:
+    import os
+
+    return int(os.environ.get("WORLD_SIZE", "1"))
 
 
 def _rank() -> int:

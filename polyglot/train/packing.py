@@ -28,12 +28,16 @@ def encode_examples(
     longer than ``max_length`` are cut at the end; returns them and how many were cut."""
     prompts = tokenizer([p for p, _ in examples], add_special_tokens=False).input_ids
     responses = tokenizer([r for _, r in examples], add_special_tokens=False).input_ids
+    bos, eos = tokenizer.bos_token_id, tokenizer.eos_token_id
     encoded, cut = [], 0
     for prompt, response in zip(prompts, responses, strict=True):
-        ids = [tokenizer.bos_token_id, *prompt, *response, tokenizer.eos_token_id]
-        labels = [-100] * (1 + len(prompt)) + [*response, tokenizer.eos_token_id]
-        if not prompt:
-            labels[0] = tokenizer.bos_token_id
+        # BOS first, unless the tokenizer has none (Qwen) or the text already starts with it
+        # (a chat template that writes it), as the eval backend does
+        first = (prompt or response)[:1]
+        start = [bos] if bos is not None and first != [bos] else []
+        ids = [*start, *prompt, *response, eos]
+        # plain text (no prompt): every token is a label (the first is never a target)
+        labels = [-100] * (len(start) + len(prompt)) + [*response, eos] if prompt else list(ids)
         if max_length and len(ids) > max_length:
             ids, labels, cut = ids[:max_length], labels[:max_length], cut + 1
         encoded.append({"input_ids": ids, "labels": labels})
@@ -61,7 +65,8 @@ def pack_documents(tokenizer, texts: list[str], length: int, seed: int = 0) -> l
 
 def pack_labelled(docs: list[dict], length: int, seed: int = 0) -> list[dict]:
     """``pack_documents`` for documents with labels (``{"input_ids", "labels"}``): whole
-    documents best-fit into blocks of at most ``length`` tokens, blocks shuffled."""
+    documents best-fit into blocks of at most ``length`` tokens, blocks shuffled (a document
+    longer than ``length`` is split; ``encode_examples(max_length=...)`` cuts them first)."""
     import bisect
 
     pieces = [

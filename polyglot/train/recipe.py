@@ -92,9 +92,11 @@ class FinetuneSettings(TrainingConfig):
             raise ValueError("give exactly one of 'steps' and 'epochs'")
         return self
 
-    def for_examples(self, rows: int) -> TrainingConfig:
-        """The plain training config for ``rows`` training rows (epochs turned into steps)."""
-        steps = self.steps or max(1, -(-int(self.epochs * rows) // self.batch_size))
+    def for_examples(self, rows: int, processes: int = 1) -> TrainingConfig:
+        """The plain training config for ``rows`` training rows (epochs turned into steps; each
+        of ``processes`` takes ``batch_size`` rows a step)."""
+        per_step = self.batch_size * processes
+        steps = self.steps or max(1, -(-int(self.epochs * rows) // per_step))
         fields = self.model_dump(exclude={"epochs", "steps"})
         return TrainingConfig(steps=steps, **fields)
 
@@ -104,6 +106,24 @@ class BenchmarkEval(StrictModel):
     languages: list[str] | str = "all"
     data: str | None = None  # local data instead of the benchmark's ({lang}, {split})
     limit: int | None = Field(None, ge=1)
+
+    @model_validator(mode="after")
+    def _known(self) -> BenchmarkEval:
+        """An unknown benchmark or language is an error now, not after the training."""
+        from polyglot.data.benchmarks import load_spec
+        from polyglot.packs import parse_languages
+
+        if self.name == "custom":
+            return self
+        spec = load_spec(self.name)
+        codes = parse_languages(self.languages, spec.languages)
+        missing = [c for c in codes if c not in spec.languages]
+        if missing:
+            raise ValueError(
+                f"benchmark '{self.name}' has no language {', '.join(missing)}; it has "
+                f"{', '.join(spec.languages)}"
+            )
+        return self
 
 
 class EvalSettings(StrictModel):
@@ -132,7 +152,15 @@ class TrainRecipe(StrictModel):
 
     def identity(self) -> dict:
         """What decides the trained weights (the output folder and the eval aside)."""
-        return self.model_dump(mode="json", exclude={"out", "eval"})
+        return self.model_dump(
+            mode="json",
+            exclude={
+                "out": True,
+                "eval": True,
+                "device": True,
+                "training": {"logging_steps", "save_steps"},
+            },
+        )
 
 
 def parse_overrides(pairs: list[str]) -> dict[str, Any]:

@@ -91,9 +91,13 @@ def _pair(
     """(language, prompt, response) of one record."""
     lang = record.get("lang") or ""
     if source.response_field is not None:
-        missing = [f for f in (source.question_field, source.response_field) if f not in record]
+        missing = [
+            f
+            for f in (source.question_field, source.response_field)
+            if not isinstance(record.get(f), str) or not record[f].strip()
+        ]
         if missing:
-            raise ConfigError(f"{where}: no field {', '.join(repr(m) for m in missing)}")
+            raise ConfigError(f"{where}: no text in field {', '.join(repr(m) for m in missing)}")
         record = {
             "lang": lang,
             "messages": [
@@ -106,15 +110,24 @@ def _pair(
             raise ConfigError(f"{where}: 'text' must be a non-empty string")
         return lang, "", record["text"]
     if "prompt" in record and "response" in record:
-        return lang, str(record["prompt"]), str(record["response"])
+        if not isinstance(record["prompt"], str) or not isinstance(record["response"], str):
+            raise ConfigError(f"{where}: 'prompt' and 'response' must be strings")
+        if not record["response"].strip():
+            raise ConfigError(f"{where}: 'response' is empty")
+        return lang, record["prompt"], record["response"]
     messages = record.get("messages")
     if not isinstance(messages, list) or not messages:
         raise ConfigError(
             f"{where}: a record needs 'messages', 'prompt' and 'response', or 'text' "
             f"(it has {', '.join(sorted(record)) or 'nothing'}); see docs/data.md"
         )
-    if not all(isinstance(m, dict) and {"role", "content"} <= set(m) for m in messages):
-        raise ConfigError(f"{where}: every message needs 'role' and 'content'")
+    if not all(
+        isinstance(m, dict) and {"role", "content"} <= set(m) and isinstance(m["content"], str)
+        for m in messages
+    ):
+        raise ConfigError(f"{where}: every message needs 'role' and a 'content' string")
+    if not messages[-1]["content"].strip():
+        raise ConfigError(f"{where}: the assistant's response is empty")
     if messages[-1]["role"] != "assistant":
         raise ConfigError(f"{where}: the last message must be the assistant's (the response)")
     context, response = messages[:-1], messages[-1]["content"]
@@ -199,6 +212,11 @@ def load_examples(
             raise ConfigError(f"data source '{source.label()}': no examples{wanted}")
         whole, part = int(source.weight), source.weight - int(source.weight)
         chosen = pairs * whole + rng.sample(pairs, round(part * len(pairs)))
+        if not chosen:
+            raise ConfigError(
+                f"data source '{source.label()}': weight {source.weight} of {len(pairs)} "
+                "examples is none; raise the weight"
+            )
         stat.used = len(chosen)
         examples += chosen
         stats.append(stat)

@@ -91,10 +91,20 @@ def training_blocks(tokenizer, texts: list, config: TrainingConfig) -> tuple[lis
         blocks = pack_sequences(tokenizer, texts, config.max_length, config.seed)
         return [{"input_ids": b} for b in blocks], 0
     pairs = [("", t) if isinstance(t, str) else tuple(t) for t in texts]
+    encoded, cut = encode_examples(tokenizer, pairs, config.max_length)
+    if not any(label != -100 for row in encoded for label in row["labels"][1:]):
+        raise ConfigError(
+            f"nothing to train on: every response lies beyond max_length {config.max_length} "
+            f"({cut} of {len(encoded)} examples cut); raise training.max_length"
+        )
     if config.packing == "documents":
-        encoded, _ = encode_examples(tokenizer, pairs)
-        return pack_labelled(encoded, config.max_length, config.seed), 0
-    return encode_examples(tokenizer, pairs, config.max_length)
+        if tokenizer.bos_token_id is None:
+            raise ConfigError(
+                "packing 'documents' finds each example by its BOS token, and this tokenizer "
+                "has none; use packing 'none'"
+            )
+        return pack_labelled(encoded, config.max_length, config.seed), cut
+    return encoded, cut
 
 
 def train_causal_lm(

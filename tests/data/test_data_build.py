@@ -208,20 +208,49 @@ def test_bad_input(in_testbed, tmp_path):
         ],
     )
     assert f"{bad}:2" in skipped.output and "skipped 1 malformed" in skipped.output
+    bare = tmp_path / "bare.jsonl"
+    bare.write_text(json.dumps({"question": "Swali?", "answer": 1}) + "\n")
     no_trace = runner.invoke(
-        app,
-        [
-            "data",
-            "build",
-            "-l",
-            "sw",
-            "--source",
-            str(bad).replace("bad", "ok"),
-            "--out",
-            str(tmp_path / "d"),
-        ],
+        app, ["data", "build", "-l", "sw", "--source", str(bare), "--out", str(tmp_path / "d")]
     )
-    assert no_trace.exit_code == 2
+    assert no_trace.exit_code == 2 and "--teacher" in no_trace.output
+    for row, words in (
+        ({"question": None, "answer": 1}, "'question' must be a non-empty string"),
+        ([1, 2], "not a JSON object"),
+    ):
+        broken_row = tmp_path / "row.jsonl"
+        broken_row.write_text(json.dumps(row) + "\n")
+        result = runner.invoke(
+            app,
+            [
+                "data",
+                "build",
+                "-l",
+                "sw",
+                "--source",
+                str(broken_row),
+                "--out",
+                str(tmp_path / "r"),
+            ],
+        )
+        assert result.exit_code == 2 and words in result.output, result.output
+    twice = tmp_path / "twice.jsonl"
+    twice.write_text(2 * (json.dumps({"id": "a", **good}) + "\n"))
+    result = runner.invoke(
+        app, ["data", "build", "-l", "sw", "--source", str(twice), "--out", str(tmp_path / "t")]
+    )
+    assert result.exit_code == 2 and "id 'a' comes twice" in result.output
+    typo = runner.invoke(
+        app, ["data", "build", "-l", "sw", "--decontaminate", "mgms", "--out", str(tmp_path / "m")]
+    )
+    assert typo.exit_code == 2 and "cannot decontaminate against 'mgms'" in typo.output
+    # another kind of folder: refused even with --overwrite
+    (tmp_path / "run").mkdir()
+    (tmp_path / "run" / "run.json").write_text("{}")
+    other = runner.invoke(
+        app, ["data", "build", "-l", "sw", "--out", str(tmp_path / "run"), "--overwrite"]
+    )
+    assert other.exit_code == 2 and "never writes into another run's folder" in other.output
 
 
 @pytest.mark.slow
@@ -268,3 +297,66 @@ def test_a_teacher_writes_missing_traces_and_its_outputs_are_filtered(in_testbed
     assert counts["dropped"]["no_answer"] + counts["dropped"]["wrong_answer"] > 0
     cached = (tmp_path / "t" / "teacher.jsonl").read_text().splitlines()
     assert len(cached) == 4 and all(len(json.loads(c)["outputs"]) == 2 for c in cached)
+    # the same build again generates nothing; another teacher setting generates again
+    if result.exit_code == 2:  # an empty build is rerun as it is
+        runner.invoke(app, args)
+        assert len((tmp_path / "t" / "teacher.jsonl").read_text().splitlines()) == 4
+    hotter = [*args[:-5], "--overwrite", *args[-5:]]
+    hotter[hotter.index("0.8")] = "0.9"
+    runner.invoke(app, hotter)
+    cached = (tmp_path / "t" / "teacher.jsonl").read_text().splitlines()
+    assert len(cached) == 8
+    assert {json.loads(c)["teacher"]["temperature"] for c in cached} == {0.8, 0.9}
+
+
+def test_decontamination_in_every_script(shared_data):
+    """Every MGSM and PolyMath question is caught against its own benchmark (Bengali and Telugu
+    words keep their vowel signs; Thai, Chinese and Japanese count letters), and an English
+    question inside a Thai response is caught too."""
+    from polyglot.data import load_benchmark
+
+    for name in ("mgsm", "polymath-low"):
+        dataset = load_benchmark(name, "all")
+        check = Decontaminator(
+            [dataset.get(i, lang).question for lang in dataset.languages for i in dataset.ids]
+        )
+        for lang in dataset.languages:
+            found = sum(check.hit(dataset.get(i, lang).question) for i in dataset.ids)
+            # a handful of Chinese/Japanese questions are shorter than the 26-letter window
+            assert found >= len(dataset.ids) - 1, (name, lang, found)
+    mgsm = load_benchmark("mgsm", "en,th,bn")
+    check = Decontaminator([mgsm.get("5", "en").question])
+    assert check.hit("มานีมีดินสอ 14 แท่ง " + mgsm.get("5", "en").question + " คำตอบคือ ๕๕")
+    assert not check.hit(mgsm.get("6", "en").question)
+    bengali = Decontaminator([mgsm.get("7", "bn").question])
+    assert bengali.hit("প্রশ্ন: " + mgsm.get("7", "bn").question)
+    assert not bengali.hit(mgsm.get("8", "bn").question)
+
+
+def test_each_response_filter(tmp_path):
+    """Answer, cue, length, degenerate output (a loop, two thinking blocks, an English final
+    answer where the target's was due) and the band, one response each."""
+    from polyglot.data.build import Item, _check_response
+
+    item = Item("1", "sw", "Amani ana penseli 14. Ana ngapi?", 8.0)
+    config = DataBuildConfig(languages=["sw"], schema="mixed", band=(0.05, 0.9), out="-")
+    cases = {
+        "Amani has 14 penseli. 14 - 6 = 8. Jibu ni 8.": None,
+        "Amani has 14 penseli. 14 - 6 = 8.": "no_cue",
+        "Amani has some penseli. Nothing else here.": "no_answer",
+        "Amani has 14 penseli. 14 - 5 = 9. Jibu ni 9.": "wrong_answer",
+        "Jibu ni 8.": "length",
+        "so so so so so so so so Amani has 14 penseli. Jibu ni 8.": "degenerate",
+        "<think>a</think><think>b</think> Amani has 14 penseli. Jibu ni 8.": "degenerate",
+        "Amani has 14 penseli. 14 - 6 = 8. The answer is 8.": "degenerate",
+        "Tom has 14 pencils. 14 - 6 = 8. He keeps them all. Jibu ni 8.": None,
+    }
+    narrow = DataBuildConfig(languages=["sw"], schema="mixed", band=(0.5, 0.9), out="-")
+    for response, expected in cases.items():
+        assert _check_response(response, item, config, None) == expected, response
+    assert (
+        _check_response(
+            "Tom has 14 pencils. 14 - 6 = 8. He keeps them all. Jibu ni 8.", item, narrow, None
+        )
+        == "language_share"
+    )

@@ -9,7 +9,7 @@ import json
 import pytest
 
 from polyglot.config import ConfigError
-from polyglot.provenance import fingerprint, tree_hash
+from polyglot.provenance import fingerprint
 from polyglot.testbed import build as testbed_build
 from polyglot.testbed.build import (
     SHIPPED_DIR,
@@ -69,21 +69,48 @@ def test_the_shipped_base_is_what_it_describes():
     assert fingerprint(SHIPPED_DIR / "base") == ship["stages"]["base"]["fingerprint"]
     assert fingerprint(SHIPPED_DIR / "tokenizer") == ship["stages"]["tokenizer"]["fingerprint"]
     figures = ship["figures"]
-    # the issue's acceptance, on the figures measured when it was shipped (README)
+    # the issue's acceptance on the figures recorded when it was shipped (README); the test
+    # below measures them again here
     others = [value for lang, value in figures.items() if lang != "en"]
     assert figures["en"] >= 0.9 and max(others) >= 0.6
     assert any(0.15 <= v <= 0.6 for v in others) and sum(v <= 0.1 for v in others) >= 2
 
 
 @pytest.mark.slow
-def test_the_default_world_is_the_one_the_shipped_base_saw(tmp_path):
-    """Any change to the world generator or templates changes this fingerprint; then the
-    shipped base must be rebuilt (scripts/build_shipped_base.sh)."""
+def test_the_shipped_base_has_a_graded_gap_here(tmp_path, monkeypatch):
+    """The default world built here is the one the shipped base saw (any change to the world
+    generator or templates changes its fingerprint; then the base must be rebuilt with
+    scripts/build_shipped_base.py), and evaluated on this machine the shipped base meets the
+    acceptance: English >= 90%, one language >= 60%, one in 15-60%, two <= 10%."""
+    from polyglot.evaluate import EvalConfig, evaluate
+
     ship = shipped_base()
     if ship is None:
         pytest.skip("no shipped base in this checkout")
-    build_world(tmp_path / "world", WorldConfig())
-    assert tree_hash(tmp_path / "world") == ship["stages"]["world"]["fingerprint"]
+    messages = []
+    state = build_testbed(
+        tmp_path, testbed_build.TestbedConfig(), shipped=True, progress=False, log=messages.append
+    )
+    assert state["stages"]["world"]["fingerprint"] == ship["stages"]["world"]["fingerprint"]
+    assert state["stages"]["base"]["shipped"], messages
+    monkeypatch.setenv("POLYGLOT_TESTBED_DIR", str(tmp_path))
+    run = evaluate(
+        EvalConfig(
+            model=str(tmp_path / "base"),
+            benchmark="testbed",
+            languages="all",
+            max_new_tokens=160,
+            out=str(tmp_path / "eval"),
+            progress=False,
+        )
+    )
+    figures = {lang: r["accuracy"] for lang, r in run.results["languages"].items()}
+    others = [value for lang, value in figures.items() if lang != "en"]
+    assert figures["en"] >= 0.9 and max(others) >= 0.6, figures
+    assert any(0.15 <= v <= 0.6 for v in others) and sum(v <= 0.1 for v in others) >= 2
+    # and the figures shipped beside it are these, within a few items of CPU rounding
+    for lang, value in figures.items():
+        assert abs(value - ship["figures"][lang]) <= 0.03, (lang, value, ship["figures"][lang])
 
 
 def test_a_testbed_with_another_config_does_not_take_the_shipped_base(tmp_path):
@@ -96,7 +123,7 @@ def test_a_testbed_with_another_config_does_not_take_the_shipped_base(tmp_path):
         assert any("another config" in m for m in messages)
 
 
-def test_damaged_shipped_copy_is_refused_on_reuse(tmp_path):
+def test_a_damaged_base_is_refused_on_reuse(tmp_path):
     build_testbed(tmp_path, tiny_config(), progress=False, log=lambda m: None)
     weights = tmp_path / "base" / "model.safetensors"
     weights.write_bytes(weights.read_bytes()[:-8] + b"\0" * 8)

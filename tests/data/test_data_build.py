@@ -10,6 +10,7 @@ import pytest
 from typer.testing import CliRunner
 
 from polyglot.cli.main import app
+from polyglot.config import ConfigError
 from polyglot.data.build import DataBuildConfig, build_dataset
 from polyglot.data.filters import Decontaminator, NearDuplicates, repeated_phrase, target_share
 from polyglot.data.schemas import render_schema, switch_terms
@@ -106,6 +107,10 @@ def test_a_planted_mgsm_question_is_dropped(shared_data, tmp_path):
     assert summary["languages"]["sw"]["dropped"]["contaminated"] == 1
     kept = [json.loads(line)["id"] for line in (tmp_path / "out" / "data.jsonl").open()]
     assert kept == ["clean"]
+    # the source changed: the folder is not reused as if it were this source's
+    source.write_text(source.read_text().replace("machungwa 3", "machungwa 4"))
+    with pytest.raises(ConfigError, match="another config or source"):
+        build_dataset(config, log=lambda m: None)
     assert "250 items" in summary["decontaminated_against"]["mgsm"]
 
 

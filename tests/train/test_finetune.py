@@ -130,6 +130,16 @@ def test_lora_training_through_the_cli(in_testbed, tmp_path):
     # the same recipe again: reused, not retrained
     again = runner.invoke(app, _recipe_args(in_testbed, out))
     assert again.exit_code == 0 and "reusing" in again.output
+    # other eval settings: the same model, evaluated again with them
+    other_eval = [
+        a
+        if not a.startswith("eval.benchmarks")
+        else "eval.benchmarks=[{name: testbed, languages: [de], limit: 2}]"
+        for a in _recipe_args(in_testbed, out)
+    ]
+    regraded = runner.invoke(app, other_eval)
+    assert regraded.exit_code == 0 and "reusing" in regraded.output, regraded.output
+    assert list(json.loads((out / "summary.json").read_text())["eval"]["testbed"]) == ["de"]
     # another recipe into the same folder: refused, then replaced with --overwrite
     other = runner.invoke(app, [*_recipe_args(in_testbed, out), "lora.rank=4"])
     assert other.exit_code == 2 and "another recipe" in other.output

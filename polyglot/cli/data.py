@@ -94,7 +94,12 @@ def build(
         "({lang} in the path), or a datasets id.",
     ),
     out: str = typer.Option(..., "--out", "-o", help="Output folder."),
+    split: str = typer.Option(
+        "train", "--split", help="The source's split (the testbed's: train, dev or test)."
+    ),
     limit: int | None = typer.Option(None, "--limit", min=1, help="Items per language."),
+    min_chars: int = typer.Option(20, "--min-chars", min=0, help="Shortest response kept."),
+    max_chars: int = typer.Option(4000, "--max-chars", min=1, help="Longest response kept."),
     offset: int = typer.Option(0, "--offset", min=0, help="Skip this many items first."),
     band: str = typer.Option(
         "0.05,0.2",
@@ -136,8 +141,11 @@ def build(
         "source": source,
         "languages": [c.strip() for c in languages.split(",") if c.strip()],
         "schema": schema,
+        "split": split,
         "limit": limit,
         "offset": offset,
+        "min_chars": min_chars,
+        "max_chars": max_chars,
         "band": _pair(band, "--band"),
         "ratio": ratio,
         "dedup_threshold": dedup or None,

@@ -267,7 +267,7 @@ def train(
                 shutil.rmtree(child) if child.is_dir() else child.unlink()
     out.mkdir(parents=True, exist_ok=True)
     if _rank() == 0:
-        build_sources(recipe, out, log=log)
+        build_sources(recipe, out, log=log, skip_bad=skip_bad)
     else:  # under `accelerate launch`: the main process builds the data, the others wait
         _wait_for_sources(recipe, out)
     examples, sources = load_examples(recipe, tokenizer, skip_bad=skip_bad, out=out)

@@ -162,7 +162,7 @@ def eval_prompt(question: str, lang: str, mode: str) -> str:
     return render_prompt(prompt)
 
 
-def build_sources(recipe: TrainRecipe, out: Path, log=print) -> None:
+def build_sources(recipe: TrainRecipe, out: Path, log=print, *, skip_bad: bool = False) -> None:
     """Build the recipe's ``build`` sources into ``out/_data/source-<i>`` (reused while their
     config is unchanged)."""
     from polyglot.config import validate_model
@@ -175,7 +175,7 @@ def build_sources(recipe: TrainRecipe, out: Path, log=print) -> None:
         config = validate_model(
             {**source.build, "out": str(folder)}, DataBuildConfig, source=f"data.{index}.build"
         )
-        build_dataset(config, overwrite=True, progress=False, log=log)
+        build_dataset(config, overwrite=True, progress=False, skip_bad=skip_bad, log=log)
 
 
 def load_examples(

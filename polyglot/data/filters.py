@@ -150,36 +150,44 @@ def ngrams(text: str, n: int) -> set[tuple[str, ...]]:
     return {tuple(words[i : i + n]) for i in range(len(words) - n + 1)}
 
 
-SPACELESS_FACTOR = 2  # letters of a spaceless script per word of an n-gram
+# letters per word of an n-gram, by script, for scripts written without spaces: a 13-word
+# window is about 26 Chinese or Japanese characters, and about 52 Thai (Lao, Khmer, Myanmar)
+# letters
+_CJK = {"Han", "Hiragana", "Katakana"}
+LETTERS_PER_WORD = {"cjk": 2, "sea": 4}
 
 
-def _spaceless(token: str) -> bool:
-    return script_of(token[0]) in _SPACELESS
+def _spaceless_class(token: str) -> str | None:
+    script = script_of(token[0])
+    if script not in _SPACELESS:
+        return None
+    return "cjk" if script in _CJK else "sea"
 
 
 def overlap_grams(text: str, n: int = 13) -> set[int]:
     """The n-grams decontamination compares, the same for the benchmarks and the data: 13
-    consecutive words, and, where a script written without spaces is involved, 39 consecutive
-    tokens (its letters are one token each). English inside Thai text still yields its word
-    13-grams, and a Bengali word (letters and vowel signs) is one word."""
+    consecutive words, and, where a script written without spaces is involved, a window of
+    about the same length in its letters (26 for Chinese and Japanese, 52 for Thai; each of
+    its letters is one token). English inside Thai text still yields its word 13-grams, and a
+    Bengali word (letters and vowel signs) is one word."""
     words = tokens(text)
-    flags = [_spaceless(w) for w in words]
+    classes = [_spaceless_class(w) for w in words]
     grams: set[int] = set()
-    # word n-grams: windows of n tokens none of which is a spaceless letter
-    run = 0
-    for i, spaceless in enumerate(flags):
-        run = 0 if spaceless else run + 1
+    run = 0  # word n-grams: windows of n tokens none of which is a spaceless letter
+    for i, cls in enumerate(classes):
+        run = 0 if cls else run + 1
         if run >= n:
             grams.add(hash(tuple(words[i - n + 1 : i + 1])))
-    # letter n-grams: windows of 3n tokens holding a spaceless letter
-    size = n * SPACELESS_FACTOR
-    if any(flags):
-        last = -size - 1  # position of the latest spaceless token
-        for i, spaceless in enumerate(flags):
-            if spaceless:
+    for cls, factor in LETTERS_PER_WORD.items():
+        if cls not in classes:
+            continue
+        size = n * factor  # letter windows holding a letter of this class
+        last = -size - 1
+        for i, c in enumerate(classes):
+            if c == cls:
                 last = i
             if i >= size - 1 and last > i - size:
-                grams.add(hash(tuple(words[i - size + 1 : i + 1])))
+                grams.add(hash((cls, *words[i - size + 1 : i + 1])))
     return grams
 
 

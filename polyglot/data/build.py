@@ -220,13 +220,19 @@ def source_fingerprint(config: DataBuildConfig) -> str:
     digest = hashlib.sha256()
     files = _source_files(config)
     for path in files:
-        digest.update(f"{path.name}:{hash_file(path)}\n".encode())
+        if path.is_file():  # a missing file is named when the items are read
+            digest.update(f"{path.name}:{hash_file(path)}\n".encode())
     if not files:
         local = Path(config.source)
         digest.update(
             (tree_hash(local) if local.is_dir() else f"{config.source}:{config.split}").encode()
         )
     return digest.hexdigest()[:16]
+
+
+def build_identity(config: DataBuildConfig) -> dict:
+    """What decides a build's output: its config (the folder aside) and its source's digests."""
+    return {**config.identity(), "source_fingerprint": source_fingerprint(config)}
 
 
 def load_items(config: DataBuildConfig, bad: list[str] | None = None) -> list[Item]:
@@ -488,17 +494,20 @@ def build_dataset(
     progress: bool = True,
     workers: int | None = None,
     skip_bad: bool = False,
+    rebuild_if_changed: bool = False,
     log: Callable[[str], None] = print,
 ) -> dict:
     """Build ``config``'s dataset into ``config.out``; returns the summary (also written).
-    ``workers``: processes that render and filter (default: one per CPU core, at most 8)."""
+    ``workers``: processes that render and filter (default: one per CPU core, at most 8).
+    ``overwrite``: rebuild whatever the folder holds (a dataset); ``rebuild_if_changed``: reuse
+    the folder while its config and source are the same, rebuild it otherwise."""
     import os
 
     from polyglot.data.filters import Decontaminator, NearDuplicates
 
     workers = workers or min(8, os.cpu_count() or 1)
     out = check_output_dir(config.out)
-    identity = {**config.identity(), "source_fingerprint": source_fingerprint(config)}
+    identity = build_identity(config)
     card = read_card(out) if out.is_dir() else None
     names = {p.name for p in out.iterdir()} if out.is_dir() else set()
     ours = {DATA_FILE, SUMMARY_FILE, TEACHER_FILE, "README.md", "card.json", "card.md"}
@@ -514,10 +523,10 @@ def build_dataset(
                 "run's folder, even with --overwrite)"
             )
         same = card is not None and card.get("config") == identity
-        if same and (out / DATA_FILE).is_file():
+        if same and (out / DATA_FILE).is_file() and (rebuild_if_changed or not overwrite):
             log(f"{out}: already built with this config; reusing it (--overwrite to rebuild)")
             return read_json(out / SUMMARY_FILE, "dataset summary")
-        if card is not None and not same and not overwrite:
+        if card is not None and not same and not (overwrite or rebuild_if_changed):
             raise ConfigError(
                 f"{out} holds a dataset built with another config or source; pass --overwrite "
                 "to rebuild it, or choose another --out"

@@ -74,7 +74,7 @@ def _check_folder(out: Path, recipe: TrainRecipe, overwrite: bool) -> bool:
             f"{out} holds {what} with another recipe or other data; pass --overwrite to replace "
             "it, or choose another out"
         )
-    return same and (out / SUMMARY_FILE).is_file()
+    return same and not overwrite and (out / SUMMARY_FILE).is_file()
 
 
 def _inputs(recipe: TrainRecipe) -> dict:
@@ -244,9 +244,13 @@ def train(
     """Train ``recipe`` into ``recipe.out`` (or reuse it), evaluate it, return the summary."""
     out = check_output_dir(recipe.out)
     if _check_folder(out, recipe, overwrite):
+        if _rank() != 0:  # the main process re-evaluates and reports
+            return {"schema": "polyglot.train/1", "rank": _rank()}
         log(f"{out}: already trained with this recipe; reusing it (--overwrite to retrain)")
         summary = read_json(out / SUMMARY_FILE, "training summary")
         wanted = recipe.eval.model_dump(mode="json") if recipe.eval else None
+        if wanted is None:
+            return {**summary, "eval": None}  # this recipe asks for no evaluation
         if wanted is not None and (
             summary.get("eval") is None or summary.get("eval_config") != wanted
         ):
@@ -351,17 +355,30 @@ def _rank() -> int:
 
 
 def _wait_for_sources(recipe: TrainRecipe, out: Path, timeout: float = 3600) -> None:
+    """On a process other than the main one: wait until every ``build`` source is built with
+    this recipe's config and source (not an older build left in the folder)."""
     import time
 
-    wanted = [
-        out / "_data" / f"source-{i}" / "data.jsonl"
-        for i, source in enumerate(recipe.data)
-        if source.build is not None
-    ]
+    from polyglot.config import validate_model
+    from polyglot.data.build import DATA_FILE, DataBuildConfig, build_identity
+
+    wanted = []
+    for index, source in enumerate(recipe.data):
+        if source.build is not None:
+            folder = out / "_data" / f"source-{index}"
+            config = validate_model(
+                {**source.build, "out": str(folder)}, DataBuildConfig, source="build"
+            )
+            wanted.append((folder, build_identity(config)))
+
+    def ready(folder: Path, identity: dict) -> bool:
+        card = read_card(folder) if (folder / DATA_FILE).is_file() else None
+        return card is not None and card.get("config") == identity
+
     deadline = time.time() + timeout
-    while not all(p.is_file() for p in wanted):
+    while not all(ready(folder, identity) for folder, identity in wanted):
         if time.time() > deadline:
-            raise ConfigError(f"rank {_rank()}: the main process did not build {wanted[0].parent}")
+            raise ConfigError(f"rank {_rank()}: the main process did not build {wanted[0][0]}")
         time.sleep(1)
 
 

@@ -35,9 +35,10 @@ def encode_examples(
         # (a chat template that writes it), as the eval backend does
         first = (prompt or response)[:1]
         start = [bos] if bos is not None and first != [bos] else []
-        ids = [*start, *prompt, *response, eos]
+        end = [] if response[-1:] == [eos] else [eos]  # a chat template may end with EOS
+        ids = [*start, *prompt, *response, *end]
         # plain text (no prompt): every token is a label (the first is never a target)
-        labels = [-100] * (len(start) + len(prompt)) + [*response, eos] if prompt else list(ids)
+        labels = [-100] * (len(start) + len(prompt)) + [*response, *end] if prompt else list(ids)
         if max_length and len(ids) > max_length:
             ids, labels, cut = ids[:max_length], labels[:max_length], cut + 1
         encoded.append({"input_ids": ids, "labels": labels})

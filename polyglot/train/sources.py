@@ -175,7 +175,7 @@ def build_sources(recipe: TrainRecipe, out: Path, log=print, *, skip_bad: bool =
         config = validate_model(
             {**source.build, "out": str(folder)}, DataBuildConfig, source=f"data.{index}.build"
         )
-        build_dataset(config, overwrite=True, progress=False, skip_bad=skip_bad, log=log)
+        build_dataset(config, rebuild_if_changed=True, progress=False, skip_bad=skip_bad, log=log)
 
 
 def load_examples(

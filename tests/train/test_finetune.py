@@ -89,6 +89,27 @@ def test_every_shipped_recipe_validates():
         load_recipe(path)
 
 
+def test_tokenizers_without_bos_and_templates_that_end_with_eos():
+    """Qwen-style tokenizers have no BOS: none is prepended; a chat template that writes BOS
+    or ends the response with EOS does not get a second one."""
+
+    class Stub:
+        bos_token_id, eos_token_id = None, 2
+
+        def __call__(self, texts, add_special_tokens=False):
+            class Out:
+                input_ids = [[int(t) for t in text.split()] for text in texts]
+
+            return Out()
+
+    [row], _ = encode_examples(Stub(), [("5 6", "7 8")])
+    assert row["input_ids"] == [5, 6, 7, 8, 2] and row["labels"] == [-100, -100, 7, 8, 2]
+    stub = Stub()
+    stub.bos_token_id = 1
+    [row], _ = encode_examples(stub, [("1 5", "7 2")])
+    assert row["input_ids"] == [1, 5, 7, 2] and row["labels"] == [-100, -100, 7, 2]
+
+
 def test_loss_is_on_the_response_tokens_only(testbed):
     tokenizer = load_tokenizer(str(testbed / "base"), padding_side="right")
     [row], cut = encode_examples(tokenizer, [("Question: 2 + 2?", " 2 + 2 = 4. The answer is 4.")])
@@ -146,6 +167,9 @@ def test_lora_training_through_the_cli(in_testbed, tmp_path):
     replaced = runner.invoke(app, [*_recipe_args(in_testbed, out), "lora.rank=4", "--overwrite"])
     assert replaced.exit_code == 0, replaced.output
     assert json.loads((out / "adapter_config.json").read_text())["r"] == 4
+    # --overwrite with the same recipe retrains rather than reusing
+    again = runner.invoke(app, [*_recipe_args(in_testbed, out), "lora.rank=4", "--overwrite"])
+    assert again.exit_code == 0 and "reusing" not in again.output, again.output
 
     # polyglot eval --adapter loads it
     evaluated = runner.invoke(

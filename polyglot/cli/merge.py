@@ -1,0 +1,52 @@
+"""``polyglot merge``: analyse how fine-tuning changed each layer (layer swapping comes next)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from polyglot.cli.errors import friendly_errors
+
+app = typer.Typer(
+    help="Merging experts: the per-layer change analysis that picks the layers to swap.",
+    no_args_is_help=True,
+)
+console = Console(highlight=False)
+
+
+@app.command()
+@friendly_errors
+def analyze(
+    base: Path = typer.Option(..., "--base", help="The model both experts were fine-tuned from."),
+    expert: list[Path] = typer.Option(
+        ...,
+        "--expert",
+        help="A fine-tuned full model; give it twice: the math expert first, the language "
+        "expert second (then a swap is suggested).",
+    ),
+    out: Path = typer.Option(..., "--out", "-o", help="Folder for analysis.json and .html."),
+) -> None:
+    """Relative change ‖θ_ft − θ_base‖ / ‖θ_base‖ per layer and module of each expert, streamed
+    tensor by tensor; heatmaps per expert and of their difference in OUT/analysis.html; with two
+    experts, the (bottom, top) layers to swap and the rule behind them."""
+    from polyglot.merge import analyze as run
+
+    result = run(base, expert, out)
+    table = Table(title="mean relative change per decoder layer")
+    table.add_column("layer", justify="right")
+    for profile in result["experts"]:
+        table.add_column(Path(profile["expert"]).name, justify="right")
+    for i in range(result["layers"]):
+        table.add_row(str(i), *(f"{p['per_layer'][i]:.4f}" for p in result["experts"]))
+    console.print(table)
+    suggestion = result.get("suggestion")
+    if suggestion:
+        console.print(
+            f"suggested swap: --bottom {suggestion['bottom']} --top {suggestion['top']} "
+            f"(rule: {suggestion['rule']})",
+            markup=False,
+        )
+    console.print(f"heatmaps: {out}/analysis.html", markup=False)

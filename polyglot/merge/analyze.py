@@ -142,11 +142,13 @@ def group_by_layer(base: Checkpoint, changes: dict[str, float]) -> dict:
     }
 
 
+MARGIN = 0.1
 SUGGESTION_RULE = (
     "each expert's mean change per layer is divided by its largest; a layer is "
     "language-dominant when the language expert's (second --expert) share is above the math "
-    "expert's (first --expert); bottom = language-dominant layers in a row from the bottom, "
-    "top = the same from the top (at least one middle layer stays the math expert's)"
+    f"expert's (first --expert) by more than {MARGIN}; bottom = language-dominant layers in a "
+    "row from the bottom, top = the same from the top (at least one middle layer stays the "
+    "math expert's)"
 )
 
 
@@ -154,7 +156,7 @@ def suggest_swap(math_profile: list[float], language_profile: list[float]) -> di
     """The (bottom, top) the two experts' change profiles suggest, with the rule."""
     top_math, top_language = max(math_profile) or 1.0, max(language_profile) or 1.0
     dominant = [
-        lang / top_language > math / top_math
+        lang / top_language > math / top_math + MARGIN
         for math, lang in zip(math_profile, language_profile, strict=True)
     ]
     layers = len(dominant)

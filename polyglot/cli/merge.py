@@ -50,3 +50,46 @@ def analyze(
             markup=False,
         )
     console.print(f"heatmaps: {out}/analysis.html", markup=False)
+
+
+@app.command("layer-swap")
+@friendly_errors
+def layer_swap_command(
+    math_expert: Path = typer.Option(..., "--math-expert", help="The math expert (full model)."),
+    language_expert: Path = typer.Option(
+        ..., "--language-expert", help="The language expert (full model, same base)."
+    ),
+    bottom: int = typer.Option(
+        ..., "--bottom", min=0, help="Bottom layers from the language expert."
+    ),
+    top: int = typer.Option(..., "--top", min=0, help="Top layers from the language expert."),
+    transition: int = typer.Option(
+        0, "--transition", min=0, help="Blended layers at each boundary (linear ramp)."
+    ),
+    embeddings: str = typer.Option("language", "--embeddings", help="language or math."),
+    lm_head: str = typer.Option(
+        "language", "--lm-head", help="Final norm and output head: language or math."
+    ),
+    out: Path = typer.Option(..., "--out", "-o", help="Folder for the merged model."),
+    overwrite: bool = typer.Option(False, "--overwrite", help="Replace an existing --out."),
+) -> None:
+    """The math expert with its bottom and top layers from the language expert (Bandarkar et
+    al., 2024), optionally with transition layers, streamed shard by shard into OUT (sharded
+    safetensors, index, config, tokenizer, merge.json and README.md with the recipe)."""
+    from polyglot.merge import layer_swap
+
+    recipe = layer_swap(
+        math_expert,
+        language_expert,
+        out,
+        bottom=bottom,
+        top=top,
+        transition=transition,
+        embeddings=embeddings,
+        lm_head=lm_head,
+        overwrite=overwrite,
+    )
+    weights = ", ".join(f"{w:g}" for w in recipe["language_weight_per_layer"])
+    console.print(
+        f"merged model: {out} (language expert's weight per layer: {weights})", markup=False
+    )

@@ -1,0 +1,202 @@
+"""``polyglot merge layer-swap``: the math expert with its bottom and top layers taken from the
+language expert (Bandarkar et al., 2024), streamed shard by shard.
+
+Layers ``[0, bottom)`` and ``[L - top, L)`` come from the language expert, the rest from the math
+expert; with ``transition = t``, the ``t`` layers after the bottom block and the ``t`` layers
+before the top block are weighted averages that ramp linearly from one expert to the other
+(language weight ``1 - (k + 1) / (t + 1)`` for the k-th layer above the bottom block, and the
+mirror image below the top block), computed in float32 and cast back to the checkpoint's dtype.
+The embeddings come from ``embeddings`` (default the language expert), the final norm and the
+output head from ``lm_head`` (default the language expert; tied embeddings need both the same).
+
+The output keeps the math expert's shard layout: each of its shards is written in turn (tensors
+read one at a time through ``safe_open``), so memory holds about one shard, not two models. It
+is written into a temporary folder beside ``out`` and renamed at the end, so an interrupted
+merge never leaves a folder that looks complete.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+from collections import defaultdict
+from pathlib import Path
+
+from polyglot.config import ConfigError
+from polyglot.files import check_output_dir, read_json, write_atomic, write_json
+from polyglot.merge.analyze import INDEX_FILE, Checkpoint, _open_all
+
+TOKENIZER_FILES = (
+    "tokenizer.json",
+    "tokenizer.model",
+    "tokenizer_config.json",
+    "special_tokens_map.json",
+    "vocab.json",
+    "merges.txt",
+    "chat_template.jinja",
+)
+
+
+def swap_plan(layers: int, bottom: int, top: int, transition: int = 0) -> list[float]:
+    """The language expert's weight for each layer (1: its layer, 0: the math expert's)."""
+    if min(bottom, top, transition) < 0:
+        raise ConfigError("--bottom, --top and --transition must be >= 0")
+    if bottom + top + 2 * transition * bool(bottom or top) > layers:
+        raise ConfigError(
+            f"--bottom {bottom} + --top {top} (+ 2 x --transition {transition}) is more than "
+            f"the model's {layers} layers"
+        )
+    weights = [0.0] * layers
+    for i in range(bottom):
+        weights[i] = 1.0
+    for i in range(layers - top, layers):
+        weights[i] = 1.0
+    for k in range(transition):
+        ramp = 1 - (k + 1) / (transition + 1)
+        if bottom:
+            weights[bottom + k] = ramp
+        if top:
+            weights[layers - top - 1 - k] = ramp
+    return weights
+
+
+def _tokenizer_digest(folder: Path) -> str:
+    digest = hashlib.sha256()
+    for name in TOKENIZER_FILES:
+        path = folder / name
+        if path.is_file() and name != "tokenizer_config.json":
+            digest.update(name.encode() + path.read_bytes())
+    return digest.hexdigest()
+
+
+def _check_same_model(math: Checkpoint, language: Checkpoint) -> dict:
+    a = read_json(math.folder / "config.json", "model config")
+    b = read_json(language.folder / "config.json", "model config")
+    for key in (
+        "model_type",
+        "hidden_size",
+        "num_hidden_layers",
+        "vocab_size",
+        "intermediate_size",
+    ):
+        if a.get(key) != b.get(key):
+            raise ConfigError(
+                f"the experts differ in {key}: {a.get(key)} ({math.folder}) vs {b.get(key)} "
+                f"({language.folder}); layer swapping needs two fine-tunes of one base"
+            )
+    if set(math.shards) != set(language.shards):
+        only = sorted(set(math.shards) ^ set(language.shards))
+        raise ConfigError(f"the experts' tensors differ, e.g. {only[0]}")
+    if _tokenizer_digest(math.folder) != _tokenizer_digest(language.folder):
+        raise ConfigError(
+            f"the experts' tokenizers differ ({math.folder}, {language.folder}); both must be "
+            "fine-tunes of one base with its tokenizer"
+        )
+    return a
+
+
+def layer_swap(
+    math_expert: str | Path,
+    language_expert: str | Path,
+    out: str | Path,
+    *,
+    bottom: int,
+    top: int,
+    transition: int = 0,
+    embeddings: str = "language",
+    lm_head: str = "language",
+    overwrite: bool = False,
+) -> dict:
+    """Write the swapped model to ``out``; returns the recipe (also in ``out/merge.json``)."""
+    import torch
+    from safetensors.torch import save_file
+
+    for flag, value in (("--embeddings", embeddings), ("--lm-head", lm_head)):
+        if value not in ("language", "math"):
+            raise ConfigError(f"{flag}: 'language' or 'math', not '{value}'")
+    out = check_output_dir(out)
+    if out.exists() and any(out.iterdir()) and not overwrite:
+        raise ConfigError(f"{out} exists; pass --overwrite to replace it, or choose another --out")
+    math, language = Checkpoint.open(math_expert), Checkpoint.open(language_expert)
+    config = _check_same_model(math, language)
+    if config.get("tie_word_embeddings") and embeddings != lm_head:
+        raise ConfigError(
+            "this model ties its output head to the embeddings: --embeddings and --lm-head must "
+            "name the same expert"
+        )
+    weights = swap_plan(math.layers, bottom, top, transition)
+
+    def language_weight(name: str) -> float:
+        where = math.layer_of(name)
+        if where is not None:
+            return weights[where[0]]
+        choice = embeddings if "embed" in name else lm_head
+        return 1.0 if choice == "language" else 0.0
+
+    by_shard: dict[Path, list[str]] = defaultdict(list)
+    for name, shard in math.shards.items():
+        by_shard[shard].append(name)
+    temporary = out.parent / f".{out.name}.tmp-{os.getpid()}"
+    shutil.rmtree(temporary, ignore_errors=True)
+    temporary.mkdir(parents=True)
+    math_files = _open_all(set(math.shards.values()))
+    language_files = _open_all(set(language.shards.values()))
+    for shard, names in sorted(by_shard.items()):
+        tensors = {}
+        for name in names:
+            w = language_weight(name)
+            if w == 0.0:
+                tensors[name] = math_files[shard].get_tensor(name)
+            elif w == 1.0:
+                tensors[name] = language_files[language.shards[name]].get_tensor(name)
+            else:
+                a = math_files[shard].get_tensor(name)
+                b = language_files[language.shards[name]].get_tensor(name)
+                blended = w * b.to(torch.float32) + (1 - w) * a.to(torch.float32)
+                tensors[name] = blended.to(a.dtype)
+        save_file(tensors, str(temporary / shard.name), metadata={"format": "pt"})
+        del tensors
+    if (math.folder / INDEX_FILE).is_file():
+        shutil.copy2(math.folder / INDEX_FILE, temporary / INDEX_FILE)
+    for name in ("config.json", "generation_config.json", *TOKENIZER_FILES):
+        if (math.folder / name).is_file():
+            shutil.copy2(math.folder / name, temporary / name)
+    recipe = {
+        "method": "layer-swap",
+        "math_expert": str(math_expert),
+        "language_expert": str(language_expert),
+        "bottom": bottom,
+        "top": top,
+        "transition": transition,
+        "embeddings": embeddings,
+        "lm_head": lm_head,
+        "language_weight_per_layer": weights,
+    }
+    write_json(temporary / "merge.json", recipe)
+    write_atomic(
+        temporary / "README.md",
+        f"# Layer swap (polyglot merge layer-swap)\n\nMath expert `{math_expert}`, bottom "
+        f"{bottom} and top {top} layers from the language expert `{language_expert}`, "
+        f"{transition} transition layer(s) at each boundary; embeddings from the {embeddings} "
+        f"expert, final norm and output head from the {lm_head} expert.\n\n"
+        f"```json\n{json.dumps(recipe, indent=1)}\n```\n",
+    )
+    from polyglot.provenance import fingerprint, make_card, write_card
+
+    write_card(
+        temporary,
+        make_card(
+            "merged-model",
+            recipe,
+            {
+                "math_expert": fingerprint(math_expert),
+                "language_expert": fingerprint(language_expert),
+            },
+        ),
+    )
+    if out.exists():
+        shutil.rmtree(out)
+    temporary.rename(out)
+    return recipe

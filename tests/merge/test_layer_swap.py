@@ -1,0 +1,114 @@
+"""``polyglot merge layer-swap`` on tiny sharded experts: which layer comes from which expert
+(bit for bit), the transition arithmetic, a loadable model, and refusals."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import torch
+from safetensors.torch import load_file
+from typer.testing import CliRunner
+
+from polyglot.cli.main import app
+from polyglot.config import ConfigError
+from polyglot.merge import layer_swap, swap_plan
+
+from .test_analyze import _expert
+
+runner = CliRunner()
+
+
+@pytest.fixture(scope="module")
+def experts(tiny_model, tmp_path_factory):
+    root = tmp_path_factory.mktemp("swap")
+    math = _expert(tiny_model, root / "math", layers=[0, 1, 2, 3], scale=0.5, shard="100KB")
+    language = _expert(
+        tiny_model,
+        root / "language",
+        layers=[0, 1, 2, 3],
+        scale=0.3,
+        shard="100KB",
+        embeddings=True,
+    )
+    return math, language
+
+
+def _tensors(folder):
+    found = {}
+    for shard in sorted(folder.glob("*.safetensors")):
+        found.update(load_file(shard))
+    return found
+
+
+def test_swap_plan():
+    assert swap_plan(6, 2, 1) == [1, 1, 0, 0, 0, 1]
+    assert swap_plan(6, 1, 1, transition=1) == [1, 0.5, 0, 0, 0.5, 1]
+    assert swap_plan(8, 2, 1, transition=2) == pytest.approx(
+        [1, 1, 2 / 3, 1 / 3, 0, 1 / 3, 2 / 3, 1]
+    )
+    with pytest.raises(ConfigError, match="more than the model's 4 layers"):
+        swap_plan(4, 3, 2)
+
+
+def test_a_pure_swap_takes_each_tensor_bit_for_bit(experts, tmp_path):
+    math, language = experts
+    result = runner.invoke(
+        app,
+        ["merge", "layer-swap", "--math-expert", str(math), "--language-expert", str(language),
+         "--bottom", "1", "--top", "1", "--out", str(tmp_path / "m")],
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    merged, a, b = _tensors(tmp_path / "m"), _tensors(math), _tensors(language)
+    assert set(merged) == set(a)
+    for name, tensor in merged.items():
+        outer = (
+            ".layers.0." in name
+            or ".layers.3." in name
+            or "embed" in name
+            or name == "model.norm.weight"
+        )
+        source = b if outer else a
+        assert torch.equal(tensor, source[name]), name
+    assert json.loads((tmp_path / "m" / "merge.json").read_text())["bottom"] == 1
+    assert (tmp_path / "m" / "model.safetensors.index.json").is_file()  # same shard layout
+    assert len(list((tmp_path / "m").glob("*.safetensors"))) == len(
+        list(math.glob("*.safetensors"))
+    )
+    from transformers import AutoModelForCausalLM
+
+    model = AutoModelForCausalLM.from_pretrained(tmp_path / "m")
+    assert torch.isfinite(model(torch.tensor([[1, 2, 3]])).logits).all()
+
+
+def test_transition_layers_are_the_weighted_average(experts, tmp_path):
+    math, language = experts
+    layer_swap(math, language, tmp_path / "t", bottom=1, top=1, transition=1)
+    merged, a, b = _tensors(tmp_path / "t"), _tensors(math), _tensors(language)
+    name = "model.layers.1.mlp.down_proj.weight"
+    expected = (0.5 * b[name].float() + 0.5 * a[name].float()).to(a[name].dtype)
+    assert torch.equal(merged[name], expected)
+    assert torch.equal(
+        merged["model.layers.0.mlp.down_proj.weight"], b["model.layers.0.mlp.down_proj.weight"]
+    )
+
+
+def test_refusals(experts, tiny_model, tmp_path):
+    math, language = experts
+    (tmp_path / "busy").mkdir()
+    (tmp_path / "busy" / "x").write_text("x")
+    with pytest.raises(ConfigError, match="--overwrite"):
+        layer_swap(math, language, tmp_path / "busy", bottom=1, top=1)
+    with pytest.raises(ConfigError, match="more than the model's"):
+        layer_swap(math, language, tmp_path / "o", bottom=3, top=2)
+    with pytest.raises(ConfigError, match="same expert"):
+        layer_swap(math, language, tmp_path / "o", bottom=1, top=1, lm_head="math")
+    from transformers import AutoModelForCausalLM
+
+    other = AutoModelForCausalLM.from_pretrained(tiny_model)
+    other.config.num_hidden_layers = 3
+    other.model.layers = other.model.layers[:3]
+    other.save_pretrained(tmp_path / "three")
+    with pytest.raises(ConfigError, match="num_hidden_layers"):
+        layer_swap(math, tmp_path / "three", tmp_path / "o", bottom=1, top=1)
+    assert not any(p.name.startswith(".o.tmp") for p in tmp_path.iterdir())

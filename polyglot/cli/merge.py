@@ -72,6 +72,9 @@ def layer_swap_command(
     ),
     out: Path = typer.Option(..., "--out", "-o", help="Folder for the merged model."),
     overwrite: bool = typer.Option(False, "--overwrite", help="Replace an existing --out."),
+    emit_mergekit: bool = typer.Option(
+        False, "--emit-mergekit", help="Also write OUT/mergekit.yaml: the same merge for mergekit."
+    ),
 ) -> None:
     """The math expert with its bottom and top layers from the language expert (Bandarkar et
     al., 2024), optionally with transition layers, streamed shard by shard into OUT (sharded
@@ -88,6 +91,7 @@ def layer_swap_command(
         embeddings=embeddings,
         lm_head=lm_head,
         overwrite=overwrite,
+        emit_mergekit=emit_mergekit,
     )
     weights = ", ".join(f"{w:g}" for w in recipe["language_weight_per_layer"])
     console.print(

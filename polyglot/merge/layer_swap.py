@@ -62,6 +62,69 @@ def swap_plan(layers: int, bottom: int, top: int, transition: int = 0) -> list[f
     return weights
 
 
+def mergekit_config(
+    math_expert: str,
+    language_expert: str,
+    layers: int,
+    weights: list[float],
+    *,
+    embeddings: str = "language",
+    lm_head: str = "language",
+    dtype: str = "float32",
+) -> dict:
+    """The mergekit configuration of the same swap: one slice per run of layers (``layer_range``
+    is half-open), ``passthrough`` for a pure swap, ``linear`` with per-slice weights when there
+    are transition layers. mergekit takes the embeddings from the first slice's model and the
+    final norm and head from the last slice's: zero-length slices pick them when they differ."""
+    model = {"language": language_expert, "math": math_expert}
+    blended = any(0 < w < 1 for w in weights)
+    slices = []
+    start = 0
+    for i in range(1, layers + 1):
+        if i == layers or weights[i] != weights[start]:
+            w = weights[start]
+            if 0 < w < 1:
+                sources = [
+                    {
+                        "model": language_expert,
+                        "layer_range": [start, i],
+                        "parameters": {"weight": w},
+                    },
+                    {
+                        "model": math_expert,
+                        "layer_range": [start, i],
+                        "parameters": {"weight": 1 - w},
+                    },
+                ]
+            else:
+                source = {
+                    "model": language_expert if w == 1 else math_expert,
+                    "layer_range": [start, i],
+                }
+                if blended:
+                    source["parameters"] = {"weight": 1.0}
+                sources = [source]
+            slices.append({"sources": sources})
+            start = i
+    first = slices[0]["sources"][0]["model"] if len(slices[0]["sources"]) == 1 else None
+    if first != model[embeddings]:
+        head = {"model": model[embeddings], "layer_range": [0, 0]}
+        if blended:
+            head["parameters"] = {"weight": 1.0}
+        slices.insert(0, {"sources": [head]})
+    last = slices[-1]["sources"][0]["model"] if len(slices[-1]["sources"]) == 1 else None
+    if last != model[lm_head]:
+        tail = {"model": model[lm_head], "layer_range": [layers, layers]}
+        if blended:
+            tail["parameters"] = {"weight": 1.0}
+        slices.append({"sources": [tail]})
+    return {
+        "merge_method": "linear" if blended else "passthrough",
+        "dtype": dtype,
+        "slices": slices,
+    }
+
+
 def _tokenizer_digest(folder: Path) -> str:
     digest = hashlib.sha256()
     for name in TOKENIZER_FILES:
@@ -108,8 +171,10 @@ def layer_swap(
     embeddings: str = "language",
     lm_head: str = "language",
     overwrite: bool = False,
+    emit_mergekit: bool = False,
 ) -> dict:
-    """Write the swapped model to ``out``; returns the recipe (also in ``out/merge.json``)."""
+    """Write the swapped model to ``out``; returns the recipe (also in ``out/merge.json``).
+    ``emit_mergekit``: also write ``out/mergekit.yaml``, the same merge as a mergekit config."""
     import torch
     from safetensors.torch import save_file
 
@@ -175,6 +240,26 @@ def layer_swap(
         "language_weight_per_layer": weights,
     }
     write_json(temporary / "merge.json", recipe)
+    if emit_mergekit:
+        import yaml
+
+        first = next(iter(math.shards))
+        dtype = str(math_files[math.shards[first]].get_tensor(first).dtype)
+        write_atomic(
+            temporary / "mergekit.yaml",
+            yaml.safe_dump(
+                mergekit_config(
+                    str(math_expert),
+                    str(language_expert),
+                    math.layers,
+                    weights,
+                    embeddings=embeddings,
+                    lm_head=lm_head,
+                    dtype=dtype.removeprefix("torch."),
+                ),
+                sort_keys=False,
+            ),
+        )
     write_atomic(
         temporary / "README.md",
         f"# Layer swap (polyglot merge layer-swap)\n\nMath expert `{math_expert}`, bottom "

@@ -112,3 +112,34 @@ def test_refusals(experts, tiny_model, tmp_path):
     with pytest.raises(ConfigError, match="num_hidden_layers"):
         layer_swap(math, tmp_path / "three", tmp_path / "o", bottom=1, top=1)
     assert not any(p.name.startswith(".o.tmp") for p in tmp_path.iterdir())
+
+
+@pytest.mark.parametrize(
+    ("bottom", "top", "transition", "side"),
+    [(1, 1, 0, "language"), (1, 1, 1, "language"), (2, 0, 1, "language"), (1, 1, 0, "math")],
+)
+def test_native_equals_mergekit_for_the_emitted_recipe(
+    experts, tmp_path, bottom, top, transition, side
+):
+    """The acceptance: the native output equals mergekit's for the emitted config, tensor for
+    tensor, bit for bit (pure swaps, transition ramps, embeddings and head from either expert
+    through zero-length slices)."""
+    pytest.importorskip("mergekit")
+    import yaml
+    from mergekit.config import MergeConfiguration
+    from mergekit.merge import run_merge
+    from mergekit.options import MergeOptions
+
+    math, language = experts
+    native = tmp_path / "native"
+    layer_swap(
+        math, language, native, bottom=bottom, top=top, transition=transition,
+        embeddings=side, lm_head=side, emit_mergekit=True,
+    )  # fmt: skip
+    config = yaml.safe_load((native / "mergekit.yaml").read_text())
+    options = MergeOptions(copy_tokenizer=False, quiet=True, write_model_card=False)
+    run_merge(MergeConfiguration.model_validate(config), str(tmp_path / "mk"), options)
+    ours, theirs = _tensors(native), _tensors(tmp_path / "mk")
+    assert set(ours) == set(theirs)
+    for name, tensor in ours.items():
+        assert torch.equal(tensor, theirs[name]), name

@@ -75,6 +75,9 @@ def layer_swap_command(
     emit_mergekit: bool = typer.Option(
         False, "--emit-mergekit", help="Also write OUT/mergekit.yaml: the same merge for mergekit."
     ),
+    engine: str = typer.Option(
+        "native", "--engine", help="native (streamed, polyglot's) or mergekit (its Python API)."
+    ),
 ) -> None:
     """The math expert with its bottom and top layers from the language expert (Bandarkar et
     al., 2024), optionally with transition layers, streamed shard by shard into OUT (sharded
@@ -92,6 +95,7 @@ def layer_swap_command(
         lm_head=lm_head,
         overwrite=overwrite,
         emit_mergekit=emit_mergekit,
+        engine=engine,
     )
     weights = ", ".join(f"{w:g}" for w in recipe["language_weight_per_layer"])
     console.print(

@@ -172,12 +172,25 @@ def layer_swap(
     lm_head: str = "language",
     overwrite: bool = False,
     emit_mergekit: bool = False,
+    engine: str = "native",
 ) -> dict:
     """Write the swapped model to ``out``; returns the recipe (also in ``out/merge.json``).
-    ``emit_mergekit``: also write ``out/mergekit.yaml``, the same merge as a mergekit config."""
+    ``emit_mergekit``: also write ``out/mergekit.yaml``, the same merge as a mergekit config;
+    ``engine="mergekit"``: run that config through mergekit's Python API instead of the native
+    path (mergekit must be installed: ``pip install 'polyglot-reasoning[merge]'``)."""
     import torch
     from safetensors.torch import save_file
 
+    if engine not in ("native", "mergekit"):
+        raise ConfigError(f"--engine: 'native' or 'mergekit', not '{engine}'")
+    if engine == "mergekit":
+        try:
+            import mergekit  # noqa: F401
+        except ImportError:
+            raise ConfigError(
+                "--engine mergekit needs mergekit: pip install 'polyglot-reasoning[merge]'"
+            ) from None
+        emit_mergekit = True
     for flag, value in (("--embeddings", embeddings), ("--lm-head", lm_head)):
         if value not in ("language", "math"):
             raise ConfigError(f"{flag}: 'language' or 'math', not '{value}'")
@@ -208,23 +221,42 @@ def layer_swap(
     temporary.mkdir(parents=True)
     math_files = _open_all(set(math.shards.values()))
     language_files = _open_all(set(language.shards.values()))
-    for shard, names in sorted(by_shard.items()):
-        tensors = {}
-        for name in names:
-            w = language_weight(name)
-            if w == 0.0:
-                tensors[name] = math_files[shard].get_tensor(name)
-            elif w == 1.0:
-                tensors[name] = language_files[language.shards[name]].get_tensor(name)
-            else:
-                a = math_files[shard].get_tensor(name)
-                b = language_files[language.shards[name]].get_tensor(name)
-                blended = w * b.to(torch.float32) + (1 - w) * a.to(torch.float32)
-                tensors[name] = blended.to(a.dtype)
-        save_file(tensors, str(temporary / shard.name), metadata={"format": "pt"})
-        del tensors
-    if (math.folder / INDEX_FILE).is_file():
-        shutil.copy2(math.folder / INDEX_FILE, temporary / INDEX_FILE)
+    first = next(iter(math.shards))
+    dtype = str(math_files[math.shards[first]].get_tensor(first).dtype).removeprefix("torch.")
+    mk_config = mergekit_config(
+        str(math_expert),
+        str(language_expert),
+        math.layers,
+        weights,
+        embeddings=embeddings,
+        lm_head=lm_head,
+        dtype=dtype,
+    )
+    if engine == "mergekit":
+        from mergekit.config import MergeConfiguration
+        from mergekit.merge import run_merge
+        from mergekit.options import MergeOptions
+
+        options = MergeOptions(copy_tokenizer=False, quiet=True, write_model_card=False)
+        run_merge(MergeConfiguration.model_validate(mk_config), str(temporary), options)
+    else:
+        for shard, names in sorted(by_shard.items()):
+            tensors = {}
+            for name in names:
+                w = language_weight(name)
+                if w == 0.0:
+                    tensors[name] = math_files[shard].get_tensor(name)
+                elif w == 1.0:
+                    tensors[name] = language_files[language.shards[name]].get_tensor(name)
+                else:
+                    a = math_files[shard].get_tensor(name)
+                    b = language_files[language.shards[name]].get_tensor(name)
+                    blended = w * b.to(torch.float32) + (1 - w) * a.to(torch.float32)
+                    tensors[name] = blended.to(a.dtype)
+            save_file(tensors, str(temporary / shard.name), metadata={"format": "pt"})
+            del tensors
+        if (math.folder / INDEX_FILE).is_file():
+            shutil.copy2(math.folder / INDEX_FILE, temporary / INDEX_FILE)
     for name in ("config.json", "generation_config.json", *TOKENIZER_FILES):
         if (math.folder / name).is_file():
             shutil.copy2(math.folder / name, temporary / name)
@@ -238,28 +270,13 @@ def layer_swap(
         "embeddings": embeddings,
         "lm_head": lm_head,
         "language_weight_per_layer": weights,
+        "engine": engine,
     }
     write_json(temporary / "merge.json", recipe)
     if emit_mergekit:
         import yaml
 
-        first = next(iter(math.shards))
-        dtype = str(math_files[math.shards[first]].get_tensor(first).dtype)
-        write_atomic(
-            temporary / "mergekit.yaml",
-            yaml.safe_dump(
-                mergekit_config(
-                    str(math_expert),
-                    str(language_expert),
-                    math.layers,
-                    weights,
-                    embeddings=embeddings,
-                    lm_head=lm_head,
-                    dtype=dtype.removeprefix("torch."),
-                ),
-                sort_keys=False,
-            ),
-        )
+        write_atomic(temporary / "mergekit.yaml", yaml.safe_dump(mk_config, sort_keys=False))
     write_atomic(
         temporary / "README.md",
         f"# Layer swap (polyglot merge layer-swap)\n\nMath expert `{math_expert}`, bottom "

@@ -205,3 +205,31 @@ def test_every_decoder_family_swaps_and_analyzes(family, tmp_path):
         assert torch.equal(theirs[name], merged["model.embed_tokens.weight"])
     for name, tensor in merged.items():
         assert torch.equal(tensor, theirs[name]), name
+
+
+def test_the_mergekit_engine_gives_the_native_result(experts, tmp_path):
+    pytest.importorskip("mergekit")
+    math, language = experts
+    result = runner.invoke(
+        app,
+        ["merge", "layer-swap", "--math-expert", str(math), "--language-expert", str(language),
+         "--bottom", "1", "--top", "1", "--transition", "1", "--engine", "mergekit",
+         "--out", str(tmp_path / "mk")],
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    layer_swap(math, language, tmp_path / "native", bottom=1, top=1, transition=1)
+    ours, theirs = _tensors(tmp_path / "native"), _tensors(tmp_path / "mk")
+    assert set(ours) <= set(theirs)
+    for name, tensor in ours.items():
+        assert torch.equal(tensor, theirs[name]), name
+    assert json.loads((tmp_path / "mk" / "merge.json").read_text())["engine"] == "mergekit"
+    assert (tmp_path / "mk" / "mergekit.yaml").is_file()
+    from transformers import AutoModelForCausalLM
+
+    assert AutoModelForCausalLM.from_pretrained(tmp_path / "mk") is not None
+    wrong = runner.invoke(
+        app,
+        ["merge", "layer-swap", "--math-expert", str(math), "--language-expert", str(language),
+         "--bottom", "1", "--top", "1", "--engine", "mergkit", "--out", str(tmp_path / "x")],
+    )  # fmt: skip
+    assert wrong.exit_code == 2 and "--engine" in wrong.output

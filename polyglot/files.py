@@ -63,6 +63,32 @@ def read_jsonl(path: str | Path) -> list[dict]:
     return records
 
 
+def read_jsonl_objects(
+    path: str | Path, skipped: list[str] | None = None
+) -> list[tuple[int, dict]]:
+    """(line number, record) for every line of a JSONL data file whose record is a JSON object.
+    A malformed line raises ``ConfigError`` naming ``file:line`` (and ``--skip-bad``); with
+    ``skipped``, it is noted there as ``file:line`` and skipped instead."""
+    path = Path(path)
+    records = []
+    with path.open(encoding="utf-8") as handle:
+        for number, line in enumerate(handle, 1):
+            if not line.strip():
+                continue
+            try:
+                record = json.loads(line)
+                problem = None if isinstance(record, dict) else "not a JSON object"
+            except json.JSONDecodeError as err:
+                problem = f"invalid JSON: {err.msg}"
+            if problem is None:
+                records.append((number, record))
+            elif skipped is not None:
+                skipped.append(f"{path}:{number}")
+            else:
+                raise ConfigError(f"{path}:{number}: {problem}; fix it or pass --skip-bad")
+    return records
+
+
 def append_jsonl(path: str | Path, records: list[dict]) -> None:
     """Append ``records`` as JSON lines, flushed and fsynced before returning."""
     lines = "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records)

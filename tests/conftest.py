@@ -53,3 +53,20 @@ def tiny_model(tmp_path_factory):
 def _fingerprint_cache(tmp_path_factory):
     """Model fingerprints are cached per user; tests keep theirs to themselves."""
     os.environ["POLYGLOT_CACHE_DIR"] = str(tmp_path_factory.mktemp("polyglot-cache"))
+
+
+@pytest.fixture(scope="session")
+def testbed(tmp_path_factory):
+    """A tiny testbed (world, tokenizer, base) built once for the session; tests read it only."""
+    from polyglot.testbed.build import build_testbed, tiny_config
+
+    out = tmp_path_factory.mktemp("testbed")
+    build_testbed(out, tiny_config(), progress=False, log=lambda m: None)
+    return out
+
+
+@pytest.fixture()
+def in_testbed(testbed, monkeypatch):
+    """``testbed`` as $POLYGLOT_TESTBED_DIR (where `--benchmark testbed` and data builds read)."""
+    monkeypatch.setenv("POLYGLOT_TESTBED_DIR", str(testbed))
+    return testbed

@@ -28,17 +28,19 @@ from typing import Literal
 from pydantic import Field, field_validator, model_validator
 
 from polyglot.config import ConfigError, StrictModel
+from polyglot.data.filters import repeated_phrase, target_share, thinking_blocks
 from polyglot.data.schemas import render_schema
 from polyglot.files import (
     append_jsonl,
     check_output_dir,
     read_json,
-    read_jsonl,
+    read_jsonl_objects,
     write_atomic,
     write_json,
 )
 from polyglot.packs import load_pack
 from polyglot.provenance import make_card, read_card, write_card
+from polyglot.text.answers import extract_answer, is_correct
 
 DATA_FILE = "data.jsonl"
 TEACHER_FILE = "teacher.jsonl"
@@ -137,24 +139,8 @@ class Item:
 
 
 def _read_jsonl(path: Path, bad: list[str] | None) -> list[dict]:
-    """A JSONL source; a malformed line is an error naming the file and line, or, with
-    ``bad`` (--skip-bad), noted there and skipped."""
-    if bad is None:
-        return read_jsonl(path)
-    rows = []
-    with path.open(encoding="utf-8") as handle:
-        for number, line in enumerate(handle, 1):
-            if not line.strip():
-                continue
-            try:
-                row = json.loads(line)
-                if not isinstance(row, dict):
-                    raise ValueError
-            except ValueError:
-                bad.append(f"{path}:{number}")
-                continue
-            rows.append(row)
-    return rows
+    """A JSONL source's records (``files.read_jsonl_objects``; ``bad``: --skip-bad)."""
+    return [record for _, record in read_jsonl_objects(path, bad)]
 
 
 def _source_rows(config: DataBuildConfig, lang: str, bad: list[str] | None = None) -> list[dict]:
@@ -391,9 +377,6 @@ def _check_response(
     response: str, item: Item, config: DataBuildConfig, decontaminate
 ) -> str | None:
     """The name of the first filter ``response`` fails (near-duplicates aside), or None."""
-    from polyglot.data.filters import repeated_phrase, target_share, thinking_blocks
-    from polyglot.text.answers import extract_answer, is_correct
-
     answer = extract_answer(response, item.lang)
     if not answer.found:
         return "no_answer"

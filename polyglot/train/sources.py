@@ -15,12 +15,12 @@ trained is what is evaluated; with ``format: chat``, through the tokenizer's cha
 
 from __future__ import annotations
 
-import json
 import random
 from dataclasses import dataclass
 from pathlib import Path
 
 from polyglot.config import ConfigError
+from polyglot.files import read_jsonl_objects
 from polyglot.packs import load_pack
 from polyglot.train.recipe import DataSource, TrainRecipe
 
@@ -47,25 +47,10 @@ def _records_from_file(path: Path, skip_bad: bool, stats: SourceStats) -> list[t
         path = built
     if not path.exists():
         raise ConfigError(f"{path}: no such file")
-    records = []
-    with path.open(encoding="utf-8") as handle:
-        for number, line in enumerate(handle, 1):
-            if not line.strip():
-                continue
-            try:
-                record = json.loads(line)
-                if not isinstance(record, dict):
-                    raise ValueError("not a JSON object")
-            except ValueError as err:
-                if skip_bad:
-                    stats.bad_lines += 1
-                    continue
-                message = err.msg if isinstance(err, json.JSONDecodeError) else str(err)
-                raise ConfigError(
-                    f"{path}:{number}: invalid JSON line ({message}); fix it or pass --skip-bad"
-                ) from None
-            records.append((f"{path}:{number}", record))
-    return records
+    skipped: list[str] | None = [] if skip_bad else None
+    records = read_jsonl_objects(path, skipped)
+    stats.bad_lines += len(skipped or [])
+    return [(f"{path}:{number}", record) for number, record in records]
 
 
 def _records_from_dataset(source: DataSource) -> list[tuple[str, dict]]:

@@ -19,21 +19,6 @@ runner = CliRunner()
 COT = "Tom has 5 apples. Tom finds 3 more apples. 5 + 3 = 8. The answer is 8."
 
 
-@pytest.fixture(scope="module")
-def testbed(tmp_path_factory):
-    from polyglot.testbed.build import build_testbed, tiny_config
-
-    out = tmp_path_factory.mktemp("testbed")
-    build_testbed(out, tiny_config(), progress=False, log=lambda m: None)
-    return out
-
-
-@pytest.fixture()
-def in_testbed(testbed, monkeypatch):
-    monkeypatch.setenv("POLYGLOT_TESTBED_DIR", str(testbed))
-    return testbed
-
-
 def test_schemas():
     traces = {"en": COT, "native": "Juma ana tufaha 5. 5 + 3 = 8. Jibu ni 8."}
     assert render_schema("english-cot", "sw", traces, 8) == COT

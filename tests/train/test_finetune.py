@@ -24,21 +24,6 @@ from polyglot.train.recipe import load_recipe, parse_overrides
 runner = CliRunner()
 
 
-@pytest.fixture(scope="module")
-def testbed(tmp_path_factory):
-    from polyglot.testbed.build import build_testbed, tiny_config
-
-    out = tmp_path_factory.mktemp("testbed")
-    build_testbed(out, tiny_config(), progress=False, log=lambda m: None)
-    return out
-
-
-@pytest.fixture()
-def in_testbed(testbed, monkeypatch):
-    monkeypatch.setenv("POLYGLOT_TESTBED_DIR", str(testbed))
-    return testbed
-
-
 def _recipe_args(testbed: Path, out: Path, *extra: str) -> list[str]:
     return [
         "train",

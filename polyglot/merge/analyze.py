@@ -74,6 +74,15 @@ class Checkpoint:
             raise ConfigError(f"{folder}: no safetensors weights ({SINGLE_FILE} or {INDEX_FILE})")
         return cls(folder, shards, layers)
 
+    def dtype(self) -> str:
+        """The torch dtype name of the weights (of the first tensor), e.g. ``bfloat16``."""
+        from safetensors import safe_open
+
+        name, shard = next(iter(self.shards.items()))
+        with safe_open(shard, "pt") as handle:
+            code = handle.get_slice(name).get_dtype()
+        return _DTYPES.get(code, "float32")
+
     def layer_of(self, name: str) -> tuple[int, str] | None:
         """(layer, module) of a decoder-layer tensor, or None for the rest."""
         match = _LAYER.match(name)
@@ -83,6 +92,7 @@ class Checkpoint:
         return None
 
 
+_DTYPES = {"F32": "float32", "BF16": "bfloat16", "F16": "float16", "F64": "float64"}
 _LAYER = re.compile(r"^(.*?)\.(\d+)\.(.+)$")
 
 

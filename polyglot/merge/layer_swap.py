@@ -18,25 +18,13 @@ merge never leaves a folder that looks complete.
 from __future__ import annotations
 
 import hashlib
-import json
-import os
 import shutil
-from collections import defaultdict
 from pathlib import Path
 
 from polyglot.config import ConfigError
-from polyglot.files import check_output_dir, read_json, write_atomic, write_json
-from polyglot.merge.analyze import INDEX_FILE, Checkpoint, _open_all
-
-TOKENIZER_FILES = (
-    "tokenizer.json",
-    "tokenizer.model",
-    "tokenizer_config.json",
-    "special_tokens_map.json",
-    "vocab.json",
-    "merges.txt",
-    "chat_template.jinja",
-)
+from polyglot.files import read_json
+from polyglot.merge.analyze import INDEX_FILE, Checkpoint
+from polyglot.merge.output import TOKENIZER_FILES, finish, inputs_identity, prepare
 
 
 def swap_plan(layers: int, bottom: int, top: int, transition: int = 0) -> list[float]:
@@ -134,7 +122,7 @@ def _tokenizer_digest(folder: Path) -> str:
     return digest.hexdigest()
 
 
-def _check_same_model(math: Checkpoint, language: Checkpoint) -> dict:
+def check_same_model(math: Checkpoint, language: Checkpoint) -> dict:
     a = read_json(math.folder / "config.json", "model config")
     b = read_json(language.folder / "config.json", "model config")
     for key in (
@@ -178,8 +166,6 @@ def layer_swap(
     ``emit_mergekit``: also write ``out/mergekit.yaml``, the same merge as a mergekit config;
     ``engine="mergekit"``: run that config through mergekit's Python API instead of the native
     path (mergekit must be installed: ``pip install 'polyglot-reasoning[merge]'``)."""
-    import torch
-    from safetensors.torch import save_file
 
     if engine not in ("native", "mergekit"):
         raise ConfigError(f"--engine: 'native' or 'mergekit', not '{engine}'")
@@ -194,11 +180,8 @@ def layer_swap(
     for flag, value in (("--embeddings", embeddings), ("--lm-head", lm_head)):
         if value not in ("language", "math"):
             raise ConfigError(f"{flag}: 'language' or 'math', not '{value}'")
-    out = check_output_dir(out)
-    if out.exists() and any(out.iterdir()) and not overwrite:
-        raise ConfigError(f"{out} exists; pass --overwrite to replace it, or choose another --out")
     math, language = Checkpoint.open(math_expert), Checkpoint.open(language_expert)
-    config = _check_same_model(math, language)
+    config = check_same_model(math, language)
     if config.get("tie_word_embeddings") and embeddings != lm_head:
         raise ConfigError(
             "this model ties its output head to the embeddings: --embeddings and --lm-head must "
@@ -213,53 +196,6 @@ def layer_swap(
         choice = embeddings if "embed" in name else lm_head
         return 1.0 if choice == "language" else 0.0
 
-    by_shard: dict[Path, list[str]] = defaultdict(list)
-    for name, shard in math.shards.items():
-        by_shard[shard].append(name)
-    temporary = out.parent / f".{out.name}.tmp-{os.getpid()}"
-    shutil.rmtree(temporary, ignore_errors=True)
-    temporary.mkdir(parents=True)
-    math_files = _open_all(set(math.shards.values()))
-    language_files = _open_all(set(language.shards.values()))
-    first = next(iter(math.shards))
-    dtype = str(math_files[math.shards[first]].get_tensor(first).dtype).removeprefix("torch.")
-    mk_config = mergekit_config(
-        str(math_expert),
-        str(language_expert),
-        math.layers,
-        weights,
-        embeddings=embeddings,
-        lm_head=lm_head,
-        dtype=dtype,
-    )
-    if engine == "mergekit":
-        from mergekit.config import MergeConfiguration
-        from mergekit.merge import run_merge
-        from mergekit.options import MergeOptions
-
-        options = MergeOptions(copy_tokenizer=False, quiet=True, write_model_card=False)
-        run_merge(MergeConfiguration.model_validate(mk_config), str(temporary), options)
-    else:
-        for shard, names in sorted(by_shard.items()):
-            tensors = {}
-            for name in names:
-                w = language_weight(name)
-                if w == 0.0:
-                    tensors[name] = math_files[shard].get_tensor(name)
-                elif w == 1.0:
-                    tensors[name] = language_files[language.shards[name]].get_tensor(name)
-                else:
-                    a = math_files[shard].get_tensor(name)
-                    b = language_files[language.shards[name]].get_tensor(name)
-                    blended = w * b.to(torch.float32) + (1 - w) * a.to(torch.float32)
-                    tensors[name] = blended.to(a.dtype)
-            save_file(tensors, str(temporary / shard.name), metadata={"format": "pt"})
-            del tensors
-        if (math.folder / INDEX_FILE).is_file():
-            shutil.copy2(math.folder / INDEX_FILE, temporary / INDEX_FILE)
-    for name in ("config.json", "generation_config.json", *TOKENIZER_FILES):
-        if (math.folder / name).is_file():
-            shutil.copy2(math.folder / name, temporary / name)
     recipe = {
         "method": "layer-swap",
         "math_expert": str(math_expert),
@@ -272,33 +208,87 @@ def layer_swap(
         "language_weight_per_layer": weights,
         "engine": engine,
     }
-    write_json(temporary / "merge.json", recipe)
-    if emit_mergekit:
-        import yaml
-
-        write_atomic(temporary / "mergekit.yaml", yaml.safe_dump(mk_config, sort_keys=False))
-    write_atomic(
-        temporary / "README.md",
-        f"# Layer swap (polyglot merge layer-swap)\n\nMath expert `{math_expert}`, bottom "
-        f"{bottom} and top {top} layers from the language expert `{language_expert}`, "
-        f"{transition} transition layer(s) at each boundary; embeddings from the {embeddings} "
-        f"expert, final norm and output head from the {lm_head} expert.\n\n"
-        f"```json\n{json.dumps(recipe, indent=1)}\n```\n",
+    inputs = inputs_identity({"math_expert": math_expert, "language_expert": language_expert})
+    out = Path(out)
+    temporary = prepare(
+        out, recipe, inputs, overwrite=overwrite, sources=(math_expert, language_expert)
     )
-    from polyglot.provenance import fingerprint, make_card, write_card
-
-    write_card(
-        temporary,
-        make_card(
-            "merged-model",
-            recipe,
-            {
-                "math_expert": fingerprint(math_expert),
-                "language_expert": fingerprint(language_expert),
-            },
-        ),
+    if temporary is None:
+        return {**recipe, "reused": True}
+    dtype = math.dtype()
+    mk_config = mergekit_config(
+        str(math_expert),
+        str(language_expert),
+        math.layers,
+        weights,
+        embeddings=embeddings,
+        lm_head=lm_head,
+        dtype=dtype,
     )
-    if out.exists():
-        shutil.rmtree(out)
-    temporary.rename(out)
+    try:
+        if engine == "mergekit":
+            from mergekit.config import MergeConfiguration
+            from mergekit.merge import run_merge
+            from mergekit.options import MergeOptions
+
+            options = MergeOptions(copy_tokenizer=False, quiet=True, write_model_card=False)
+            run_merge(MergeConfiguration.model_validate(mk_config), str(temporary), options)
+        else:
+            _write_native(math, language, temporary, language_weight)
+        finish(
+            temporary,
+            out,
+            config_from=math.folder,
+            recipe=recipe,
+            inputs=inputs,
+            title="Layer swap (polyglot merge layer-swap)",
+            description=f"Math expert `{math_expert}`, bottom {bottom} and top {top} layers "
+            f"from the language expert `{language_expert}`, {transition} transition layer(s) at "
+            f"each boundary; embeddings from the {embeddings} expert, final norm and output head "
+            f"from the {lm_head} expert.",
+            mergekit=mk_config if emit_mergekit else None,
+        )
+    except BaseException:
+        shutil.rmtree(temporary, ignore_errors=True)
+        raise
     return recipe
+
+
+def _write_native(math: Checkpoint, language: Checkpoint, folder: Path, language_weight) -> None:
+    """Each of the math expert's shards in turn, tensor by tensor: a tensor taken whole is copied
+    byte for byte from its expert's file, a transition-layer tensor is blended in float32 and
+    cast back to the checkpoint's dtype."""
+    import torch
+    from safetensors import safe_open
+
+    from polyglot.merge.stream import read_header, write_streamed
+
+    headers = {}
+    for path in {*math.shards.values(), *language.shards.values()}:
+        headers[path] = read_header(path)
+    for shard in sorted(set(math.shards.values())):
+        entries, metadata = headers[shard]
+        tensors = []
+        for name, entry in entries.items():
+            other = headers[language.shards[name]][0][name]
+            if other.dtype != entry.dtype or other.shape != entry.shape:
+                raise ConfigError(
+                    f"{name}: {entry.dtype} {list(entry.shape)} in the math expert, "
+                    f"{other.dtype} {list(other.shape)} in the language expert"
+                )
+            w = language_weight(name)
+            size = entry.end - entry.start
+            if w in (0.0, 1.0):
+                tensors.append((name, entry.dtype, entry.shape, size, entry if w == 0 else other))
+                continue
+
+            def blend(name=name, w=w, a_path=shard, b_path=other.path):
+                with safe_open(a_path, "pt") as fa, safe_open(b_path, "pt") as fb:
+                    a, b = fa.get_tensor(name), fb.get_tensor(name)
+                blended = w * b.to(torch.float32) + (1 - w) * a.to(torch.float32)
+                return blended.to(a.dtype).contiguous().view(torch.uint8).numpy()
+
+            tensors.append((name, entry.dtype, entry.shape, size, blend))
+        write_streamed(folder / shard.name, tensors, metadata or None)
+    if (math.folder / INDEX_FILE).is_file():
+        shutil.copy2(math.folder / INDEX_FILE, folder / INDEX_FILE)

@@ -97,8 +97,19 @@ def test_refusals(experts, tiny_model, tmp_path):
     math, language = experts
     (tmp_path / "busy").mkdir()
     (tmp_path / "busy" / "x").write_text("x")
+    with pytest.raises(ConfigError, match="not a merged model"):  # never replaced, not even
+        layer_swap(math, language, tmp_path / "busy", bottom=1, top=1, overwrite=True)
+    with pytest.raises(ConfigError, match="one of the models being merged"):
+        layer_swap(math, language, math, bottom=1, top=1, overwrite=True)
+    first = layer_swap(math, language, tmp_path / "done", bottom=1, top=1)
+    assert "reused" not in first
+    again = layer_swap(math, language, tmp_path / "done", bottom=1, top=1)
+    assert again["reused"]  # the same merge of the same inputs: reused
     with pytest.raises(ConfigError, match="--overwrite"):
-        layer_swap(math, language, tmp_path / "busy", bottom=1, top=1)
+        layer_swap(math, language, tmp_path / "done", bottom=2, top=1)
+    assert json.loads((tmp_path / "done" / "merge.json").read_text())["bottom"] == 1
+    layer_swap(math, language, tmp_path / "done", bottom=2, top=1, overwrite=True)
+    assert json.loads((tmp_path / "done" / "merge.json").read_text())["bottom"] == 2
     with pytest.raises(ConfigError, match="more than the model's"):
         layer_swap(math, language, tmp_path / "o", bottom=3, top=2)
     with pytest.raises(ConfigError, match="same expert"):
@@ -233,3 +244,44 @@ def test_the_mergekit_engine_gives_the_native_result(experts, tmp_path):
          "--bottom", "1", "--top", "1", "--engine", "mergkit", "--out", str(tmp_path / "x")],
     )  # fmt: skip
     assert wrong.exit_code == 2 and "--engine" in wrong.output
+
+
+def test_bad_checkpoints_are_named(experts, tmp_path):
+    import shutil
+
+    math, language = experts
+    broken = tmp_path / "broken"
+    shutil.copytree(language, broken)
+    shard = sorted(broken.glob("*.safetensors"))[0]
+    shard.unlink()
+    with pytest.raises(ConfigError, match="missing"):
+        layer_swap(math, broken, tmp_path / "o", bottom=1, top=1)
+    shutil.rmtree(broken)
+    shutil.copytree(language, broken)
+    shard = sorted(broken.glob("*.safetensors"))[-1]
+    shard.write_bytes(shard.read_bytes()[:200])  # cut short
+    with pytest.raises(ConfigError, match="damaged"):
+        layer_swap(math, broken, tmp_path / "o", bottom=1, top=1)
+    assert not (tmp_path / "o").exists()
+    assert not any(p.name.startswith(".o.tmp") for p in tmp_path.iterdir())
+    with pytest.raises(ConfigError, match="not a model folder"):
+        layer_swap(math, tmp_path / "nowhere", tmp_path / "o", bottom=1, top=1)
+
+
+def test_an_interrupted_merge_leaves_no_model_folder(experts, tmp_path, monkeypatch):
+    from polyglot.merge import stream
+
+    math, language = experts
+    calls = []
+
+    def dies(*args, **kwargs):
+        calls.append(1)
+        if len(calls) == 2:
+            raise KeyboardInterrupt
+        return real(*args, **kwargs)
+
+    real = stream.write_streamed
+    monkeypatch.setattr(stream, "write_streamed", dies)
+    with pytest.raises(KeyboardInterrupt):
+        layer_swap(math, language, tmp_path / "m", bottom=1, top=1)
+    assert not (tmp_path / "m").exists() and list(tmp_path.iterdir()) == []

@@ -1,0 +1,108 @@
+"""The output folder of a merge: made in a temporary folder beside ``out`` and renamed at the
+end (an interrupted merge never leaves a folder that looks complete), with the model's config
+and tokenizer, ``merge.json`` (the recipe), a README and the card. A folder that already holds
+the same merge of the same inputs is reused; another merge there is refused unless
+``overwrite``; a folder that is not a merged model is never overwritten."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from pathlib import Path
+
+from polyglot.config import ConfigError
+from polyglot.files import check_output_dir, write_atomic, write_json
+
+KIND = "merged-model"
+TOKENIZER_FILES = (
+    "tokenizer.json",
+    "tokenizer.model",
+    "tokenizer_config.json",
+    "special_tokens_map.json",
+    "vocab.json",
+    "merges.txt",
+    "chat_template.jinja",
+)
+
+
+def inputs_identity(models: dict[str, str | Path]) -> dict[str, str | None]:
+    """The fingerprint of each input model (by role), what a rerun compares."""
+    from polyglot.provenance import fingerprint
+
+    return {role: fingerprint(path) for role, path in models.items()}
+
+
+def prepare(
+    out: str | Path,
+    recipe: dict,
+    inputs: dict,
+    *,
+    overwrite: bool = False,
+    sources: tuple[str | Path, ...] = (),
+) -> Path | None:
+    """A fresh temporary folder to merge into; ``None`` when ``out`` already holds this merge of
+    these inputs (reuse it)."""
+    from polyglot.provenance import read_card
+
+    out = check_output_dir(out)
+    for source in sources:
+        if Path(source).resolve() == out.resolve():
+            raise ConfigError(f"--out {out} is one of the models being merged; choose another")
+    if out.is_dir() and any(out.iterdir()):
+        card = read_card(out)
+        if card is None or card.get("kind") != KIND:
+            raise ConfigError(
+                f"--out {out} exists and is not a merged model written by polyglot; choose "
+                "another folder"
+            )
+        if card.get("config") == recipe and card.get("inputs") == inputs and not overwrite:
+            return None
+        if not overwrite:
+            raise ConfigError(
+                f"{out} holds another merge ({card.get('config', {}).get('method')}, made from "
+                "other settings or inputs); pass --overwrite to replace it, or choose another "
+                "--out"
+            )
+    temporary = out.parent / f".{out.name}.tmp-{os.getpid()}"
+    shutil.rmtree(temporary, ignore_errors=True)
+    temporary.mkdir(parents=True)
+    return temporary
+
+
+def finish(
+    temporary: Path,
+    out: Path,
+    *,
+    config_from: str | Path,
+    recipe: dict,
+    inputs: dict,
+    title: str,
+    description: str,
+    mergekit: dict | None = None,
+) -> None:
+    """Copy the config and tokenizer, write merge.json, mergekit.yaml, README and card, then
+    rename ``temporary`` to ``out``."""
+    from polyglot.provenance import make_card, write_card
+
+    config_from = Path(config_from)
+    # mergekit writes a config.json of its own; the source's is the one the experts were trained
+    # with (the same architecture), so it replaces it for one loading path whatever the engine
+    for name in ("config.json", "generation_config.json", *TOKENIZER_FILES):
+        if (config_from / name).is_file():
+            shutil.copy2(config_from / name, temporary / name)
+    for leftover in ("mergekit_config.yml",):
+        (temporary / leftover).unlink(missing_ok=True)
+    write_json(temporary / "merge.json", recipe)
+    if mergekit is not None:
+        import yaml
+
+        write_atomic(temporary / "mergekit.yaml", yaml.safe_dump(mergekit, sort_keys=False))
+    write_atomic(
+        temporary / "README.md",
+        f"# {title}\n\n{description}\n\n```json\n{json.dumps(recipe, indent=1)}\n```\n",
+    )
+    write_card(temporary, make_card(KIND, recipe, inputs))
+    if out.exists():
+        shutil.rmtree(out)
+    temporary.rename(out)

@@ -1,0 +1,139 @@
+"""The standard merges that layer swapping is compared with, run through mergekit's Python API:
+a model soup (weighted average of the experts), task arithmetic (the base plus the weighted sum
+of each expert's change) and TIES (the same, after trimming each change to its largest
+``density`` share and electing one sign per parameter; Yadav et al., 2023)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from polyglot.config import ConfigError
+from polyglot.merge.analyze import Checkpoint
+from polyglot.merge.output import finish, inputs_identity, prepare
+
+METHODS = {"soup": "linear", "task-arithmetic": "task_arithmetic", "ties": "ties"}
+DESCRIPTIONS = {
+    "soup": "a model soup: the weighted average of the experts' parameters",
+    "task-arithmetic": "task arithmetic: the base plus the weighted sum of each expert's change",
+    "ties": "TIES: each expert's change trimmed to its largest `density` share, one sign elected "
+    "per parameter, the agreeing changes averaged and added to the base",
+}
+
+
+def default_weights(method: str, count: int) -> list[float]:
+    """A soup averages (1/n each); task arithmetic and TIES add each change in full."""
+    return [1.0 / count] * count if method == "soup" else [1.0] * count
+
+
+def mergekit_config(
+    method: str,
+    experts: list[str],
+    *,
+    base: str | None,
+    weights: list[float],
+    density: float,
+    dtype: str,
+) -> dict:
+    """The mergekit configuration of one standard merge."""
+    models = []
+    for expert, weight in zip(experts, weights, strict=True):
+        parameters: dict = {"weight": weight}
+        if method == "ties":
+            parameters["density"] = density
+        models.append({"model": expert, "parameters": parameters})
+    config: dict = {"merge_method": METHODS[method], "models": models, "dtype": dtype}
+    if method != "soup":
+        config["base_model"] = base
+    if method == "ties":
+        config["parameters"] = {"normalize": True}
+    elif method == "soup":
+        config["parameters"] = {"normalize": False}
+    return config
+
+
+def standard_merge(
+    method: str,
+    experts: list[str | Path],
+    out: str | Path,
+    *,
+    base: str | Path | None = None,
+    weights: list[float] | None = None,
+    density: float = 0.5,
+    overwrite: bool = False,
+) -> dict:
+    """Merge ``experts`` by ``method`` (soup, task-arithmetic, ties) into ``out`` through
+    mergekit; returns the recipe (also in ``out/merge.json``)."""
+    if method not in METHODS:
+        raise ConfigError(f"merge method '{method}': one of {', '.join(METHODS)}")
+    if len(experts) < 2:
+        raise ConfigError(f"{method}: give at least two experts (--expert twice)")
+    if method != "soup" and base is None:
+        raise ConfigError(f"{method} needs the base the experts were fine-tuned from (--base)")
+    if not 0 < density <= 1:
+        raise ConfigError(f"--density {density}: a share in (0, 1]")
+    weights = list(weights) if weights else default_weights(method, len(experts))
+    if len(weights) != len(experts):
+        raise ConfigError(f"{len(weights)} weight(s) for {len(experts)} experts: give one each")
+    try:
+        import mergekit  # noqa: F401
+    except ImportError:
+        raise ConfigError(
+            f"polyglot merge {method} runs through mergekit: pip install "
+            "'polyglot-reasoning[merge]'"
+        ) from None
+    from polyglot.merge.layer_swap import check_same_model
+
+    checkpoints = [Checkpoint.open(e) for e in experts]
+    for other in checkpoints[1:]:
+        check_same_model(checkpoints[0], other)
+    if base is not None:
+        check_same_model(checkpoints[0], Checkpoint.open(base))
+    recipe = {
+        "method": method,
+        "experts": [str(e) for e in experts],
+        "base": str(base) if base is not None else None,
+        "weights": weights,
+        "density": density if method == "ties" else None,
+        "engine": "mergekit",
+    }
+    roles = {f"expert_{i}": e for i, e in enumerate(experts)}
+    if base is not None:
+        roles["base"] = base
+    inputs = inputs_identity(roles)
+    out = Path(out)
+    temporary = prepare(out, recipe, inputs, overwrite=overwrite, sources=tuple(roles.values()))
+    if temporary is None:
+        return {**recipe, "reused": True}
+    from mergekit.config import MergeConfiguration
+    from mergekit.merge import run_merge
+    from mergekit.options import MergeOptions
+
+    config = mergekit_config(
+        method,
+        [str(e) for e in experts],
+        base=str(base) if base is not None else None,
+        weights=weights,
+        density=density,
+        dtype=checkpoints[0].dtype(),
+    )
+    try:
+        options = MergeOptions(copy_tokenizer=False, quiet=True, write_model_card=False)
+        run_merge(MergeConfiguration.model_validate(config), str(temporary), options)
+        finish(
+            temporary,
+            out,
+            config_from=checkpoints[0].folder,
+            recipe=recipe,
+            inputs=inputs,
+            title=f"{method} (polyglot merge {method}, through mergekit)",
+            description=f"{DESCRIPTIONS[method]}. Experts: "
+            + ", ".join(f"`{e}` (weight {w:g})" for e, w in zip(experts, weights, strict=True))
+            + (f"; base `{base}`." if base is not None else "."),
+            mergekit=config,
+        )
+    except BaseException:
+        import shutil
+
+        shutil.rmtree(temporary, ignore_errors=True)
+        raise
+    return recipe

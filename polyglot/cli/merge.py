@@ -1,4 +1,5 @@
-"""``polyglot merge``: analyse how fine-tuning changed each layer (layer swapping comes next)."""
+"""``polyglot merge``: the per-layer change analysis, layer swapping, the standard merges it is
+compared with (soup, TIES, task arithmetic through mergekit), and merge recipes."""
 
 from __future__ import annotations
 
@@ -11,7 +12,9 @@ from rich.table import Table
 from polyglot.cli.errors import friendly_errors
 
 app = typer.Typer(
-    help="Merging experts: the per-layer change analysis that picks the layers to swap.",
+    help="Merging experts: layer swapping (with the per-layer analysis that picks the layers), "
+    "the standard merges it is compared with, and recipes that train, merge, evaluate and "
+    "compare in one command.",
     no_args_is_help=True,
 )
 console = Console(highlight=False)
@@ -97,7 +100,84 @@ def layer_swap_command(
         emit_mergekit=emit_mergekit,
         engine=engine,
     )
+    if recipe.get("reused"):
+        console.print(
+            f"{out}: already holds this merge; reused (--overwrite to redo)", markup=False
+        )
+        return
     weights = ", ".join(f"{w:g}" for w in recipe["language_weight_per_layer"])
     console.print(
         f"merged model: {out} (language expert's weight per layer: {weights})", markup=False
     )
+
+
+def _standard(method: str, experts, base, weights, density, out, overwrite) -> None:
+    from polyglot.merge import standard_merge
+
+    recipe = standard_merge(
+        method,
+        experts,
+        out,
+        base=base,
+        weights=weights or None,
+        density=density,
+        overwrite=overwrite,
+    )
+    if recipe.get("reused"):
+        console.print(
+            f"{out}: already holds this merge; reused (--overwrite to redo)", markup=False
+        )
+    else:
+        console.print(f"merged model: {out} ({method}, weights {recipe['weights']})", markup=False)
+
+
+_EXPERTS = typer.Option(..., "--expert", help="A fine-tuned full model (give two or more).")
+_WEIGHTS = typer.Option(None, "--weight", help="One per expert, in order (default: see above).")
+_OUT = typer.Option(..., "--out", "-o", help="Folder for the merged model.")
+_OVERWRITE = typer.Option(False, "--overwrite", help="Replace a merge made differently in --out.")
+_BASE = typer.Option(..., "--base", help="The model the experts were fine-tuned from.")
+
+
+@app.command()
+@friendly_errors
+def soup(
+    expert: list[Path] = _EXPERTS,
+    weight: list[float] = _WEIGHTS,
+    out: Path = _OUT,
+    overwrite: bool = _OVERWRITE,
+) -> None:
+    """A model soup: the weighted average of the experts (default: equal weights), through
+    mergekit's linear merge."""
+    _standard("soup", expert, None, weight, 0.5, out, overwrite)
+
+
+@app.command()
+@friendly_errors
+def ties(
+    base: Path = _BASE,
+    expert: list[Path] = _EXPERTS,
+    weight: list[float] = _WEIGHTS,
+    density: float = typer.Option(
+        0.5, "--density", help="Share of each expert's change kept (its largest magnitudes)."
+    ),
+    out: Path = _OUT,
+    overwrite: bool = _OVERWRITE,
+) -> None:
+    """TIES (Yadav et al., 2023) through mergekit: each expert's change from the base trimmed to
+    its largest --density share, one sign elected per parameter, the agreeing changes averaged
+    (weights 1 each by default, normalised) and added to the base."""
+    _standard("ties", expert, base, weight, density, out, overwrite)
+
+
+@app.command("task-arithmetic")
+@friendly_errors
+def task_arithmetic(
+    base: Path = _BASE,
+    expert: list[Path] = _EXPERTS,
+    weight: list[float] = _WEIGHTS,
+    out: Path = _OUT,
+    overwrite: bool = _OVERWRITE,
+) -> None:
+    """Task arithmetic (Ilharco et al., 2023) through mergekit: the base plus the weighted sum of
+    each expert's change (weights 1 each by default)."""
+    _standard("task-arithmetic", expert, base, weight, 0.5, out, overwrite)

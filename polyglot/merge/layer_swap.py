@@ -113,13 +113,15 @@ def mergekit_config(
     }
 
 
-def _tokenizer_digest(folder: Path) -> str:
-    digest = hashlib.sha256()
+def _tokenizer_digest(folder: Path) -> str | None:
+    """A digest of the tokenizer files (None when the folder has none)."""
+    digest, found = hashlib.sha256(), False
     for name in TOKENIZER_FILES:
         path = folder / name
         if path.is_file() and name != "tokenizer_config.json":
             digest.update(name.encode() + path.read_bytes())
-    return digest.hexdigest()
+            found = True
+    return digest.hexdigest() if found else None
 
 
 def check_same_model(math: Checkpoint, language: Checkpoint) -> dict:
@@ -140,7 +142,8 @@ def check_same_model(math: Checkpoint, language: Checkpoint) -> dict:
     if set(math.shards) != set(language.shards):
         only = sorted(set(math.shards) ^ set(language.shards))
         raise ConfigError(f"the experts' tensors differ, e.g. {only[0]}")
-    if _tokenizer_digest(math.folder) != _tokenizer_digest(language.folder):
+    tokenizers = _tokenizer_digest(math.folder), _tokenizer_digest(language.folder)
+    if None not in tokenizers and tokenizers[0] != tokenizers[1]:
         raise ConfigError(
             f"the experts' tokenizers differ ({math.folder}, {language.folder}); both must be "
             "fine-tunes of one base with its tokenizer"

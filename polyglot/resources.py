@@ -33,3 +33,13 @@ def data_dir() -> Path:
 def testbed_dir() -> Path:
     """Where the built testbed lives: $POLYGLOT_TESTBED_DIR, else runs/testbed (from the cwd)."""
     return Path(os.environ.get("POLYGLOT_TESTBED_DIR", "runs/testbed")).expanduser()
+
+
+def recipe_path(path: str | Path) -> Path:
+    """A recipe path as given; a ``configs/...`` path that is not found from the cwd is taken
+    from polyglot's shipped ``configs/`` (so that shipped recipes run from any folder)."""
+    path = Path(path)
+    if path.exists() or path.is_absolute() or not path.parts or path.parts[0] != "configs":
+        return path
+    shipped = shipped_dir("configs").joinpath(*path.parts[1:])
+    return shipped if shipped.exists() else path

@@ -181,3 +181,62 @@ def task_arithmetic(
     """Task arithmetic (Ilharco et al., 2023) through mergekit: the base plus the weighted sum of
     each expert's change (weights 1 each by default)."""
     _standard("task-arithmetic", expert, base, weight, 0.5, out, overwrite)
+
+
+@app.command("run")
+@friendly_errors
+def run_command(
+    recipe: Path = typer.Argument(..., help="A merge recipe (configs/merge/*.yaml)."),
+    overrides: list[str] = typer.Argument(
+        None, help="key=value changes to the recipe, e.g. out=runs/merge/sw eval.limit=50."
+    ),
+    grid: list[str] = typer.Option(
+        None,
+        "--grid",
+        help="Sweep layer swaps: --grid 'bottom=0..2 top=0..2' (or a,b,c lists; transition=N).",
+    ),
+    overwrite: bool = typer.Option(
+        False, "--overwrite", help="Redo stages whose folders were made differently."
+    ),
+    quiet: bool = typer.Option(False, "--quiet", help="No progress bars."),
+) -> None:
+    """Train the experts a recipe names (or take existing ones), analyse them, make its merges
+    (layer swap, soup, TIES, task arithmetic) and the --grid of swaps, evaluate every model, and
+    write one comparison report (OUT/report/comparison.html). Only missing stages run; a stage
+    made differently is refused unless --overwrite."""
+    from polyglot.merge.recipe import load_merge_recipe
+    from polyglot.merge.run import run_merge_recipe
+    from polyglot.report.format import pct
+
+    extra = [o for o in overrides or [] if o.split("=")[0] in ("bottom", "top", "transition")]
+    if extra and not grid:
+        raise typer.BadParameter(f"'{extra[0]}' belongs to --grid: --grid '{' '.join(extra)}'")
+    loaded = load_merge_recipe(
+        recipe, [o for o in overrides or [] if o not in extra], [*(grid or []), *extra]
+    )
+    summary = run_merge_recipe(
+        loaded,
+        progress=not quiet,
+        overwrite=overwrite,
+        log=lambda m: console.print(m, markup=False),
+    )
+    if not summary["accuracy"]:
+        console.print(f"merged models in {loaded.out}/models (the recipe asks for no eval)")
+        return
+    table = Table(title="accuracy % per language (95% CI)")
+    table.add_column("model")
+    for lang in summary["languages"]:
+        table.add_column(lang, justify="right")
+    for name, row in summary["accuracy"].items():
+        mark = " (best swap)" if name == summary["best_swap"] else ""
+        cells = []
+        for lang in summary["languages"]:
+            r = row.get(lang)
+            cells.append(
+                "–"
+                if r is None
+                else f"{pct(r['accuracy'])} [{pct(r['ci95'][0])}–{pct(r['ci95'][1])}]"
+            )
+        table.add_row(name + mark, *cells)
+    console.print(table)
+    console.print(f"report: {loaded.out}/report/comparison.html", markup=False)

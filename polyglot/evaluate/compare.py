@@ -79,6 +79,13 @@ def compare_runs(paths: list[str | Path], *, seed: int = 0) -> dict:
         },
         "summary": {name: r["summary"] for name, (_, r, _) in zip(names, runs, strict=True)},
         "accuracy": table,
+        "intervals": {
+            lang: {
+                name: (r["languages"].get(lang) or {}).get("ci95")
+                for name, (_, r, _) in zip(names, runs, strict=True)
+            }
+            for lang in languages
+        },
         "fidelity": {
             lang: {
                 name: (r["languages"].get(lang) or {}).get("fidelity")
@@ -101,7 +108,9 @@ def _unique_names(paths: list[Path]) -> list[str]:
     return names
 
 
-def write_comparison(comparison: dict, out: str | Path) -> Path:
+def write_comparison(comparison: dict, out: str | Path, sections: list[dict] | None = None) -> Path:
+    """``comparison.json``, ``.md`` and ``.html`` in ``out``; ``sections``: more of the page
+    (``{"title", "text", "charts"}``), e.g. a merge grid's heatmaps."""
     from polyglot.provenance import make_card, read_card, write_card
 
     out = check_output_dir(out)
@@ -114,7 +123,7 @@ def write_comparison(comparison: dict, out: str | Path) -> Path:
         make_card("comparison", {"runs": comparison["runs"]}, inputs=comparison["identities"]),
     )
     write_json(out / "comparison.json", comparison)
-    html, markdown = comparison_page(comparison)
+    html, markdown = comparison_page(comparison, sections or [])
     write_atomic(out / "comparison.md", markdown)
     write_atomic(out / "comparison.html", html)
     return out

@@ -302,17 +302,39 @@ def _paired_rows(comparison: dict) -> list[list[str]]:
     ]
 
 
-def comparison_page(comparison: dict) -> tuple[str, str]:
+def _interval(intervals: dict, lang: str, name: str):
+    found = (intervals.get(lang) or {}).get(name)
+    return tuple(found) if found else None
+
+
+def _with_interval(share: float | None, interval) -> str:
+    if share is None or not interval:
+        return pct(share)
+    return f"{pct(share)} [{pct(interval[0])}–{pct(interval[1])}]"
+
+
+def comparison_page(comparison: dict, sections: list[dict] | None = None) -> tuple[str, str]:
+    """The comparison of runs; ``sections`` (``{"title", "text", "charts"}``) are added at the
+    end (a merge grid's heatmaps)."""
     names = list(comparison["runs"])
     langs = list(comparison["accuracy"])
+    intervals = comparison.get("intervals") or {}
     accuracy_rows = [
-        [lang] + [pct(v.get(n)) for n in names] for lang, v in comparison["accuracy"].items()
+        [lang] + [_with_interval(v.get(n), (intervals.get(lang) or {}).get(n)) for n in names]
+        for lang, v in comparison["accuracy"].items()
     ]
     charts = [
         grouped_bars(
-            "accuracy per language",
+            "accuracy per language (95% Wilson CI)" if intervals else "accuracy per language",
             langs,
-            [Series(n, [comparison["accuracy"][x][n] for x in langs]) for n in names],
+            [
+                Series(
+                    n,
+                    [comparison["accuracy"][x][n] for x in langs],
+                    [_interval(intervals, x, n) for x in langs] if intervals else None,
+                )
+                for n in names
+            ],
         )
     ]
     fidelity_charts = [
@@ -339,9 +361,11 @@ def comparison_page(comparison: dict) -> tuple[str, str]:
         "paired_headers": PAIRED_HEADERS,
         "paired_rows": paired_rows,
         "fidelity_charts": fidelity_charts,
+        "sections": sections or [],
     }
     markdown = render(
         "comparison.md.j2",
+        sections=sections or [],
         runs=list(comparison["runs"].items()),
         accuracy_table=markdown_table(["lang", *names], accuracy_rows),
         paired_table=markdown_table(PAIRED_HEADERS, paired_rows) if paired_rows else "",

@@ -17,10 +17,11 @@ ROLES = ("math", "language")
 
 class ExpertSource(StrictModel):
     """An expert: an existing full checkpoint (``path``), or a ``polyglot train`` recipe
-    (``train``, with ``key=value`` ``overrides``) trained into ``OUT/experts/<role>``."""
+    (``train``: its file, or the recipe itself inline; ``key=value`` ``overrides``) trained into
+    ``OUT/experts/<role>``."""
 
     path: str | None = None
-    train: str | None = None
+    train: str | dict | None = None
     overrides: list[str] = []
 
     @model_validator(mode="after")

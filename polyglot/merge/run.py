@@ -38,16 +38,26 @@ def _expert(recipe: MergeRecipe, role: str, out: Path, overwrite: bool, progress
     from polyglot.train.recipe import load_recipe
 
     folder = out / "experts" / role
-    from polyglot.resources import recipe_path
+    overrides = [*source.overrides, f"out={folder}"]
+    if isinstance(source.train, dict):  # the recipe inline
+        from polyglot.config import validate_model
+        from polyglot.train.recipe import TrainRecipe, _merge, parse_overrides
 
-    train_recipe = load_recipe(recipe_path(source.train), [*source.overrides, f"out={folder}"])
+        data = _merge({**source.train, "out": str(folder)}, parse_overrides(overrides))
+        train_recipe = validate_model(data, TrainRecipe, source=f"experts.{role}.train")
+        label = "(inline recipe)"
+    else:
+        from polyglot.resources import recipe_path
+
+        train_recipe = load_recipe(recipe_path(source.train), overrides)
+        label = source.train
     if recipe.base is not None and Path(train_recipe.base).resolve() != Path(recipe.base).resolve():
         raise ConfigError(
-            f"experts.{role}: {source.train} trains from {train_recipe.base}, but the recipe's "
+            f"experts.{role}: {label} trains from {train_recipe.base}, but the recipe's "
             f"base is {recipe.base}; experts must be fine-tunes of that base"
         )
     train_recipe = train_recipe.model_copy(update={"eval": None})  # evaluated below, like all
-    log(f"expert '{role}': polyglot train {source.train} -> {folder}")
+    log(f"expert '{role}': polyglot train {label} -> {folder}")
     train(train_recipe, overwrite=overwrite, progress=progress, log=log)
     if train_recipe.method == "full":
         return folder

@@ -8,8 +8,11 @@
    path runs);
 5. fine-tune the base (``polyglot train``) on the CoT schema that did best in
    ``scripts/schema_table.py``, in one low-resource language, and evaluate it everywhere;
-6. write ``report.html`` / ``summary.json``: one before/after table that later stages (language
-   expert + layer swap, distillation, selective translation) extend.
+6. layer swapping (``polyglot merge run``) in the same language: a math expert and a language
+   expert trained from the base with the shipped recipes, merged by the swap the per-layer
+   analysis suggests, each evaluated everywhere;
+7. write ``report.html`` / ``summary.json``: one before/after table that later stages
+   (distillation, selective translation) extend.
 
 Every stage's output is reused on a rerun; ``fresh`` rebuilds everything.
 """
@@ -37,6 +40,12 @@ FINETUNE = {
     "full": {"schema": "english-cot", "language": "sw", "budget": 400, "steps": 300},
     "tiny": {"schema": "english-cot", "language": "sw", "budget": 20, "steps": 4},
 }
+# The layer-swap stage: the shipped expert recipes (configs/train), shortened for --tiny
+LAYER_SWAP = {
+    "full": {"language": "sw", "math": [], "expert": [], "all_languages": True},
+    "tiny": {"language": "sw", "math": ["training.steps=4"], "expert": ["training.epochs=0.05"],
+             "all_languages": False},
+}  # fmt: skip
 ENGLISH_BAR = 0.9  # English accuracy a testbed base reaches once past the jump
 
 
@@ -65,11 +74,11 @@ def quickstart(
         seconds[stage] = round(now - clock, 1)
         clock = now
 
-    log("[1/6] foundation: language packs, answer extraction and language ID on MGSM")
+    log("[1/7] foundation: language packs, answer extraction and language ID on MGSM")
     foundation = check_foundation(out)
     lap("foundation")
 
-    log(f"[2/6] testbed: world, tokenizer and base model in {testbed}")
+    log(f"[2/7] testbed: world, tokenizer and base model in {testbed}")
     state = build_testbed(
         testbed, config, fresh=fresh, shipped=not fresh and not tiny, progress=progress, log=log
     )
@@ -87,7 +96,7 @@ def quickstart(
         device="auto",
     )
     backends: dict = {}  # both evaluations share one loaded model
-    log("[3/6] evaluating the base model on every testbed language")
+    log("[3/7] evaluating the base model on every testbed language")
     testbed_run = _evaluate(
         EvalConfig(
             **common,
@@ -110,7 +119,7 @@ def quickstart(
             "--fresh --steps 3600 --out runs/testbed-long`) and evaluate it there."
         )
     mgsm_languages = [lang for lang in languages if lang in load_spec("mgsm").languages]
-    log(f"[4/6] evaluating the base model on a slice of real MGSM ({', '.join(mgsm_languages)})")
+    log(f"[4/7] evaluating the base model on a slice of real MGSM ({', '.join(mgsm_languages)})")
     mgsm_run = _evaluate(
         EvalConfig(
             **common,
@@ -125,12 +134,19 @@ def quickstart(
     lap("eval mgsm")
     tune = FINETUNE[size]
     log(
-        f"[5/6] fine-tuning the base model on {tune['schema']} data in {tune['language']} "
+        f"[5/7] fine-tuning the base model on {tune['schema']} data in {tune['language']} "
         f"({tune['budget']} examples, {tune['steps']} steps) and evaluating it"
     )
     tuned_run = _finetune(testbed, languages, out, tune, fresh=fresh, progress=progress, log=log)
     lap("fine-tune")
-    log("[6/6] writing the report")
+    swap = LAYER_SWAP[size]
+    log(
+        f"[6/7] layer swap in {swap['language']}: a math expert and a {swap['language']} language "
+        "expert, merged by the suggested swap, each evaluated"
+    )
+    swap_rows = _layer_swap(testbed, languages, out, swap, fresh=fresh, progress=progress, log=log)
+    lap("layer swap")
+    log("[7/7] writing the report")
     rows = [
         _row("base model", "testbed", testbed_run.out, testbed_run.results),
         _row("base model", "MGSM slice", mgsm_run.out, mgsm_run.results),
@@ -140,6 +156,7 @@ def quickstart(
             tuned_run,
             read_json(tuned_run / "results.json", "eval results"),
         ),
+        *swap_rows,
     ]
     summary = {
         "schema": "polyglot.quickstart/1",
@@ -229,6 +246,68 @@ def _finetune(
         else:
             os.environ["POLYGLOT_TESTBED_DIR"] = previous
     return folder / "eval" / "testbed"
+
+
+def _layer_swap(
+    testbed: Path, languages: list[str], out: Path, swap: dict, *, fresh: bool, progress: bool, log
+) -> list[dict]:
+    """``polyglot merge run`` of the shipped expert recipes on this testbed; the quickstart rows
+    of the math expert, the language expert and the suggested swap."""
+    from polyglot.config import validate_model
+    from polyglot.merge.recipe import MergeRecipe
+    from polyglot.merge.run import run_merge_recipe
+    from polyglot.resources import shipped_dir
+
+    lang = swap["language"]
+    recipes = shipped_dir("configs") / "train"
+    base = str(testbed / "base")
+    recipe = validate_model(
+        {
+            "base": base,
+            "experts": {
+                "math": {
+                    "train": str(recipes / "math-expert.yaml"),
+                    "overrides": [
+                        f"base={base}",
+                        f"data.0.path={testbed}/world/train/en.jsonl",
+                        *swap["math"],
+                    ],
+                },
+                "language": {
+                    "train": str(recipes / "language-expert.yaml"),
+                    "overrides": [
+                        f"base={base}",
+                        f"data.0.path={testbed}/world/general/{lang}.jsonl",
+                        *swap["expert"],
+                    ],
+                },
+            },  # fmt: skip
+            "merges": [{"method": "layer-swap", "bottom": "suggested", "top": "suggested"}],
+            "eval": {
+                "benchmark": "testbed",
+                "languages": languages if swap["all_languages"] else ["en", lang],
+                "data": f"{testbed}/world/{{split}}/{{lang}}.jsonl",
+                "max_new_tokens": 160,
+                "device": "auto",
+            },
+            "out": str(out / f"layer-swap-{lang}"),
+        },
+        MergeRecipe,
+        source="quickstart",
+    )
+    summary = run_merge_recipe(recipe, overwrite=fresh, progress=progress, log=log)
+    swap_name = summary["suggested_swap"]
+    suggestion = summary["suggestion"]
+    labels = {
+        "math-expert": "math expert (English math CoT)",
+        "language-expert": f"language expert ({lang} text)",
+        swap_name: f"layer swap, suggested b={suggestion['bottom']} u={suggestion['top']} ({lang})",
+    }
+    rows = []
+    for name, label in labels.items():
+        run = Path(summary["out"]) / "eval" / name
+        rows.append(_row(label, "testbed", run, read_json(run / "results.json", "eval results")))
+    return rows
 
 
 def _row(model: str, benchmark: str, run: Path, results: dict) -> dict:

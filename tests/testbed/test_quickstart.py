@@ -49,7 +49,14 @@ def test_quickstart_tiny_results_cover_every_testbed_language(quickstart_run):
     assert list(results["languages"]) == list(DEFAULT_LANGUAGES)
     assert all(row["n"] == 12 for row in results["languages"].values())
     summary = json.loads((quickstart_run / "qs" / "summary.json").read_text())
-    assert [row["benchmark"] for row in summary["stages"]] == ["testbed", "MGSM slice", "testbed"]
+    assert [row["benchmark"] for row in summary["stages"]] == [
+        "testbed", "MGSM slice", "testbed", "testbed", "testbed", "testbed"
+    ]  # fmt: skip
+    math, language, swap = summary["stages"][3:]
+    assert math["model"].startswith("math expert") and language["model"].startswith("language")
+    assert swap["model"].startswith("layer swap, suggested b=")
+    assert set(swap["per_language"]) == {"en", "sw"}  # --tiny: the stage's two languages
+    assert (quickstart_run / "qs" / "layer-swap-sw" / "report" / "comparison.html").is_file()
     tuned = summary["stages"][2]
     assert tuned["model"].startswith("+ english-cot SFT (sw")
     assert set(tuned["per_language"]) == set(DEFAULT_LANGUAGES)
@@ -79,6 +86,10 @@ def test_rerun_reuses_every_stage(quickstart_run):
     generations = (quickstart_run / "qs" / "base-testbed" / "generations.jsonl").read_bytes()
     adapter = quickstart_run / "qs" / "finetune-english-cot-sw" / "adapter_model.safetensors"
     trained = adapter.stat().st_mtime_ns
+    merged = {
+        p: p.stat().st_mtime_ns for p in (quickstart_run / "qs").glob("layer-swap-sw/*/*/card.json")
+    }
+    assert len(merged) >= 3  # both experts' cards, the swap's
     result = runner.invoke(
         app,
         [
@@ -97,6 +108,7 @@ def test_rerun_reuses_every_stage(quickstart_run):
         quickstart_run / "qs" / "base-testbed" / "generations.jsonl"
     ).read_bytes() == generations
     assert adapter.stat().st_mtime_ns == trained  # the fine-tuned model is reused too
+    assert {p: p.stat().st_mtime_ns for p in merged} == merged  # experts and swap too
 
 
 def test_testbed_build_refuses_another_config_without_fresh(quickstart_run):

@@ -48,8 +48,8 @@ print(json.dumps({"seconds": seconds,
 """
 
 
-def make_experts(work: Path, dtype: str) -> int:
-    """Two random experts of one config, sharded; returns the largest shard's bytes."""
+def make_experts(work: Path, dtype: str) -> None:
+    """Two random experts of one config, sharded."""
     import torch
     from safetensors.torch import save_file
     from transformers import LlamaConfig, LlamaForCausalLM
@@ -57,7 +57,7 @@ def make_experts(work: Path, dtype: str) -> int:
     config = LlamaConfig(
         vocab_size=32000, hidden_size=1024, intermediate_size=4096, num_hidden_layers=24,
         num_attention_heads=16, num_key_value_heads=16, tie_word_embeddings=False,
-        torch_dtype=dtype,
+        torch_dtype=dtype, architectures=["LlamaForCausalLM"],
     )  # fmt: skip
     with torch.device("meta"):
         shapes = {n: p.shape for n, p in LlamaForCausalLM(config).named_parameters()}
@@ -89,7 +89,6 @@ def make_experts(work: Path, dtype: str) -> int:
         index = {"metadata": {"total_size": total}, "weight_map": weight_map}
         (folder / "model.safetensors.index.json").write_text(json.dumps(index))
         del shards, current
-    return max(p.stat().st_size for p in (work / "math").glob("*.safetensors"))
 
 
 def measure(kind: str, work: Path, transition: int, repeats: int) -> dict:
@@ -97,8 +96,10 @@ def measure(kind: str, work: Path, transition: int, repeats: int) -> dict:
     for _ in range(repeats):
         done = subprocess.run(
             [sys.executable, "-c", RUNNER, kind, str(work), str(transition)],
-            check=True, capture_output=True, text=True,
+            capture_output=True, text=True,
         )  # fmt: skip
+        if done.returncode:
+            sys.exit(f"{kind} failed:\n{done.stderr[-3000:]}")
         figures = json.loads(done.stdout.strip().splitlines()[-1])
         if best is None or figures["seconds"] < best["seconds"]:
             best = {**figures, "peak_rss_mb": max(figures["peak_rss_mb"], (best or {}).get(
@@ -112,10 +113,20 @@ def main() -> None:
     parser.add_argument("--work", type=Path, default=Path("/tmp/bench-merge"))
     parser.add_argument("--dtype", default="bfloat16")
     parser.add_argument("--repeats", type=int, default=2)
+    parser.add_argument("--make-only", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     args.work.mkdir(parents=True, exist_ok=True)
+    if args.make_only:
+        make_experts(args.work, args.dtype)
+        return
     started = time.perf_counter()
-    shard = make_experts(args.work, args.dtype)
+    # in a process of its own: the peak RSS of a child survives its exec, so the measured
+    # processes are started from this small one, which never holds a model
+    subprocess.run(
+        [sys.executable, __file__, "--make-only", "--work", str(args.work), "--dtype", args.dtype],
+        check=True,
+    )
+    shard = max(p.stat().st_size for p in (args.work / "math").glob("*.safetensors"))
     total = sum(p.stat().st_size for p in (args.work / "math").glob("*.safetensors"))
     print(f"experts ready in {time.perf_counter() - started:.0f} s: {total / 1e9:.2f} GB each "
           f"({args.dtype}), largest shard {shard / 2**20:.0f} MiB")  # fmt: skip

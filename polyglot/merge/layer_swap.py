@@ -173,18 +173,16 @@ def layer_swap(
     if engine not in ("native", "mergekit"):
         raise ConfigError(f"--engine: 'native' or 'mergekit', not '{engine}'")
     if engine == "mergekit":
-        try:
-            import mergekit  # noqa: F401
-        except ImportError:
-            raise ConfigError(
-                "--engine mergekit needs mergekit: pip install 'polyglot-reasoning[merge]'"
-            ) from None
         emit_mergekit = True
     for flag, value in (("--embeddings", embeddings), ("--lm-head", lm_head)):
         if value not in ("language", "math"):
             raise ConfigError(f"{flag}: 'language' or 'math', not '{value}'")
     math, language = Checkpoint.open(math_expert), Checkpoint.open(language_expert)
     config = check_same_model(math, language)
+    if engine == "mergekit":
+        from polyglot.merge.standard import require_mergekit
+
+        require_mergekit("--engine mergekit", [math, language])
     if config.get("tie_word_embeddings") and embeddings != lm_head:
         raise ConfigError(
             "this model ties its output head to the embeddings: --embeddings and --lm-head must "

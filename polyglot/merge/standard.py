@@ -20,6 +20,26 @@ DESCRIPTIONS = {
 }
 
 
+def require_mergekit(what: str, checkpoints: list[Checkpoint]) -> None:
+    """mergekit importable, and checkpoints it can read (it picks the architecture from the
+    config's ``architectures``)."""
+    try:
+        import mergekit  # noqa: F401
+    except ImportError:
+        raise ConfigError(
+            f"{what} runs through mergekit: pip install 'polyglot-reasoning[merge]'"
+        ) from None
+    from polyglot.files import read_json
+
+    for checkpoint in checkpoints:
+        config = read_json(checkpoint.folder / "config.json", "model config")
+        if not config.get("architectures"):
+            raise ConfigError(
+                f"{checkpoint.folder / 'config.json'}: no 'architectures' (e.g. "
+                '["LlamaForCausalLM"]); mergekit needs it to read the model'
+            )
+
+
 def default_weights(method: str, count: int) -> list[float]:
     """A soup averages (1/n each); task arithmetic and TIES add each change in full."""
     return [1.0 / count] * count if method == "soup" else [1.0] * count
@@ -74,13 +94,6 @@ def standard_merge(
     weights = list(weights) if weights else default_weights(method, len(experts))
     if len(weights) != len(experts):
         raise ConfigError(f"{len(weights)} weight(s) for {len(experts)} experts: give one each")
-    try:
-        import mergekit  # noqa: F401
-    except ImportError:
-        raise ConfigError(
-            f"polyglot merge {method} runs through mergekit: pip install "
-            "'polyglot-reasoning[merge]'"
-        ) from None
     from polyglot.merge.layer_swap import check_same_model
 
     checkpoints = [Checkpoint.open(e) for e in experts]
@@ -88,6 +101,7 @@ def standard_merge(
         check_same_model(checkpoints[0], other)
     if base is not None:
         check_same_model(checkpoints[0], Checkpoint.open(base))
+    require_mergekit(f"polyglot merge {method}", checkpoints)
     recipe = {
         "method": method,
         "experts": [str(e) for e in experts],
@@ -118,7 +132,10 @@ def standard_merge(
     )
     try:
         options = MergeOptions(copy_tokenizer=False, quiet=True, write_model_card=False)
-        run_merge(MergeConfiguration.model_validate(config), str(temporary), options)
+        from polyglot.models import quiet_transformers
+
+        with quiet_transformers():  # mergekit's config handling warns about transformers' names
+            run_merge(MergeConfiguration.model_validate(config), str(temporary), options)
         finish(
             temporary,
             out,

@@ -110,3 +110,17 @@ def test_refusals(experts, tiny_model, tmp_path):
     result = runner.invoke(app, ["merge", "ties", "--expert", str(math), "--out", "x"])
     assert result.exit_code == 2 and "--base" in result.output
     assert not (tmp_path / "o").exists()
+
+
+def test_a_config_without_architectures_is_named(experts, tiny_model, tmp_path):
+    import shutil
+
+    math, language = experts
+    bare = tmp_path / "bare"
+    shutil.copytree(language, bare)
+    config = json.loads((bare / "config.json").read_text())
+    config.pop("architectures", None)
+    (bare / "config.json").write_text(json.dumps(config))
+    with pytest.raises(ConfigError, match="architectures"):
+        standard_merge("soup", [math, bare], tmp_path / "o")
+    assert not (tmp_path / "o").exists()

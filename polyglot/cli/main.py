@@ -94,15 +94,17 @@ def quickstart(
         progress=progress and not quiet,
         log=output.stage_messages(quiet),
     )
-    # one column per stage, one row per language: readable in an 80-column terminal
+    # one row per stage, one column per language: readable in an 80-column terminal
     table = Table(title="polyglot quickstart: accuracy per stage (%)")
-    table.add_column("")
-    for row in summary["stages"]:
-        table.add_column(f"{row['model']} · {row['benchmark']}", justify="right")
+    table.add_column("stage · benchmark", ratio=1)
     for lang in summary["languages"]:
-        table.add_row(lang, *(pct(row["per_language"].get(lang)) for row in summary["stages"]))
-    table.add_row(
-        "gap (pts)", *(points(row["gap_points"]) for row in summary["stages"]), style="bold"
-    )
+        table.add_column(lang, justify="right")
+    table.add_column("gap", justify="right", style="bold")
+    for row in summary["stages"]:
+        table.add_row(
+            f"{row['model']} · {row['benchmark']}",
+            *(pct(row["per_language"].get(lang)) for lang in summary["languages"]),
+            points(row["gap_points"]),
+        )
     console.print(table)
     console.print(f"report: {out}/report.html", markup=False)

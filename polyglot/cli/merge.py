@@ -55,6 +55,17 @@ def analyze(
     console.print(f"heatmaps: {out}/analysis.html", markup=False)
 
 
+def _floats(flag: str, text: str | None) -> list[float] | None:
+    if text is None:
+        return None
+    try:
+        return [float(part) for part in text.split(",")]
+    except ValueError:
+        raise typer.BadParameter(
+            f"{flag} {text}: comma-separated numbers, e.g. 0.75,0.25"
+        ) from None
+
+
 @app.command("layer-swap")
 @friendly_errors
 def layer_swap_command(
@@ -68,6 +79,12 @@ def layer_swap_command(
     top: int = typer.Option(..., "--top", min=0, help="Top layers from the language expert."),
     transition: int = typer.Option(
         0, "--transition", min=0, help="Blended layers at each boundary (linear ramp)."
+    ),
+    ramp: str = typer.Option(
+        None,
+        "--ramp",
+        help="The language expert's weight in each transition layer, from the swapped block "
+        "inwards, e.g. 0.75,0.25 for --transition 2 (default: a linear ramp).",
     ),
     embeddings: str = typer.Option("language", "--embeddings", help="language or math."),
     lm_head: str = typer.Option(
@@ -94,6 +111,7 @@ def layer_swap_command(
         bottom=bottom,
         top=top,
         transition=transition,
+        ramp=_floats("--ramp", ramp),
         embeddings=embeddings,
         lm_head=lm_head,
         overwrite=overwrite,

@@ -27,8 +27,12 @@ from polyglot.merge.analyze import INDEX_FILE, Checkpoint
 from polyglot.merge.output import TOKENIZER_FILES, finish, inputs_identity, prepare
 
 
-def swap_plan(layers: int, bottom: int, top: int, transition: int = 0) -> list[float]:
-    """The language expert's weight for each layer (1: its layer, 0: the math expert's)."""
+def swap_plan(
+    layers: int, bottom: int, top: int, transition: int = 0, ramp: list[float] | None = None
+) -> list[float]:
+    """The language expert's weight for each layer (1: its layer, 0: the math expert's).
+    ``ramp``: the language expert's weight in each transition layer, from the one next to the
+    swapped block inwards (default linear: ``1 - (k + 1) / (transition + 1)``)."""
     if min(bottom, top, transition) < 0:
         raise ConfigError("--bottom, --top and --transition must be >= 0")
     if bottom + top + 2 * transition * bool(bottom or top) > layers:
@@ -36,17 +40,23 @@ def swap_plan(layers: int, bottom: int, top: int, transition: int = 0) -> list[f
             f"--bottom {bottom} + --top {top} (+ 2 x --transition {transition}) is more than "
             f"the model's {layers} layers"
         )
+    if ramp is None:
+        ramp = [1 - (k + 1) / (transition + 1) for k in range(transition)]
+    elif len(ramp) != transition or not all(0 <= w <= 1 for w in ramp):
+        raise ConfigError(
+            f"--ramp {','.join(f'{w:g}' for w in ramp)}: give one weight in [0, 1] per "
+            f"transition layer ({transition}), from the swapped block inwards"
+        )
     weights = [0.0] * layers
     for i in range(bottom):
         weights[i] = 1.0
     for i in range(layers - top, layers):
         weights[i] = 1.0
-    for k in range(transition):
-        ramp = 1 - (k + 1) / (transition + 1)
+    for k, w in enumerate(ramp):
         if bottom:
-            weights[bottom + k] = ramp
+            weights[bottom + k] = float(w)
         if top:
-            weights[layers - top - 1 - k] = ramp
+            weights[layers - top - 1 - k] = float(w)
     return weights
 
 
@@ -159,6 +169,7 @@ def layer_swap(
     bottom: int,
     top: int,
     transition: int = 0,
+    ramp: list[float] | None = None,
     embeddings: str = "language",
     lm_head: str = "language",
     overwrite: bool = False,
@@ -188,7 +199,7 @@ def layer_swap(
             "this model ties its output head to the embeddings: --embeddings and --lm-head must "
             "name the same expert"
         )
-    weights = swap_plan(math.layers, bottom, top, transition)
+    weights = swap_plan(math.layers, bottom, top, transition, ramp)
 
     def language_weight(name: str) -> float:
         where = math.layer_of(name)
@@ -204,6 +215,7 @@ def layer_swap(
         "bottom": bottom,
         "top": top,
         "transition": transition,
+        **({"ramp": [float(w) for w in ramp]} if ramp is not None else {}),
         "embeddings": embeddings,
         "lm_head": lm_head,
         "language_weight_per_layer": weights,
@@ -286,10 +298,26 @@ def _write_native(math: Checkpoint, language: Checkpoint, folder: Path, language
             def blend(name=name, w=w, a_path=shard, b_path=other.path):
                 with safe_open(a_path, "pt") as fa, safe_open(b_path, "pt") as fb:
                     a, b = fa.get_tensor(name), fb.get_tensor(name)
-                blended = w * b.to(torch.float32) + (1 - w) * a.to(torch.float32)
-                return blended.to(a.dtype).contiguous().view(torch.uint8).numpy()
+                return _blend(b, a, w).contiguous().view(torch.uint8).numpy()
 
             tensors.append((name, entry.dtype, entry.shape, size, blend))
         write_streamed(folder / shard.name, tensors, metadata or None)
     if (math.folder / INDEX_FILE).is_file():
         shutil.copy2(math.folder / INDEX_FILE, folder / INDEX_FILE)
+
+
+def _blend(language, math, w: float):
+    """``w`` × language + (1 − w) × math in float32, cast back, with the operations in the order
+    of mergekit's ``linear`` merge (accumulate each weighted tensor with ``addcmul_``, then
+    divide by the sum of the weights), so that a transition layer is bit-identical to
+    mergekit's for any weight, not only for those whose products are exact."""
+    import torch
+
+    rows = language.shape[0] if language.ndim else 1
+    weights = torch.tensor([w, 1 - w], dtype=torch.float32).expand(rows, 2)  # one per row
+    shape = (rows,) + (1,) * (language.ndim - 1) if language.ndim else ()
+    result = torch.zeros_like(language, dtype=torch.float32)
+    for tensor, coefficient in zip((language, math), weights.unbind(1), strict=True):
+        result.addcmul_(tensor.to(torch.float32), coefficient.reshape(shape))
+    result.div_(weights.sum(dim=1).reshape(shape))
+    return result.to(language.dtype)

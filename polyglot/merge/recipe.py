@@ -42,6 +42,7 @@ class MergeSpec(StrictModel):
     bottom: int | Literal["suggested"] | None = Field(None)
     top: int | Literal["suggested"] | None = Field(None)
     transition: int = Field(0, ge=0)
+    ramp: list[float] | None = None  # transition weights (default: a linear ramp)
     embeddings: Literal["language", "math"] = "language"
     lm_head: Literal["language", "math"] = "language"
     weights: list[float] | None = None
@@ -54,6 +55,8 @@ class MergeSpec(StrictModel):
             raise ValueError("layer-swap needs 'bottom' and 'top' (a number or 'suggested')")
         if not swap and (self.bottom is not None or self.top is not None or self.transition):
             raise ValueError(f"{self.method} takes no bottom/top/transition (layer-swap does)")
+        if self.ramp is not None and (not swap or len(self.ramp) != self.transition):
+            raise ValueError("ramp: one weight per transition layer (layer-swap only)")
         if swap and self.weights is not None:
             raise ValueError("layer-swap takes no weights (soup, ties, task-arithmetic do)")
         for value in (self.bottom, self.top):
@@ -130,9 +133,12 @@ class MergeRecipe(StrictModel):
 
 
 def swap_name(
-    bottom: int, top: int, transition: int = 0, embeddings="language", lm_head="language"
-):
+    bottom: int, top: int, transition: int = 0, embeddings="language", lm_head="language", ramp=None
+) -> str:
+    """The folder name of a swap, e.g. ``swap-b1-u1-t1``."""
     name = f"swap-b{bottom}-u{top}" + (f"-t{transition}" if transition else "")
+    if ramp is not None:
+        name += "-ramp" + "-".join(f"{w:g}" for w in ramp)
     if embeddings != "language" or lm_head != "language":
         name += f"-emb-{embeddings}-head-{lm_head}"
     return name
@@ -145,7 +151,9 @@ def merge_name(spec: MergeSpec) -> str:
         return spec.method
     if "suggested" in (spec.bottom, spec.top):
         return "swap-suggested"
-    return swap_name(spec.bottom, spec.top, spec.transition, spec.embeddings, spec.lm_head)
+    return swap_name(
+        spec.bottom, spec.top, spec.transition, spec.embeddings, spec.lm_head, spec.ramp
+    )
 
 
 def parse_grid(parts: list[str]) -> dict:

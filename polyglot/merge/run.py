@@ -113,8 +113,8 @@ def _plan(recipe: MergeRecipe, suggestion: dict | None) -> tuple[list[dict], lis
         for bottom in recipe.grid.bottom:
             for top in recipe.grid.top:
                 spec = {"method": "layer-swap", "bottom": bottom, "top": top,
-                        "transition": recipe.grid.transition, "embeddings": "language",
-                        "lm_head": "language"}  # fmt: skip
+                        "transition": recipe.grid.transition, "ramp": None,
+                        "embeddings": "language", "lm_head": "language"}  # fmt: skip
                 grid_names.append(add(swap_name(bottom, top, recipe.grid.transition), spec))
     return plan, grid_names
 
@@ -132,7 +132,7 @@ def _settings(merge: MergeSpec, suggestion: dict | None) -> dict:
         bottom = suggestion["bottom"] if bottom == "suggested" else bottom
         top = suggestion["top"] if top == "suggested" else top
     return {"method": "layer-swap", "bottom": bottom, "top": top,
-            "transition": merge.transition, "embeddings": merge.embeddings,
+            "transition": merge.transition, "ramp": merge.ramp, "embeddings": merge.embeddings,
             "lm_head": merge.lm_head}  # fmt: skip
 
 
@@ -147,6 +147,7 @@ def _make(spec: dict, recipe: MergeRecipe, experts: dict, folder: Path, overwrit
             bottom=spec["bottom"],
             top=spec["top"],
             transition=spec["transition"],
+            ramp=spec["ramp"],
             embeddings=spec["embeddings"],
             lm_head=spec["lm_head"],
             overwrite=overwrite,

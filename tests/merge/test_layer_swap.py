@@ -285,3 +285,52 @@ def test_an_interrupted_merge_leaves_no_model_folder(experts, tmp_path, monkeypa
     with pytest.raises(KeyboardInterrupt):
         layer_swap(math, language, tmp_path / "m", bottom=1, top=1)
     assert not (tmp_path / "m").exists() and list(tmp_path.iterdir()) == []
+
+
+def test_transition_weights_are_configurable(experts, tmp_path):
+    assert swap_plan(8, 1, 1, transition=2, ramp=[0.75, 0.25]) == [
+        1,
+        0.75,
+        0.25,
+        0,
+        0,
+        0.25,
+        0.75,
+        1,
+    ]
+    with pytest.raises(ConfigError, match="one weight in \\[0, 1\\] per transition layer"):
+        swap_plan(8, 1, 1, transition=2, ramp=[0.5])
+    math, language = experts
+    result = runner.invoke(
+        app,
+        ["merge", "layer-swap", "--math-expert", str(math), "--language-expert", str(language),
+         "--bottom", "1", "--top", "0", "--transition", "1", "--ramp", "0.25",
+         "--emit-mergekit", "--out", str(tmp_path / "r")],
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    merged, a, b = _tensors(tmp_path / "r"), _tensors(math), _tensors(language)
+    name = "model.layers.1.mlp.down_proj.weight"
+    expected = (0.25 * b[name].float() + 0.75 * a[name].float()).to(a[name].dtype)
+    # the weighted average up to float32 rounding (mergekit's order of operations, below)
+    assert torch.allclose(merged[name], expected, rtol=1e-6, atol=1e-7)
+    recipe = json.loads((tmp_path / "r" / "merge.json").read_text())
+    assert recipe["ramp"] == [0.25] and recipe["language_weight_per_layer"][1] == 0.25
+    pytest.importorskip("mergekit")
+    import yaml
+    from mergekit.config import MergeConfiguration
+    from mergekit.merge import run_merge
+    from mergekit.options import MergeOptions
+
+    config = yaml.safe_load((tmp_path / "r" / "mergekit.yaml").read_text())
+    options = MergeOptions(copy_tokenizer=False, quiet=True, write_model_card=False)
+    run_merge(MergeConfiguration.model_validate(config), str(tmp_path / "mk"), options)
+    theirs = _tensors(tmp_path / "mk")
+    for name, tensor in merged.items():
+        assert torch.equal(tensor, theirs[name]), name
+    bad = runner.invoke(
+        app,
+        ["merge", "layer-swap", "--math-expert", str(math), "--language-expert", str(language),
+         "--bottom", "1", "--top", "0", "--transition", "1", "--ramp", "x",
+         "--out", str(tmp_path / "x")],
+    )  # fmt: skip
+    assert bad.exit_code == 2 and "--ramp" in bad.output

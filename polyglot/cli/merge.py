@@ -31,13 +31,16 @@ def analyze(
         "expert second (then a swap is suggested).",
     ),
     out: Path = typer.Option(..., "--out", "-o", help="Folder for analysis.json and .html."),
+    overwrite: bool = typer.Option(
+        False, "--overwrite", help="Replace an analysis of other models in --out."
+    ),
 ) -> None:
     """Relative change ‖θ_ft − θ_base‖ / ‖θ_base‖ per layer and module of each expert, streamed
     tensor by tensor; heatmaps per expert and of their difference in OUT/analysis.html; with two
     experts, the (bottom, top) layers to swap and the rule behind them."""
     from polyglot.merge import analyze as run
 
-    result = run(base, expert, out)
+    result = run(base, expert, out, overwrite=overwrite)
     table = Table(title="mean relative change per decoder layer")
     table.add_column("layer", justify="right")
     for profile in result["experts"]:
@@ -164,8 +167,8 @@ def soup(
     out: Path = _OUT,
     overwrite: bool = _OVERWRITE,
 ) -> None:
-    """A model soup: the weighted average of the experts (default: equal weights), through
-    mergekit's linear merge."""
+    """A model soup: the weighted average of the experts (default: equal weights; --weight values
+    are relative, normalised to sum to 1), through mergekit's linear merge."""
     _standard("soup", expert, None, weight, 0.5, out, overwrite)
 
 
@@ -220,8 +223,15 @@ def run_command(
 ) -> None:
     """Train the experts a recipe names (or take existing ones), analyse them, make its merges
     (layer swap, soup, TIES, task arithmetic) and the --grid of swaps, evaluate every model, and
-    write one comparison report (OUT/report/comparison.html). Only missing stages run; a stage
-    made differently is refused unless --overwrite."""
+    write one comparison report (OUT/report/comparison.html).
+
+    A recipe's keys: base (the experts' base), experts.math / experts.language (a checkpoint
+    folder, or {train: RECIPE, overrides: [key=value]}), merges (a list of {method: layer-swap,
+    bottom, top, transition, ramp, embeddings, lm_head} or {method: soup|ties|task-arithmetic,
+    weights, density}; bottom/top may be 'suggested'), grid ({bottom: [..], top: [..]}), eval
+    (polyglot eval settings: benchmark, languages, limit, ...), out. Examples in configs/merge/;
+    the README's "Merging" section explains each. Only missing stages run; a stage made
+    differently is refused unless --overwrite (which replaces only such stages)."""
     from polyglot.merge.recipe import load_merge_recipe
     from polyglot.merge.run import run_merge_recipe
     from polyglot.report.format import pct

@@ -180,15 +180,31 @@ def suggest_swap(math_profile: list[float], language_profile: list[float]) -> di
     return {"bottom": bottom, "top": top, "language_dominant": dominant, "rule": SUGGESTION_RULE}
 
 
-def analyze(base: str | Path, experts: list[str | Path], out: str | Path) -> dict:
-    """Write ``out/analysis.json`` and ``out/analysis.html`` (heatmaps) for 1-2 experts."""
+def analyze(
+    base: str | Path, experts: list[str | Path], out: str | Path, *, overwrite: bool = False
+) -> dict:
+    """Write ``out/analysis.json`` and ``out/analysis.html`` (heatmaps) for 1-2 experts. ``out``
+    may hold an analysis of the same models (rewritten); of other models only with
+    ``overwrite``; anything else is refused."""
     from polyglot.files import check_output_dir, write_atomic, write_json
-    from polyglot.provenance import fingerprint, make_card, write_card
+    from polyglot.provenance import fingerprint, make_card, read_card, write_card
     from polyglot.report.charts import heatmap
 
     if not 1 <= len(experts) <= 2:
         raise ConfigError("give one or two --expert (math expert first, language expert second)")
     out = check_output_dir(out)
+    inputs = {"base": fingerprint(base), "experts": [fingerprint(e) for e in experts]}
+    if out.is_dir() and any(out.iterdir()):
+        card = read_card(out)
+        if card is None or card.get("kind") != "merge-analysis":
+            raise ConfigError(
+                f"--out {out} exists and holds no polyglot merge analysis; choose another folder"
+            )
+        if card.get("inputs") != inputs and not overwrite:
+            raise ConfigError(
+                f"{out} holds an analysis of other models; pass --overwrite to replace it, or "
+                "choose another --out"
+            )
     reference = Checkpoint.open(base)
     profiles = []
     for path in experts:
@@ -261,7 +277,7 @@ def analyze(base: str | Path, experts: list[str | Path], out: str | Path) -> dic
         make_card(
             "merge-analysis",
             {"base": str(base), "experts": [str(e) for e in experts]},
-            {"base": fingerprint(base), "experts": [fingerprint(e) for e in experts]},
+            inputs,
         ),
     )
     return result

@@ -35,10 +35,11 @@ def swap_plan(
     swapped block inwards (default linear: ``1 - (k + 1) / (transition + 1)``)."""
     if min(bottom, top, transition) < 0:
         raise ConfigError("--bottom, --top and --transition must be >= 0")
-    if bottom + top + 2 * transition * bool(bottom or top) > layers:
+    needed = bottom + top + transition * (bool(bottom) + bool(top))
+    if needed > layers:
         raise ConfigError(
-            f"--bottom {bottom} + --top {top} (+ 2 x --transition {transition}) is more than "
-            f"the model's {layers} layers"
+            f"--bottom {bottom} + --top {top} (+ --transition {transition} beside each swapped "
+            f"block) is {needed} layers, more than the model's {layers}"
         )
     if ramp is None:
         ramp = [1 - (k + 1) / (transition + 1) for k in range(transition)]
@@ -143,12 +144,20 @@ def check_same_model(math: Checkpoint, language: Checkpoint) -> dict:
         "num_hidden_layers",
         "vocab_size",
         "intermediate_size",
+        "num_attention_heads",
+        "num_key_value_heads",
+        "head_dim",
     ):
         if a.get(key) != b.get(key):
             raise ConfigError(
                 f"the experts differ in {key}: {a.get(key)} ({math.folder}) vs {b.get(key)} "
                 f"({language.folder}); layer swapping needs two fine-tunes of one base"
             )
+    if math.dtype() != language.dtype():
+        raise ConfigError(
+            f"the experts' weights differ in dtype: {math.dtype()} ({math.folder}) vs "
+            f"{language.dtype()} ({language.folder}); save both in one dtype"
+        )
     if set(math.shards) != set(language.shards):
         only = sorted(set(math.shards) ^ set(language.shards))
         raise ConfigError(f"the experts' tensors differ, e.g. {only[0]}")
@@ -227,11 +236,20 @@ def layer_swap(
         out, recipe, inputs, overwrite=overwrite, sources=(math_expert, language_expert)
     )
     if temporary is None:
+        if emit_mergekit and not (out / "mergekit.yaml").is_file():
+            import yaml
+
+            from polyglot.files import write_atomic
+
+            config = mergekit_config(str(Path(math_expert).resolve()),
+                                     str(Path(language_expert).resolve()), math.layers, weights,
+                                     embeddings=embeddings, lm_head=lm_head, dtype=math.dtype())  # fmt: skip
+            write_atomic(out / "mergekit.yaml", yaml.safe_dump(config, sort_keys=False))
         return {**recipe, "reused": True}
     dtype = math.dtype()
     mk_config = mergekit_config(
-        str(math_expert),
-        str(language_expert),
+        str(Path(math_expert).resolve()),  # absolute: the file works from any folder
+        str(Path(language_expert).resolve()),
         math.layers,
         weights,
         embeddings=embeddings,
@@ -244,8 +262,11 @@ def layer_swap(
             from mergekit.merge import run_merge
             from mergekit.options import MergeOptions
 
+            from polyglot.models import quiet_transformers
+
             options = MergeOptions(copy_tokenizer=False, quiet=True, write_model_card=False)
-            run_merge(MergeConfiguration.model_validate(mk_config), str(temporary), options)
+            with quiet_transformers():
+                run_merge(MergeConfiguration.model_validate(mk_config), str(temporary), options)
         else:
             _write_native(math, language, temporary, language_weight)
         finish(

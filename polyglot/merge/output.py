@@ -33,6 +33,31 @@ def inputs_identity(models: dict[str, str | Path]) -> dict[str, str | None]:
     return {role: fingerprint(path) for role, path in models.items()}
 
 
+# where a recipe names its inputs: their fingerprints identify them, not the path they were
+# given by (relative or absolute, a moved run folder)
+PATH_KEYS = ("math_expert", "language_expert", "experts", "base")
+
+
+def settings(recipe: dict) -> dict:
+    """A merge recipe without the paths of its inputs: what, with the inputs' fingerprints,
+    decides whether a folder holds the same merge."""
+    return {k: v for k, v in recipe.items() if k not in PATH_KEYS}
+
+
+def _stale_temporaries(out: Path) -> None:
+    """Remove temporary folders of merges into ``out`` whose process is gone (killed)."""
+    for folder in [*out.parent.glob(f".{out.name}.tmp-*"), *out.parent.glob(f".{out.name}.old-*")]:
+        pid = folder.name.rsplit("-", 1)[-1]
+        if not pid.isdigit():
+            continue
+        try:
+            os.kill(int(pid), 0)
+        except ProcessLookupError:
+            shutil.rmtree(folder, ignore_errors=True)
+        except PermissionError:  # another user's live process
+            continue
+
+
 def prepare(
     out: str | Path,
     recipe: dict,
@@ -42,7 +67,8 @@ def prepare(
     sources: tuple[str | Path, ...] = (),
 ) -> Path | None:
     """A fresh temporary folder to merge into; ``None`` when ``out`` already holds this merge of
-    these inputs (reuse it)."""
+    these inputs (reused, with or without ``overwrite``, which only allows replacing a merge
+    made differently)."""
     from polyglot.provenance import read_card
 
     out = check_output_dir(out)
@@ -56,7 +82,8 @@ def prepare(
                 f"--out {out} exists and is not a merged model written by polyglot; choose "
                 "another folder"
             )
-        if card.get("config") == recipe and card.get("inputs") == inputs and not overwrite:
+        same = settings(card.get("config") or {}) == settings(recipe)
+        if same and card.get("inputs") == inputs and _complete(out):
             return None
         if not overwrite:
             raise ConfigError(
@@ -64,10 +91,24 @@ def prepare(
                 "other settings or inputs); pass --overwrite to replace it, or choose another "
                 "--out"
             )
+    if out.parent.is_dir():
+        _stale_temporaries(out)
     temporary = out.parent / f".{out.name}.tmp-{os.getpid()}"
     shutil.rmtree(temporary, ignore_errors=True)
     temporary.mkdir(parents=True)
     return temporary
+
+
+def _complete(folder: Path) -> bool:
+    """Every weight file the folder's index names is there (a folder cut short is remade)."""
+    index = folder / "model.safetensors.index.json"
+    if index.is_file():
+        try:
+            names = set(json.loads(index.read_text()).get("weight_map", {}).values())
+        except (ValueError, AttributeError):
+            return False
+        return bool(names) and all((folder / name).is_file() for name in names)
+    return any(folder.glob("*.safetensors"))
 
 
 def finish(
@@ -103,6 +144,11 @@ def finish(
         f"# {title}\n\n{description}\n\n```json\n{json.dumps(recipe, indent=1)}\n```\n",
     )
     write_card(temporary, make_card(KIND, recipe, inputs))
-    if out.exists():
-        shutil.rmtree(out)
-    temporary.rename(out)
+    if out.exists():  # the old folder aside first: at no moment is a half-deleted one in place
+        old = out.parent / f".{out.name}.old-{os.getpid()}"
+        shutil.rmtree(old, ignore_errors=True)
+        out.rename(old)
+        temporary.rename(out)
+        shutil.rmtree(old, ignore_errors=True)
+    else:
+        temporary.rename(out)

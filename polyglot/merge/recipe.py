@@ -104,9 +104,12 @@ class MergeRecipe(StrictModel):
             return None
         from polyglot.evaluate import EvalConfig
 
-        taken = {"model", "out", "adapter"} & set(settings)
+        taken = {"model", "out", "adapter", "progress", "overwrite"} & set(settings)
         if taken:
-            raise ValueError(f"{', '.join(sorted(taken))}: set by merge run for each model")
+            raise ValueError(
+                f"{', '.join(sorted(taken))}: set by merge run for each model (--quiet, "
+                "--overwrite)"
+            )
         try:
             validate_model({**settings, "model": "-"}, EvalConfig, source="eval")
         except ConfigError as err:
@@ -126,6 +129,9 @@ class MergeRecipe(StrictModel):
             why = ", ".join(needs_base) or "the suggested swap (the analysis)"
             raise ValueError(f"'base' is needed by {why}")
         names = [merge_name(m) for m in self.merges]
+        reserved = sorted(set(names) & {"base", "math-expert", "language-expert"})
+        if reserved:
+            raise ValueError(f"a merge may not be named {reserved[0]} (the report's own row)")
         twice = sorted({n for n in names if names.count(n) > 1})
         if twice:
             raise ValueError(f"two merges are named {twice[0]}: give one a 'name'")
@@ -184,9 +190,10 @@ def parse_grid(parts: list[str]) -> dict:
 def load_merge_recipe(
     path: str | Path, overrides: list[str] | None = None, grid: list[str] | None = None
 ) -> MergeRecipe:
+    from polyglot.resources import recipe_path
     from polyglot.train.recipe import _merge, parse_overrides
 
-    data = read_yaml(Path(path))
+    data = read_yaml(recipe_path(path))
     if not isinstance(data, dict):
         raise ConfigError(f"{path}: expected a mapping at the top level")
     source = str(path)

@@ -24,6 +24,18 @@ from polyglot.files import check_output_dir, read_json, write_atomic, write_json
 from polyglot.merge.recipe import MergeRecipe, MergeSpec, merge_name, swap_name
 
 SUMMARY_SCHEMA = "polyglot.merge.run/1"
+RESERVED = ("base", "math-expert", "language-expert")
+
+
+def _redo_if_different(step: Callable, overwrite: bool):
+    """``step(overwrite=False)``: reuses a stage made the same way; only when it refuses one made
+    differently, and ``overwrite`` is given, ``step(overwrite=True)`` replaces it."""
+    try:
+        return step(overwrite=False)
+    except ConfigError as err:
+        if overwrite and "--overwrite" in str(err):
+            return step(overwrite=True)
+        raise
 
 
 def _expert(recipe: MergeRecipe, role: str, out: Path, overwrite: bool, progress: bool, log):
@@ -32,7 +44,15 @@ def _expert(recipe: MergeRecipe, role: str, out: Path, overwrite: bool, progress
     if source.path is not None:
         from polyglot.merge.analyze import Checkpoint
 
-        Checkpoint.open(source.path)  # a clear error now rather than after training the other
+        if (Path(source.path) / "adapter_config.json").is_file():
+            raise ConfigError(
+                f"experts.{role}: {source.path} is a LoRA adapter; fold it into its base first "
+                f"(polyglot train merge-adapter {source.path} --out DIR) and name DIR"
+            )
+        try:  # a clear error now rather than after training the other expert
+            Checkpoint.open(source.path)
+        except ConfigError as err:
+            raise ConfigError(f"experts.{role}: {err}") from None
         return Path(source.path)
     from polyglot.train.finetune import merge_adapter, train
     from polyglot.train.recipe import load_recipe
@@ -58,7 +78,10 @@ def _expert(recipe: MergeRecipe, role: str, out: Path, overwrite: bool, progress
         )
     train_recipe = train_recipe.model_copy(update={"eval": None})  # evaluated below, like all
     log(f"expert '{role}': polyglot train {label} -> {folder}")
-    train(train_recipe, overwrite=overwrite, progress=progress, log=log)
+    _redo_if_different(
+        lambda overwrite: train(train_recipe, overwrite=overwrite, progress=progress, log=log),
+        overwrite,
+    )
     if train_recipe.method == "full":
         return folder
     full = out / "experts" / f"{role}-full"
@@ -75,7 +98,7 @@ def _expert(recipe: MergeRecipe, role: str, out: Path, overwrite: bool, progress
     return merge_adapter(folder, full)
 
 
-def _analysis(base: str, math: Path, language: Path, out: Path, log) -> dict:
+def _analysis(base: str, math: Path, language: Path, out: Path, log, overwrite: bool) -> dict:
     from polyglot.merge import analyze
     from polyglot.provenance import fingerprint, read_card
 
@@ -85,7 +108,7 @@ def _analysis(base: str, math: Path, language: Path, out: Path, log) -> dict:
     if card and card.get("inputs") == wanted and (folder / "analysis.json").is_file():
         return read_json(folder / "analysis.json", "analysis")
     log(f"analysis: relative change per layer -> {folder}")
-    return analyze(base, [math, language], folder)
+    return analyze(base, [math, language], folder, overwrite=overwrite)
 
 
 def _plan(recipe: MergeRecipe, suggestion: dict | None) -> tuple[list[dict], list[str]]:
@@ -98,6 +121,11 @@ def _plan(recipe: MergeRecipe, suggestion: dict | None) -> tuple[list[dict], lis
         key = tuple(sorted((k, str(v)) for k, v in spec.items()))
         if key in seen:
             return seen[key]
+        if any(p["name"] == name for p in plan):
+            raise ConfigError(
+                f"two different merges would be named '{name}' (a merge's name and a grid "
+                "point): rename the merge"
+            )
         seen[key] = name
         plan.append({"name": name, **spec})
         return name
@@ -134,6 +162,35 @@ def _settings(merge: MergeSpec, suggestion: dict | None) -> dict:
     return {"method": "layer-swap", "bottom": bottom, "top": top,
             "transition": merge.transition, "ramp": merge.ramp, "embeddings": merge.embeddings,
             "lm_head": merge.lm_head}  # fmt: skip
+
+
+def _check_plan(plan: list[dict], experts: dict) -> None:
+    from polyglot.files import read_json
+    from polyglot.merge.analyze import Checkpoint
+    from polyglot.merge.layer_swap import swap_plan
+
+    if not plan:
+        return
+    math = Checkpoint.open(experts["math"])
+    tied = read_json(math.folder / "config.json", "model config").get("tie_word_embeddings")
+    for spec in plan:
+        where = f"merge '{spec['name']}'"
+        if spec["method"] == "layer-swap":
+            try:
+                swap_plan(
+                    math.layers, spec["bottom"], spec["top"], spec["transition"], spec["ramp"]
+                )
+            except ConfigError as err:
+                raise ConfigError(f"{where}: {err}") from None
+            if tied and spec["embeddings"] != spec["lm_head"]:
+                raise ConfigError(
+                    f"{where}: the model ties its output head to the embeddings: embeddings "
+                    "and lm_head must name the same expert"
+                )
+        elif spec.get("weights") is not None and len(spec["weights"]) != 2:
+            raise ConfigError(
+                f"{where}: weights: one per expert (math, language), not {spec['weights']}"
+            )
 
 
 def _make(spec: dict, recipe: MergeRecipe, experts: dict, folder: Path, overwrite: bool) -> dict:
@@ -173,17 +230,15 @@ def run_merge_recipe(
     """Run every missing stage of ``recipe``; returns the summary (also ``OUT/summary.json``)."""
     out = check_output_dir(recipe.out)
     out.mkdir(parents=True, exist_ok=True)
-    write_atomic(
-        out / "recipe.yaml", yaml.safe_dump(recipe.model_dump(mode="json"), sort_keys=False)
-    )
     experts = {
         role: _expert(recipe, role, out, overwrite, progress, log) for role in recipe.experts
     }
     analysis = None
     if recipe.base is not None and len(experts) == 2:
-        analysis = _analysis(recipe.base, experts["math"], experts["language"], out, log)
+        analysis = _analysis(recipe.base, experts["math"], experts["language"], out, log, overwrite)
     suggestion = (analysis or {}).get("suggestion")
     plan, grid_names = _plan(recipe, suggestion)
+    _check_plan(plan, experts)  # every merge checked before the first is made
     models: dict[str, Path] = {}
     if recipe.base is not None:
         models["base"] = Path(recipe.base)
@@ -202,20 +257,26 @@ def run_merge_recipe(
         backends: dict = {}
         for i, (name, folder) in enumerate(models.items(), 1):
             log(f"eval {i}/{len(models)}: {name}")
-            run = evaluate(
-                EvalConfig(
-                    **recipe.eval,
-                    model=str(folder),
-                    out=str(out / "eval" / name),
-                    progress=progress,
-                    overwrite=overwrite,
+            run = _redo_if_different(
+                lambda overwrite, folder=folder, name=name: evaluate(
+                    EvalConfig(
+                        **recipe.eval,
+                        model=str(folder),
+                        out=str(out / "eval" / name),
+                        progress=progress,
+                        overwrite=overwrite,
+                    ),
+                    backends,
                 ),
-                backends,
+                overwrite,
             )
             runs[name] = run.out
             backends.clear()  # one model at a time in memory
     summary = _summary(recipe, out, models, runs, plan, grid_names, suggestion)
     write_json(out / "summary.json", summary)
+    write_atomic(
+        out / "recipe.yaml", yaml.safe_dump(recipe.model_dump(mode="json"), sort_keys=False)
+    )
     if runs:
         _report(summary, runs, out)
     return summary

@@ -13,7 +13,8 @@ from polyglot.merge.output import finish, inputs_identity, prepare
 
 METHODS = {"soup": "linear", "task-arithmetic": "task_arithmetic", "ties": "ties"}
 DESCRIPTIONS = {
-    "soup": "a model soup: the weighted average of the experts' parameters",
+    "soup": "a model soup: the weighted average of the experts' parameters (weights normalised "
+    "to sum to 1)",
     "task-arithmetic": "task arithmetic: the base plus the weighted sum of each expert's change",
     "ties": "TIES: each expert's change trimmed to its largest `density` share, one sign elected "
     "per parameter, the agreeing changes averaged and added to the base",
@@ -67,7 +68,7 @@ def mergekit_config(
     if method == "ties":
         config["parameters"] = {"normalize": True}
     elif method == "soup":
-        config["parameters"] = {"normalize": False}
+        config["parameters"] = {"normalize": True}  # weights are relative: always an average
     return config
 
 
@@ -91,6 +92,9 @@ def standard_merge(
         raise ConfigError(f"{method} needs the base the experts were fine-tuned from (--base)")
     if not 0 < density <= 1:
         raise ConfigError(f"--density {density}: a share in (0, 1]")
+    resolved = [Path(e).resolve() for e in experts]
+    if len(set(resolved)) < len(resolved):
+        raise ConfigError(f"{method}: an expert is given twice ({', '.join(map(str, experts))})")
     weights = list(weights) if weights else default_weights(method, len(experts))
     if len(weights) != len(experts):
         raise ConfigError(f"{len(weights)} weight(s) for {len(experts)} experts: give one each")
@@ -124,8 +128,8 @@ def standard_merge(
 
     config = mergekit_config(
         method,
-        [str(e) for e in experts],
-        base=str(base) if base is not None else None,
+        [str(Path(e).resolve()) for e in experts],  # absolute: mergekit.yaml works from anywhere
+        base=str(Path(base).resolve()) if base is not None else None,
         weights=weights,
         density=density,
         dtype=checkpoints[0].dtype(),

@@ -46,14 +46,21 @@ def read_header(path: str | Path) -> tuple[dict[str, Entry], dict]:
     base = 8 + length
     size = path.stat().st_size
     entries = {}
-    for name, info in header.items():
-        if name == "__metadata__":
-            continue
-        start, end = info["data_offsets"]
-        if base + end > size:
-            raise ConfigError(f"{path}: damaged safetensors file (truncated at tensor {name})")
-        entries[name] = Entry(path, info["dtype"], tuple(info["shape"]), base + start, base + end)
-    return entries, header.get("__metadata__") or {}
+    try:
+        for name, info in header.items():
+            if name == "__metadata__":
+                continue
+            start, end = info["data_offsets"]
+            if base + end > size:
+                raise ConfigError(f"{path}: damaged safetensors file (truncated at tensor {name})")
+            entries[name] = Entry(
+                path, info["dtype"], tuple(info["shape"]), base + start, base + end
+            )
+    except (KeyError, TypeError, ValueError) as err:
+        raise ConfigError(f"{path}: damaged safetensors header ({err})") from None
+    # in the order of the data (as the file's writer laid it out, aligned for each dtype)
+    ordered = dict(sorted(entries.items(), key=lambda item: item[1].start))
+    return ordered, header.get("__metadata__") or {}
 
 
 Source = Entry | Callable[[], bytes | memoryview]

@@ -11,7 +11,7 @@ import torch
 from typer.testing import CliRunner
 
 from polyglot.cli.main import app
-from polyglot.merge import suggest_swap
+from polyglot.merge import analyze, suggest_swap
 from polyglot.merge.analyze import Checkpoint, relative_changes
 
 runner = CliRunner()
@@ -121,3 +121,16 @@ def test_bad_checkpoints_are_named(experts, tmp_path):
         ],
     )
     assert result.exit_code == 2 and "config.json" in result.output
+
+
+def test_analysis_never_writes_into_another_folder(experts, tmp_path):
+    base, math, language = experts
+    from polyglot.config import ConfigError
+
+    with pytest.raises(ConfigError, match="holds no polyglot merge analysis"):
+        analyze(base, [math], math)  # an expert's folder
+    analyze(base, [math], tmp_path / "a")
+    analyze(base, [math], tmp_path / "a")  # the same models again: fine
+    with pytest.raises(ConfigError, match="--overwrite"):
+        analyze(base, [language], tmp_path / "a")
+    analyze(base, [language], tmp_path / "a", overwrite=True)

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import json
+import os
 
 import pytest
 import torch
@@ -47,8 +48,10 @@ def test_swap_plan():
     assert swap_plan(8, 2, 1, transition=2) == pytest.approx(
         [1, 1, 2 / 3, 1 / 3, 0, 1 / 3, 2 / 3, 1]
     )
-    with pytest.raises(ConfigError, match="more than the model's 4 layers"):
+    with pytest.raises(ConfigError, match="more than the model's 4"):
         swap_plan(4, 3, 2)
+    # a transition zone is counted beside each swapped block only
+    assert swap_plan(6, 0, 3, transition=2) == pytest.approx([0, 1 / 3, 2 / 3, 1, 1, 1])
 
 
 def test_a_pure_swap_takes_each_tensor_bit_for_bit(experts, tmp_path):
@@ -110,6 +113,14 @@ def test_refusals(experts, tiny_model, tmp_path):
     assert json.loads((tmp_path / "done" / "merge.json").read_text())["bottom"] == 1
     layer_swap(math, language, tmp_path / "done", bottom=2, top=1, overwrite=True)
     assert json.loads((tmp_path / "done" / "merge.json").read_text())["bottom"] == 2
+    # the same merge is reused even with --overwrite, and whatever path names the same inputs
+    assert layer_swap(math, language, tmp_path / "done", bottom=2, top=1, overwrite=True)["reused"]
+    relative = os.path.relpath(math)
+    assert layer_swap(relative, language, tmp_path / "done", bottom=2, top=1)["reused"]
+    assert not (tmp_path / "done" / "mergekit.yaml").exists()
+    layer_swap(math, language, tmp_path / "done", bottom=2, top=1, emit_mergekit=True)
+    assert (tmp_path / "done" / "mergekit.yaml").is_file()  # written for the reused folder
+    assert not any(p.name.startswith(".done.") for p in tmp_path.iterdir())
     with pytest.raises(ConfigError, match="more than the model's"):
         layer_swap(math, language, tmp_path / "o", bottom=3, top=2)
     with pytest.raises(ConfigError, match="same expert"):
@@ -266,6 +277,27 @@ def test_bad_checkpoints_are_named(experts, tmp_path):
     assert not any(p.name.startswith(".o.tmp") for p in tmp_path.iterdir())
     with pytest.raises(ConfigError, match="not a model folder"):
         layer_swap(math, tmp_path / "nowhere", tmp_path / "o", bottom=1, top=1)
+    from transformers import AutoModelForCausalLM
+
+    half = AutoModelForCausalLM.from_pretrained(language, dtype=torch.bfloat16)
+    half.save_pretrained(tmp_path / "bf16")
+    with pytest.raises(ConfigError, match="dtype"):
+        layer_swap(math, tmp_path / "bf16", tmp_path / "o", bottom=1, top=1)
+
+
+def test_the_copy_falls_back_when_the_kernel_cannot_copy(experts, tmp_path, monkeypatch):
+    """Without ``os.copy_file_range`` (another OS, or a copy across filesystems), the same bytes
+    are written by the chunked copy."""
+    math, language = experts
+    layer_swap(math, language, tmp_path / "kernel", bottom=1, top=1)
+
+    def refuse(*args, **kwargs):
+        raise OSError(18, "Invalid cross-device link")
+
+    monkeypatch.setattr(os, "copy_file_range", refuse)
+    layer_swap(math, language, tmp_path / "chunked", bottom=1, top=1)
+    for shard in sorted((tmp_path / "kernel").glob("*.safetensors")):
+        assert shard.read_bytes() == (tmp_path / "chunked" / shard.name).read_bytes()
 
 
 def test_an_interrupted_merge_leaves_no_model_folder(experts, tmp_path, monkeypatch):

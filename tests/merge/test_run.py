@@ -48,6 +48,9 @@ experts: {math: m, language: l}
         ("eval: {model: x}", "set by merge run"),
         ("eval: {benchmark: testbed, limt: 3}", "limit"),
         ("grid: {bottom: [], top: [1]}", "non-empty"),
+        ("eval: {benchmark: testbed, progress: false}", "set by merge run"),
+        ("merges: [{method: soup, name: base}]", "may not be named base"),
+        ("merges: [{method: layer-swap, bottom: 1, top: 1, ramp: [0.5]}]", "ramp"),
     ],
 )
 def test_bad_recipes_name_the_field(tmp_path, body, message):
@@ -116,7 +119,6 @@ def test_a_recipe_runs_end_to_end_and_reruns_from_its_stages(testbed, tmp_path, 
     assert again.exit_code == 0, again.output
     assert "(made)" not in again.output and again.output.count("(reused)") >= 8
 
-    changed = [a.replace("top=0..1", "top=0..1") for a in args]
     with (out / "models" / "soup" / "merge.json").open() as handle:
         assert json.load(handle)["weights"] == [0.5, 0.5]
     (tmp_path / "r.yaml").write_text(
@@ -124,11 +126,14 @@ def test_a_recipe_runs_end_to_end_and_reruns_from_its_stages(testbed, tmp_path, 
         .read_text()
         .replace("{method: soup}", "{method: soup, weights: [0.7, 0.3]}")
     )
-    changed = ["merge", "run", str(tmp_path / "r.yaml"), *short, "--quiet"]
+    changed = ["merge", "run", str(tmp_path / "r.yaml"), *short, "--grid", "bottom=0..1",
+               "top=0..1", "--quiet"]  # fmt: skip
     refused = runner.invoke(app, changed)
     assert refused.exit_code != 0 and "--overwrite" in refused.output
     forced = runner.invoke(app, [*changed, "--overwrite"])
     assert forced.exit_code == 0, forced.output
+    # --overwrite replaced only the soup: the experts, other merges and evaluations are reused
+    assert forced.output.count("(made)") == 1 and "training full" not in forced.output
     with (out / "models" / "soup" / "merge.json").open() as handle:
         assert json.load(handle)["weights"] == [0.7, 0.3]
 
@@ -136,3 +141,39 @@ def test_a_recipe_runs_end_to_end_and_reruns_from_its_stages(testbed, tmp_path, 
 def test_grid_words_without_the_flag_are_explained(tmp_path):
     result = runner.invoke(app, ["merge", "run", str(RECIPES[0]), "top=0..2"])
     assert result.exit_code != 0 and "--grid" in result.output
+
+
+def test_a_recipe_is_checked_before_the_first_merge(experts_on_disk, tmp_path):
+    math, language = experts_on_disk
+    text = (
+        f"experts: {{math: {math}, language: {language}}}\n"
+        "merges: [{method: layer-swap, bottom: 1, top: 1}]\n"
+        "grid: {bottom: [0, 9], top: [0]}\n"
+        f"out: {tmp_path / 'o'}\n"
+    )
+    from polyglot.merge.run import run_merge_recipe
+
+    with pytest.raises(ConfigError, match="merge 'swap-b9-u0'.*more than the model's"):
+        run_merge_recipe(load_merge_recipe(_write(tmp_path, text)), log=lambda m: None)
+    assert not (tmp_path / "o" / "models").exists()  # nothing was made
+    clash = text.replace(
+        "bottom: 1, top: 1}", "bottom: 1, top: 1, transition: 1, name: swap-b0-u0}"
+    )
+    with pytest.raises(ConfigError, match="two different merges would be named 'swap-b0-u0'"):
+        run_merge_recipe(load_merge_recipe(_write(tmp_path, clash)), log=lambda m: None)
+    adapter = tmp_path / "adapter"
+    adapter.mkdir()
+    (adapter / "adapter_config.json").write_text("{}")
+    lora = text.replace(f"language: {language}", f"language: {adapter}")
+    with pytest.raises(ConfigError, match="experts.language: .* LoRA adapter"):
+        run_merge_recipe(load_merge_recipe(_write(tmp_path, lora)), log=lambda m: None)
+
+
+@pytest.fixture()
+def experts_on_disk(tiny_model, tmp_path):
+    from .test_analyze import _expert
+
+    return (
+        _expert(tiny_model, tmp_path / "math", layers=[1, 2], scale=0.5),
+        _expert(tiny_model, tmp_path / "language", layers=[0, 3], scale=0.5),
+    )

@@ -107,6 +107,8 @@ def test_refusals(experts, tiny_model, tmp_path):
         standard_merge("ties", [math, language], tmp_path / "o", base=tiny_model, density=1.5)
     with pytest.raises(ConfigError, match="one of"):
         standard_merge("slerp", [math, language], tmp_path / "o")
+    with pytest.raises(ConfigError, match="given twice"):
+        standard_merge("soup", [math, math.parent / "." / math.name], tmp_path / "o")
     result = runner.invoke(app, ["merge", "ties", "--expert", str(math), "--out", "x"])
     assert result.exit_code == 2 and "--base" in result.output
     assert not (tmp_path / "o").exists()
@@ -124,3 +126,11 @@ def test_a_config_without_architectures_is_named(experts, tiny_model, tmp_path):
     with pytest.raises(ConfigError, match="architectures"):
         standard_merge("soup", [math, bare], tmp_path / "o")
     assert not (tmp_path / "o").exists()
+
+
+def test_soup_weights_are_relative(experts, tmp_path):
+    math, language = experts
+    standard_merge("soup", [math, language], tmp_path / "s", weights=[1.0, 1.0])
+    merged, a, b = _tensors(tmp_path / "s"), _tensors(math), _tensors(language)
+    name = "model.layers.1.mlp.down_proj.weight"
+    assert torch.allclose(merged[name], 0.5 * a[name] + 0.5 * b[name], atol=1e-6)

@@ -129,6 +129,25 @@ def eval_command(
     columns: str | None = typer.Option(
         None, "--columns", help="Column mapping for --data: question=COL,answer=COL[,id=COL]."
     ),
+    strategy: str | None = typer.Option(
+        None,
+        "--strategy",
+        help="native (default: each item as it is) or translate-all (every non-English item "
+        "solved from its English translation; needs --translator).",
+    ),
+    translator: str | None = typer.Option(
+        None,
+        "--translator",
+        help="reference (the benchmark's own English: the upper bound) or noisy-reference:P (a "
+        "share P of its words dropped or replaced).",
+    ),
+    inject: str | None = typer.Option(
+        None,
+        "--inject",
+        help="How the English enters: replace (solve it as an English item; default) or "
+        "prefill (keep the native question, begin the reasoning with 'I understand the "
+        "question as: ...').",
+    ),
     overwrite: bool = typer.Option(
         False, "--overwrite", help="Recompute a finished run (or replace a different one)."
     ),
@@ -176,6 +195,9 @@ def eval_command(
         enable_thinking=enable_thinking,
         data=data,
         columns=parse_columns(columns),
+        strategy=strategy,
+        translator=translator,
+        inject=inject,
     )
     values.update({k: v for k, v in flags.items() if v is not None})
     values.update(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import field_validator
+from pydantic import field_validator, model_validator
 
 from polyglot.config import ConfigError
 from polyglot.data.benchmarks import Columns
@@ -14,6 +14,9 @@ from polyglot.text.thinking import DEFAULT_TAGS
 
 # Fields that do not change what is generated; a run may be resumed with them changed.
 NON_RESULT_FIELDS = {"out", "overwrite", "progress"}
+# Strategy fields, recorded only when they are not the default (so that runs made before they
+# existed still resume)
+STRATEGY_DEFAULTS = {"strategy": "native", "translator": None, "inject": "replace"}
 
 
 class EvalConfig(GenerationSettings):
@@ -31,6 +34,12 @@ class EvalConfig(GenerationSettings):
     # passed to chat templates that take a thinking switch (Qwen3's enable_thinking)
     enable_thinking: bool | None = None
     limit: int | None = None  # first N items of the benchmark (the same N in every language)
+    # cross-lingual inference strategy (polyglot/strategies/): native, or translate-all with a
+    # translator (polyglot/translate/) whose English enters by replacing the input or by
+    # prefilling the reasoning with it
+    strategy: Literal["native", "translate-all"] = "native"
+    translator: str | None = None
+    inject: Literal["replace", "prefill"] = "replace"
     out: str = "runs/eval"
     overwrite: bool = False  # recompute a finished (or differently configured) run
     progress: bool = True
@@ -65,9 +74,27 @@ class EvalConfig(GenerationSettings):
             raise ValueError("must be >= 1")
         return value
 
+    @model_validator(mode="after")
+    def _strategy_needs(self):
+        if self.strategy != "native" and not self.translator:
+            raise ValueError(
+                f"--strategy {self.strategy} needs --translator (reference, noisy-reference:0.3)"
+            )
+        if self.strategy == "native" and self.translator:
+            raise ValueError("--translator is used by --strategy translate-all (not native)")
+        if self.translator:
+            from polyglot.translate.base import check_spec
+
+            check_spec(self.translator)
+        return self
+
     def generation(self) -> GenerationSettings:
         return GenerationSettings(**self.model_dump(include=set(GenerationSettings.model_fields)))
 
     def result_fields(self) -> dict:
         """Everything that determines the generations (compared when a run resumes)."""
-        return self.model_dump(mode="json", exclude=NON_RESULT_FIELDS)  # as run.json keeps it
+        fields = self.model_dump(mode="json", exclude=NON_RESULT_FIELDS)  # as run.json keeps it
+        for key, default in STRATEGY_DEFAULTS.items():
+            if fields.get(key) == default:
+                del fields[key]
+        return fields

@@ -45,6 +45,7 @@ from polyglot.provenance import (
 from polyglot.text.thinking import KNOWN_TAGS
 
 RUN_FILE, GENERATIONS, RESULTS = "run.json", "generations.jsonl", "results.json"
+TRANSLATIONS = "translations.jsonl"  # translate-all: the cached English of each item
 _RUN_KEYS = ("config", "model", "benchmark", "dataset_hash")
 _RECORD_KEYS = ("key", "lang", "correct", "output")
 
@@ -151,18 +152,36 @@ def what_changed(previous: dict, config: EvalConfig, identity: dict, data_hash: 
 
 
 def _clear(out: Path) -> None:
-    for name in (RUN_FILE, GENERATIONS, RESULTS, "report.md", "report.html", "run.md"):
+    for name in (
+        RUN_FILE,
+        GENERATIONS,
+        RESULTS,
+        TRANSLATIONS,
+        "report.md",
+        "report.html",
+        "run.md",
+    ):
         (out / name).unlink(missing_ok=True)
 
 
 def _requests(
-    dataset: ParallelDataset, config: EvalConfig, tokenizer, tags: tuple[str, str] | None = None
+    dataset: ParallelDataset,
+    config: EvalConfig,
+    tokenizer,
+    tags: tuple[str, str] | None = None,
+    translations: dict[str, str] | None = None,
 ) -> list[Request]:
+    from polyglot.strategies.translate_all import prefilled, routed_example
+
     options = {} if config.enable_thinking is None else {"enable_thinking": config.enable_thinking}
+    translations = translations or {}
     requests = []
     for lang in dataset.languages:
         for example in dataset.for_language(lang):
-            prompt = build_prompt(example, dataset, config.mode, config.shots)
+            translation = translations.get(f"{lang}/{example.id}")
+            routed = routed_example(example, translation, config.inject)
+            prompt = build_prompt(routed, dataset, config.mode, config.shots)
+            prompt = prefilled(prompt, translation, config.inject)
             text = render_prompt(prompt, tokenizer, config.chat_template, options)
             # a prompt that ends inside an opened block (R1-style templates): outputs start
             # thinking
@@ -281,7 +300,8 @@ def evaluate(config: EvalConfig | dict, backends: dict | None = None) -> RunResu
     examples = {
         f"{lang}/{i}": dataset.get(i, lang) for lang in dataset.languages for i in dataset.ids
     }
-    requests = _requests(dataset, config, tokenizer, tags)
+    translations, english = _translations(config, dataset, out)
+    requests = _requests(dataset, config, tokenizer, tags, translations)
     opened = {r.key: r.opened for r in requests}
     batches = backend.batches(requests)
     # Run every batch with a missing item, whole, so the batch (and its seed) is the same as
@@ -297,14 +317,23 @@ def evaluate(config: EvalConfig | dict, backends: dict | None = None) -> RunResu
                 if g.key in done:
                     continue
                 example = examples[g.key]
+                translation = translations.get(g.key)
+                # replaced by its English: solved (and its answer read) as an English item
+                solved_in = "en" if translation and config.inject == "replace" else example.lang
+                strategy = (
+                    {"translated": translation is not None, "translation": translation,
+                     "reference_en": english.get(example.id), "solved_in": solved_in}
+                    if config.strategy != "native" else {}
+                )  # fmt: skip
                 record = {
                     "key": g.key,
                     "id": example.id,
                     "lang": example.lang,
                     "gold": example.answer_value,
                     "prompt": prompts[g.key],
+                    **strategy,
                     **score_outputs(
-                        g.outputs, example.lang, example.answer_value, tags, opened[g.key]
+                        g.outputs, solved_in, example.answer_value, tags, opened[g.key]
                     ),
                     "new_tokens": g.new_tokens[0] if len(g.new_tokens) == 1 else g.new_tokens,
                     "prompt_tokens": g.prompt_tokens,
@@ -321,6 +350,55 @@ def evaluate(config: EvalConfig | dict, backends: dict | None = None) -> RunResu
 
     results = finish_run(out)
     return RunResult(out, results, generated, run_warnings(results))
+
+
+def _translations(config: EvalConfig, dataset: ParallelDataset, out: Path):
+    """The English translation of every non-English item (translate-all), from the run's
+    cache or the translator; and the benchmark's own English questions by id (for chrF)."""
+    if config.strategy == "native":
+        return {}, {}
+    from polyglot.translate import TranslationCache, load_translator
+
+    try:
+        reference = load_benchmark(
+            config.benchmark,
+            ["en"],
+            data=config.data,
+            columns=config.columns.model_dump() if config.columns else None,
+            limit=config.limit,
+        )
+    except ConfigError as err:
+        raise ConfigError(
+            f"--translator {config.translator} needs the benchmark's English version: {err}"
+        ) from None
+    english = {example.id: example.question for example in reference.for_language("en")}
+    translator = load_translator(config.translator, english, seed=config.seed)
+    items = [
+        (f"{lang}/{example.id}", lang, example.question)
+        for lang in dataset.languages
+        if lang != "en"
+        for example in dataset.for_language(lang)
+    ]
+    cache = TranslationCache(out / TRANSLATIONS, translator.identity())
+    return cache.translate(translator, items), english
+
+
+def _translation_figures(summary: dict, records: list[dict], languages: list[str]) -> None:
+    """translate-all: per language, the share of items translated and the translations' chrF
+    against the benchmark's English (100 for the reference itself)."""
+    if not any("translated" in r for r in records):
+        return
+    from polyglot.translate import chrf
+
+    for lang in languages:
+        rows = [r for r in records if r["lang"] == lang and "translated" in r]
+        done = [r for r in rows if r["translated"]]
+        pairs = [(r["translation"], r["reference_en"]) for r in done if r.get("reference_en")]
+        summary["languages"][lang]["translation"] = {
+            "rate": round(len(done) / len(rows), 4) if rows else None,
+            "translated": len(done),
+            "chrf": chrf([h for h, _ in pairs], [ref for _, ref in pairs]) if pairs else None,
+        }
 
 
 def _read_results(out: Path) -> dict | None:
@@ -378,8 +456,10 @@ def finish_run(out: str | Path) -> dict:
             "same `polyglot eval` command to resume it"
         )
     seconds = sum(r.get("seconds", 0.0) for r in records)
+    summary = summarize(records, languages, ids)
+    _translation_figures(summary, records, languages)
     results = {
-        **summarize(records, languages, ids),
+        **summary,
         "run": {
             **run,
             "name": out.name,

@@ -1,0 +1,129 @@
+"""``polyglot eval --strategy translate-all`` on the tiny testbed: which prompt each item gets,
+the translation cache, translation quality, and refusals."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from typer.testing import CliRunner
+
+from polyglot.cli.main import app
+from polyglot.config import ConfigError
+from polyglot.translate import TranslationCache, chrf, load_translator
+
+runner = CliRunner()
+
+
+def _eval(testbed, out, *extra):
+    return runner.invoke(
+        app,
+        ["eval", "--model", str(testbed / "base"), "--benchmark", "testbed",
+         "--languages", "en,sw", "--limit", "3", "--max-new-tokens", "12", "--out", str(out),
+         "--no-progress", *extra],
+    )  # fmt: skip
+
+
+def _records(out):
+    lines = (out / "generations.jsonl").read_text().splitlines()
+    return {r["key"]: r for r in map(json.loads, lines)}
+
+
+def test_translate_all_solves_each_item_from_its_english(in_testbed, tmp_path):
+    out = tmp_path / "ta"
+    result = _eval(in_testbed, out, "--strategy", "translate-all", "--translator", "reference")
+    assert result.exit_code == 0, result.output
+    records = _records(out)
+    english = {r["id"]: r for r in records.values() if r["lang"] == "en"}
+    for record in records.values():
+        if record["lang"] == "sw":
+            assert record["translated"] and record["solved_in"] == "en"
+            assert record["translation"] == record["reference_en"]
+            # the English item's own prompt: the same question, the English labels
+            assert record["prompt"] == english[record["id"]]["prompt"]
+        else:
+            assert not record["translated"]
+    results = json.loads((out / "results.json").read_text())
+    assert results["languages"]["sw"]["translation"] == {
+        "rate": 1.0, "translated": 3, "chrf": 100.0
+    }  # fmt: skip
+    assert results["run"]["config"]["strategy"] == "translate-all"
+    cache = (out / "translations.jsonl").read_text().splitlines()
+    assert json.loads(cache[0]) == {"translator": {"name": "reference"}} and len(cache) == 4
+
+
+def test_prefill_keeps_the_native_question(in_testbed, tmp_path):
+    out = tmp_path / "pf"
+    result = _eval(in_testbed, out, "--strategy", "translate-all", "--translator", "reference",
+                   "--inject", "prefill")  # fmt: skip
+    assert result.exit_code == 0, result.output
+    for record in _records(out).values():
+        if record["lang"] == "sw":
+            assert record["solved_in"] == "sw"
+            assert f'I understand the question as: "{record["reference_en"]}"' in record["prompt"]
+            assert record["prompt"].rstrip().endswith(f'"{record["reference_en"]}"')
+
+
+def test_native_runs_record_no_strategy(in_testbed, tmp_path):
+    """Runs made before strategies existed still resume: the defaults are not recorded."""
+    out = tmp_path / "native"
+    assert _eval(in_testbed, out).exit_code == 0
+    config = json.loads((out / "run.json").read_text())["config"]
+    assert not {"strategy", "translator", "inject"} & set(config)
+    assert "translated" not in next(iter(_records(out).values()))
+
+
+def test_noisy_reference_is_seeded_and_scored():
+    english = {"1": "Ana has 3 apples and buys 4 more apples at the market today"}
+    items = [("sw/1", "sw", "x")]
+    clean = load_translator("noisy-reference:0", english).translate(items)
+    assert clean == {"sw/1": english["1"]}
+    a = load_translator("noisy-reference:0.5", english, seed=1).translate(items)
+    b = load_translator("noisy-reference:0.5", english, seed=1).translate(items)
+    c = load_translator("noisy-reference:0.5", english, seed=2).translate(items)
+    assert a == b and a != c and a["sw/1"] != english["1"]
+    assert chrf([english["1"]], [english["1"]]) == 100.0
+    assert chrf(list(a.values()), [english["1"]]) < 100.0
+
+
+def test_the_cache_resumes_and_refuses_another_translator(tmp_path):
+    english = {"1": "one two", "2": "three four"}
+    calls = []
+
+    class Counting:
+        def __init__(self):
+            self.inner = load_translator("reference", english)
+
+        def identity(self):
+            return self.inner.identity()
+
+        def translate(self, items):
+            calls.append([k for k, _, _ in items])
+            return self.inner.translate(items)
+
+    path = tmp_path / "translations.jsonl"
+    translator = Counting()
+    TranslationCache(path, translator.identity()).translate(translator, [("sw/1", "sw", "a")])
+    got = TranslationCache(path, translator.identity()).translate(
+        translator, [("sw/1", "sw", "a"), ("sw/2", "sw", "b")]
+    )
+    assert got == {"sw/1": "one two", "sw/2": "three four"}
+    assert calls == [["sw/1"], ["sw/2"]]  # only the missing item the second time
+    with pytest.raises(ConfigError, match="another translator"):
+        TranslationCache(path, {"name": "noisy-reference", "share": 0.3, "seed": 0})
+
+
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [
+        (["--strategy", "translate-all"], "needs --translator"),
+        (["--strategy", "translate-all", "--translator", "google"], "one of reference"),
+        (["--strategy", "translate-all", "--translator", "noisy-reference:2"], "share"),
+        (["--translator", "reference"], "used by --strategy translate-all"),
+        (["--strategy", "selectiv", "--translator", "reference"], "strategy"),
+    ],
+)
+def test_bad_strategy_settings_are_one_line(in_testbed, tmp_path, extra, message):
+    result = _eval(in_testbed, tmp_path / "bad", *extra)
+    assert result.exit_code == 2 and message in result.output
+    assert "Traceback" not in result.output

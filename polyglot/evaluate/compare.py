@@ -94,8 +94,25 @@ def compare_runs(paths: list[str | Path], *, seed: int = 0) -> dict:
             for lang in languages
         },
         "paired": pairs,
+        "attribution": _attribution(runs, names),
         "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
     }
+
+
+def _attribution(runs, names) -> dict:
+    """Gap attribution for each run that gave the reference English, against the first run
+    when that one is native (the same model)."""
+    from polyglot.evaluate.attribution import gap_attribution, understood_run
+
+    (_, base_results, base_records) = runs[0]
+    if understood_run(base_results):
+        return {}
+    model = base_results["run"].get("model", {}).get("fingerprint")
+    found = {}
+    for name, (_, results, records) in zip(names[1:], runs[1:], strict=True):
+        if understood_run(results) and results["run"].get("model", {}).get("fingerprint") == model:
+            found[name] = gap_attribution(base_records, records)
+    return found
 
 
 def _unique_names(paths: list[Path]) -> list[str]:

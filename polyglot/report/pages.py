@@ -302,6 +302,37 @@ def _paired_rows(comparison: dict) -> list[list[str]]:
     ]
 
 
+ATTRIBUTION_HEADERS = ["understood run", "lang", "gap items (right in English, wrong natively)",
+                       "understanding failures", "other failures"]  # fmt: skip
+
+
+def _attribution(comparison: dict) -> tuple[list[list[str]], list[str]]:
+    from polyglot.evaluate.attribution import PARTS
+
+    rows, charts = [], []
+    for name, table in (comparison.get("attribution") or {}).items():
+        langs = list(table)
+        for lang, row in table.items():
+            rows.append([name, lang, str(row["gap"]),
+                         f"{row['understanding']} ({pct(row['understanding_share'])}%)",
+                         f"{row['reasoning']} ({pct(row['reasoning_share'])}%)"])  # fmt: skip
+        charts.append(
+            stacked_bars(
+                f"where the gap comes from ({name} gives the reference English)",
+                langs,
+                PARTS,
+                [
+                    {"understanding": r["understanding"], "reasoning": r["reasoning"]}
+                    if r["gap"]
+                    else None
+                    for r in table.values()
+                ],
+                empty="no gap",
+            )
+        )
+    return rows, charts
+
+
 def _interval(intervals: dict, lang: str, name: str):
     found = (intervals.get(lang) or {}).get(name)
     return tuple(found) if found else None
@@ -347,6 +378,7 @@ def comparison_page(comparison: dict, sections: list[dict] | None = None) -> tup
         for n in names
     ]
     paired_rows = _paired_rows(comparison)
+    attribution_rows, attribution_charts = _attribution(comparison)
     runs = {
         name: {"folder": folder, **comparison.get("identities", {}).get(name, {})}
         for name, folder in comparison["runs"].items()
@@ -362,10 +394,16 @@ def comparison_page(comparison: dict, sections: list[dict] | None = None) -> tup
         "paired_rows": paired_rows,
         "fidelity_charts": fidelity_charts,
         "sections": sections or [],
+        "attribution_headers": ATTRIBUTION_HEADERS,
+        "attribution_rows": attribution_rows,
+        "attribution_charts": attribution_charts,
     }
     markdown = render(
         "comparison.md.j2",
         sections=sections or [],
+        attribution_table=(
+            markdown_table(ATTRIBUTION_HEADERS, attribution_rows) if attribution_rows else ""
+        ),
         runs=list(comparison["runs"].items()),
         accuracy_table=markdown_table(["lang", *names], accuracy_rows),
         paired_table=markdown_table(PAIRED_HEADERS, paired_rows) if paired_rows else "",

@@ -127,3 +127,37 @@ def test_bad_strategy_settings_are_one_line(in_testbed, tmp_path, extra, message
     result = _eval(in_testbed, tmp_path / "bad", *extra)
     assert result.exit_code == 2 and message in result.output
     assert "Traceback" not in result.output
+
+
+def test_gap_attribution_counts_by_hand():
+    from polyglot.evaluate.attribution import gap_attribution
+
+    def rec(lang, i, correct):
+        return {"key": f"{lang}/{i}", "lang": lang, "id": str(i), "correct": correct}
+
+    native = {r["key"]: r for r in [
+        rec("en", 1, True), rec("en", 2, True), rec("en", 3, False), rec("en", 4, True),
+        rec("sw", 1, False), rec("sw", 2, False), rec("sw", 3, False), rec("sw", 4, True),
+    ]}  # fmt: skip
+    understood = {r["key"]: r for r in [
+        rec("sw", 1, True), rec("sw", 2, False), rec("sw", 3, True), rec("sw", 4, True),
+    ]}  # fmt: skip
+    # gap: sw/1 and sw/2 (right in English, wrong natively); sw/3 is wrong in English too
+    assert gap_attribution(native, understood) == {
+        "sw": {"gap": 2, "understanding": 1, "reasoning": 1,
+               "understanding_share": 0.5, "reasoning_share": 0.5}
+    }  # fmt: skip
+
+
+def test_the_comparison_attributes_the_gap(in_testbed, tmp_path):
+    native, understood = tmp_path / "native", tmp_path / "understood"
+    assert _eval(in_testbed, native).exit_code == 0
+    extra = ["--strategy", "translate-all", "--translator", "reference"]
+    assert _eval(in_testbed, understood, *extra).exit_code == 0
+    result = runner.invoke(app, ["report", str(native), str(understood), "--out",
+                                 str(tmp_path / "cmp")])  # fmt: skip
+    assert result.exit_code == 0, result.output
+    comparison = json.loads((tmp_path / "cmp" / "comparison.json").read_text())
+    table = comparison["attribution"]["understood"]["sw"]
+    assert table["gap"] == table["understanding"] + table["reasoning"]
+    assert "Gap attribution" in (tmp_path / "cmp" / "comparison.html").read_text()

@@ -1,0 +1,58 @@
+"""The README's translate-all table: the testbed base natively and from English translations
+of decreasing quality, per language, with the translations' chrF.
+
+    python scripts/strategy_table.py [--model runs/testbed/base] [--out runs/strategies]
+                                     [--noise 0.1 0.2 0.5]
+
+Runs `polyglot eval` on the testbed (test split, all languages, greedy, 160 new tokens):
+native, then `--strategy translate-all` with `--translator reference` and
+`noisy-reference:P` for each P; each run is reused when it exists. Prints a Markdown table and
+the gap attribution (native vs reference).
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--model", default="runs/testbed/base")
+    parser.add_argument("--out", type=Path, default=Path("runs/strategies"))
+    parser.add_argument("--noise", type=float, nargs="*", default=[0.1, 0.2, 0.5])
+    args = parser.parse_args()
+
+    from polyglot.evaluate import EvalConfig, compare_runs, evaluate
+
+    common = {"model": args.model, "benchmark": "testbed", "languages": "all",
+              "max_new_tokens": 160, "progress": False}  # fmt: skip
+    runs = {"native": evaluate(EvalConfig(**common, out=str(args.out / "native")))}
+    translators = ["reference"] + [f"noisy-reference:{p:g}" for p in args.noise]
+    for spec in translators:
+        runs[spec] = evaluate(
+            EvalConfig(**common, strategy="translate-all", translator=spec,
+                       out=str(args.out / f"translate-all-{spec.replace(':', '-')}"))
+        )  # fmt: skip
+    languages = [lang for lang in runs["native"].results["languages"] if lang != "en"]
+    print("| run | chrF | " + " | ".join(languages) + " | en |")
+    print("|---|---|" + "---|" * (len(languages) + 1))
+    for name, run in runs.items():
+        table = run.results["languages"]
+        chrfs = {(table[lang].get("translation") or {}).get("chrf") for lang in languages}
+        chrf = "–" if chrfs == {None} else "/".join(f"{c:.0f}" for c in sorted(chrfs - {None}))
+        cells = [
+            f"{100 * table[lang]['accuracy']:.1f}% ({100 * table[lang]['ci95'][0]:.1f}–"
+            f"{100 * table[lang]['ci95'][1]:.1f})"
+            for lang in [*languages, "en"]
+        ]
+        label = name if name == "native" else f"translate-all, {name}"
+        print(f"| {label} | {chrf} | " + " | ".join(cells) + " |")
+    attribution = compare_runs([runs["native"].out, runs["reference"].out])["attribution"]
+    print("\ngap attribution (native vs reference):")
+    for lang, row in next(iter(attribution.values())).items():
+        print(f"  {lang}: {row['gap']} gap items, {row['understanding']} understanding failures")
+
+
+if __name__ == "__main__":
+    main()

@@ -10,7 +10,7 @@ from rich.console import Console
 from rich.table import Table
 
 from polyglot import __version__
-from polyglot.cli import data, evaluate, languages, merge, output, testbed, text, train
+from polyglot.cli import data, detect, evaluate, languages, merge, output, testbed, text, train
 from polyglot.cli.errors import friendly_errors
 from polyglot.report.format import pct, points
 
@@ -25,6 +25,7 @@ app.add_typer(data.app, name="data")
 app.add_typer(testbed.app, name="testbed")
 app.add_typer(train.app, name="train")
 app.add_typer(merge.app, name="merge")
+app.add_typer(detect.app, name="detect")
 app.command("eval")(evaluate.eval_command)
 app.command("report")(evaluate.report_command)
 console = Console(highlight=False)

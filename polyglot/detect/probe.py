@@ -1,0 +1,106 @@
+"""The probe detector: logistic regression on the last hidden state at the end of prompt +
+trace (Kang et al.'s best detector), trained with class weights and early stopping on a
+validation split, saved with the identity of the model it reads (``probe.safetensors`` +
+``probe.json``); loading it for another model or layer width is refused."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+from polyglot.config import ConfigError
+from polyglot.files import read_json, write_json
+
+WEIGHTS, META = "probe.safetensors", "probe.json"
+
+
+class Probe:
+    def __init__(self, weight, bias, mean, std, meta: dict):
+        self.weight, self.bias, self.mean, self.std, self.meta = weight, bias, mean, std, meta
+
+    @classmethod
+    def fit(cls, train: list, train_labels: list[int], val: list, val_labels: list[int],
+            *, seed: int = 0, max_epochs: int = 500, patience: int = 25) -> Probe:  # fmt: skip
+        """Full-batch logistic regression (Adam, weight decay), each class weighted by the
+        inverse of its count, stopped when the validation loss has not improved for
+        ``patience`` epochs (the best epoch is kept)."""
+        import torch
+
+        torch.manual_seed(seed)
+        x = torch.stack(train).float()
+        y = torch.tensor(train_labels, dtype=torch.float32)
+        mean, std = x.mean(0), x.std(0).clamp(min=1e-6)
+        xv = (torch.stack(val).float() - mean) / std if val else None
+        yv = torch.tensor(val_labels, dtype=torch.float32) if val else None
+        x = (x - mean) / std
+        positives = float(y.sum())
+        if positives == 0 or positives == len(y):
+            raise ConfigError(
+                "the calibration set has only one class (every item understood, or none): "
+                "more or other items are needed to train a probe"
+            )
+        pos_weight = torch.tensor((len(y) - positives) / positives)
+        linear = torch.nn.Linear(x.shape[1], 1)
+        optimizer = torch.optim.Adam(linear.parameters(), lr=1e-2, weight_decay=1e-3)
+        loss_fn = torch.nn.BCEWithLogitsLoss(pos_weight=pos_weight)
+        best, best_state, waited = math.inf, None, 0
+        for _ in range(max_epochs):
+            optimizer.zero_grad()
+            loss = loss_fn(linear(x)[:, 0], y)
+            loss.backward()
+            optimizer.step()
+            with torch.no_grad():
+                watched = loss_fn(linear(xv)[:, 0], yv) if xv is not None else loss
+            if float(watched) < best - 1e-5:
+                best, waited = float(watched), 0
+                best_state = {k: v.clone() for k, v in linear.state_dict().items()}
+            else:
+                waited += 1
+                if waited >= patience:
+                    break
+        linear.load_state_dict(best_state)
+        return cls(linear.weight.detach()[0], linear.bias.detach()[0], mean, std, {})
+
+    def score(self, hidden) -> float:
+        import torch
+
+        z = (hidden.float() - self.mean) / self.std
+        return float(torch.dot(z, self.weight) + self.bias)
+
+    def scores(self, hidden: dict) -> dict[str, float]:
+        width = self.mean.shape[0]
+        for key, vector in hidden.items():
+            if vector.shape[0] != width:
+                raise ConfigError(
+                    f"the probe reads hidden states of width {width}, this model's are "
+                    f"{vector.shape[0]} ({key}): the probe was trained on another model"
+                )
+        return {key: self.score(vector) for key, vector in hidden.items()}
+
+    def save(self, folder: str | Path, meta: dict) -> None:
+        from safetensors.torch import save_file
+
+        folder = Path(folder)
+        folder.mkdir(parents=True, exist_ok=True)
+        tensors = {"weight": self.weight, "bias": self.bias.reshape(1), "mean": self.mean,
+                   "std": self.std}  # fmt: skip
+        save_file({k: v.contiguous() for k, v in tensors.items()}, str(folder / WEIGHTS))
+        write_json(folder / META, meta)
+        self.meta = meta
+
+    @classmethod
+    def load(cls, folder: str | Path, model_fingerprint: str | None = None) -> Probe:
+        from safetensors.torch import load_file
+
+        folder = Path(folder)
+        if not (folder / WEIGHTS).is_file() or not (folder / META).is_file():
+            raise ConfigError(f"{folder}: no probe ({WEIGHTS} and {META}; `polyglot detect train`)")
+        meta = read_json(folder / META, "probe metadata")
+        if model_fingerprint and meta.get("model_fingerprint") not in (None, model_fingerprint):
+            raise ConfigError(
+                f"{folder}: the probe was trained on another model (fingerprint "
+                f"{meta.get('model_fingerprint')}, this one {model_fingerprint}); train one for "
+                "this model with `polyglot detect train`"
+            )
+        t = load_file(str(folder / WEIGHTS))
+        return cls(t["weight"], t["bias"][0], t["mean"], t["std"], meta)

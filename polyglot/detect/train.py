@@ -1,0 +1,135 @@
+"""``polyglot detect train``: build the labelled calibration set of a model (its native attempt
+at each item, and its attempt with the reference English understanding), train the probe, and
+judge every detector on held-out items.
+
+Output folder: ``native/`` and ``understood/`` (two ordinary eval runs, resumable),
+``probe.safetensors`` + ``probe.json`` (the model's fingerprint and layer width, the labels,
+the splits, the probe's max-F1 threshold, and every detector's held-out report), ``report.md``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+from polyglot.config import ConfigError
+from polyglot.files import check_output_dir, write_atomic
+
+SPLITS = (0.6, 0.2, 0.2)  # probe training, validation (early stopping, thresholds), held out
+
+
+def detector_report(
+    scores: dict[str, float], labels: dict[str, int], fit_keys: list[str], held_out: list[str]
+) -> dict:
+    """Max-F1 threshold on ``fit_keys``, metrics on ``held_out`` (never the other way)."""
+    from polyglot.detect.calibration import max_f1_threshold, report
+
+    threshold = max_f1_threshold([scores[k] for k in fit_keys], [labels[k] for k in fit_keys])
+    return report([scores[k] for k in held_out], [labels[k] for k in held_out], threshold)
+
+
+def train_detectors(
+    model: str,
+    out: str | Path,
+    *,
+    benchmark: str = "testbed",
+    languages: list[str] | str = "all",
+    data: str | None = None,
+    limit: int | None = None,
+    max_new_tokens: int = 160,
+    device: str = "auto",
+    seed: int = 0,
+    progress: bool = True,
+    log: Callable[[str], None] = print,
+) -> dict:
+    from polyglot.detect.calibration import label_items, split_keys
+    from polyglot.detect.probe import Probe
+    from polyglot.detect.signals import trace_signals
+    from polyglot.detect.understanding import SIGNAL_DETECTORS, detector_scores
+    from polyglot.evaluate import EvalConfig, evaluate
+    from polyglot.evaluate.records import read_records
+    from polyglot.models import load_model, load_tokenizer
+    from polyglot.provenance import fingerprint, read_card
+
+    out = check_output_dir(out)
+    if out.is_dir() and any(out.iterdir()) and not (out / "native").is_dir():
+        raise ConfigError(f"--out {out} exists and holds no detector calibration; choose another")
+    common = dict(model=model, benchmark=benchmark, languages=languages, data=data, limit=limit,
+                  max_new_tokens=max_new_tokens, device=device, progress=progress)  # fmt: skip
+    log(f"[1/4] the model's native attempt at each calibration item -> {out / 'native'}")
+    native = evaluate(EvalConfig(**common, out=str(out / "native")))
+    log(f"[2/4] its attempt with the reference English -> {out / 'understood'}")
+    understood = evaluate(
+        EvalConfig(**common, strategy="translate-all", translator="reference",
+                   out=str(out / "understood"))
+    )  # fmt: skip
+    native_records = read_records(native.out / "generations.jsonl")
+    labels = label_items(native_records, read_records(understood.out / "generations.jsonl"))
+    positives = sum(labels.values())
+    log(f"labels: {positives} not understood, {len(labels) - positives} understood "
+        f"({len(native_records) - len(labels)} items left out: English, or wrong both ways)")  # fmt: skip
+    if len(labels) < 10 or positives < 2 or positives > len(labels) - 2:
+        raise ConfigError(
+            f"{len(labels)} labelled items ({positives} not understood): too few of one class "
+            "to train and judge detectors; give more items (--limit) or other languages"
+        )
+    log("[3/4] signals: one pass over prompt + trace per item")
+    loaded = load_model(model, device=device, dtype="float32")
+    tokenizer = load_tokenizer(model, padding_side="right")
+    keys = sorted(labels)
+    signals = trace_signals(loaded, tokenizer, [native_records[k] for k in keys])
+    train, val, held_out = split_keys(keys, SPLITS, seed)
+    log(f"[4/4] the probe ({len(train)} training, {len(val)} validation items), and every "
+        f"detector judged on {len(held_out)} held-out items")  # fmt: skip
+    probe = Probe.fit([signals[k]["hidden"] for k in train], [labels[k] for k in train],
+                      [signals[k]["hidden"] for k in val], [labels[k] for k in val], seed=seed)  # fmt: skip
+    labelled = {k: native_records[k] for k in keys}
+    reports = {}
+    for name in SIGNAL_DETECTORS:
+        reports[name] = detector_report(
+            detector_scores(name, labelled, signals), labels, train + val, held_out
+        )
+    probe_scores = probe.scores({k: signals[k]["hidden"] for k in keys})
+    reports["probe"] = detector_report(probe_scores, labels, val, held_out)
+    card = read_card(native.out, "run.json") or {}
+    meta = {
+        "schema": "polyglot.detect.probe/1",
+        "model": model,
+        "model_fingerprint": fingerprint(model),
+        "hidden_size": int(probe.mean.shape[0]),
+        "layers": getattr(loaded.config, "num_hidden_layers", None),
+        "benchmark": benchmark,
+        "languages": native.results["run"]["benchmark"]["languages"],
+        "data": data,
+        "limit": limit,
+        "dataset_hash": card.get("dataset_hash"),
+        "labels": {"not_understood": positives, "understood": len(labels) - positives},
+        "splits": {"train": len(train), "validation": len(val), "held_out": len(held_out)},
+        "threshold": reports["probe"]["threshold"],
+        "held_out_keys": held_out,
+        "detectors": reports,
+    }
+    probe.save(out, meta)
+    write_atomic(out / "report.md", report_markdown(meta))
+    return meta
+
+
+def report_markdown(meta: dict) -> str:
+    from polyglot.report.pages import markdown_table
+
+    rows = [
+        [name, str(r["n"]), str(r["positives"]), f"{r['balanced_accuracy']:.3f}", f"{r['f1']:.3f}",
+         "–" if r["pr_auc"] is None else f"{r['pr_auc']:.3f}",
+         "–" if r["roc_auc"] is None else f"{r['roc_auc']:.3f}", f"{100 * r['flag_rate']:.1f}%"]
+        for name, r in meta["detectors"].items()
+    ]  # fmt: skip
+    headers = ["detector", "held-out items", "not understood", "balanced acc.", "F1", "PR-AUC",
+               "ROC-AUC", "flagged"]  # fmt: skip
+    return (
+        f"# Understanding-failure detectors for {meta['model']}\n\n"
+        f"Calibration: {meta['benchmark']} ({', '.join(meta['languages'])}), labels "
+        f"{meta['labels']}, splits {meta['splits']}. Thresholds: max F1 on the training and "
+        "validation items; the figures below are on the held-out items only.\n\n"
+        + markdown_table(headers, rows)
+        + "\n"
+    )

@@ -132,8 +132,21 @@ def eval_command(
     strategy: str | None = typer.Option(
         None,
         "--strategy",
-        help="native (default: each item as it is) or translate-all (every non-English item "
-        "solved from its English translation; needs --translator).",
+        help="native (default: each item as it is), translate-all (every non-English item "
+        "solved from its English translation; needs --translator) or selective (translate only "
+        "the items --detector flags).",
+    ),
+    detector: str | None = typer.Option(
+        None,
+        "--detector",
+        help="selective: confidence, confidence-min, prompt-nll, language-drift, or probe:DIR "
+        "(from `polyglot detect train`).",
+    ),
+    budget: float | None = typer.Option(
+        None, "--budget", help="selective: translate at most this share of the items (0-1]."
+    ),
+    threshold: float | None = typer.Option(
+        None, "--threshold", help="selective: translate items whose score is above this."
     ),
     translator: str | None = typer.Option(
         None,
@@ -198,6 +211,9 @@ def eval_command(
         strategy=strategy,
         translator=translator,
         inject=inject,
+        detector=detector,
+        budget=budget,
+        threshold=threshold,
     )
     values.update({k: v for k, v in flags.items() if v is not None})
     values.update(

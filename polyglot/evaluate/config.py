@@ -16,7 +16,15 @@ from polyglot.text.thinking import DEFAULT_TAGS
 NON_RESULT_FIELDS = {"out", "overwrite", "progress"}
 # Strategy fields, recorded only when they are not the default (so that runs made before they
 # existed still resume)
-STRATEGY_DEFAULTS = {"strategy": "native", "translator": None, "inject": "replace"}
+STRATEGY_DEFAULTS = {
+    "strategy": "native",
+    "translator": None,
+    "inject": "replace",
+    "detector": None,
+    "budget": None,
+    "threshold": None,
+    "items": None,
+}
 
 
 class EvalConfig(GenerationSettings):
@@ -37,9 +45,15 @@ class EvalConfig(GenerationSettings):
     # cross-lingual inference strategy (polyglot/strategies/): native, or translate-all with a
     # translator (polyglot/translate/) whose English enters by replacing the input or by
     # prefilling the reasoning with it
-    strategy: Literal["native", "translate-all"] = "native"
+    strategy: Literal["native", "translate-all", "selective"] = "native"
     translator: str | None = None
     inject: Literal["replace", "prefill"] = "replace"
+    # selective: translate only the items a detector flags (polyglot/detect/understanding.py),
+    # at a fixed threshold or the one that translates at most a budget share of the items
+    detector: str | None = None
+    budget: float | None = None
+    threshold: float | None = None
+    items: list[str] | None = None  # only these item ids (the same in every language)
     out: str = "runs/eval"
     overwrite: bool = False  # recompute a finished (or differently configured) run
     progress: bool = True
@@ -81,11 +95,38 @@ class EvalConfig(GenerationSettings):
                 f"--strategy {self.strategy} needs --translator (reference, noisy-reference:0.3)"
             )
         if self.strategy == "native" and self.translator:
-            raise ValueError("--translator is used by --strategy translate-all (not native)")
+            raise ValueError("--translator is used by --strategy translate-all or selective")
         if self.translator:
             from polyglot.translate.base import check_spec
 
             check_spec(self.translator)
+        selective = self.strategy == "selective"
+        if not selective and (
+            self.detector or self.budget is not None or self.threshold is not None
+        ):
+            raise ValueError("--detector, --budget and --threshold go with --strategy selective")
+        if selective:
+            from polyglot.detect.understanding import check_detector
+
+            if not self.detector:
+                raise ValueError(
+                    "--strategy selective needs --detector (confidence, prompt-nll, "
+                    "language-drift, probe:DIR)"
+                )
+            check_detector(self.detector)
+            if self.budget is not None and self.threshold is not None:
+                raise ValueError("give --budget or --threshold, not both")
+            if self.budget is not None and not 0 < self.budget <= 1:
+                raise ValueError(f"--budget {self.budget}: a share of the items, in (0, 1]")
+            if (
+                self.budget is None
+                and self.threshold is None
+                and not self.detector.startswith("probe:")
+            ):
+                raise ValueError(
+                    f"--detector {self.detector} has no calibrated threshold: give --budget "
+                    "(e.g. 0.2) or --threshold"
+                )
         return self
 
     def generation(self) -> GenerationSettings:

@@ -217,6 +217,10 @@ def evaluate(config: EvalConfig | dict, backends: dict | None = None) -> RunResu
         from polyglot.config import validate_model
 
         config = validate_model(config, EvalConfig, source="eval config")
+    if config.strategy == "selective":
+        from polyglot.strategies.selective import evaluate_selective
+
+        return evaluate_selective(config, backends)
     out = check_output_dir(config.out)
     dataset = load_benchmark(
         config.benchmark,
@@ -225,6 +229,8 @@ def evaluate(config: EvalConfig | dict, backends: dict | None = None) -> RunResu
         columns=config.columns.model_dump() if config.columns else None,
         limit=config.limit,
     )
+    if config.items is not None:
+        dataset = _only(dataset, config.items)
     keys = [f"{lang}/{i}" for lang in dataset.languages for i in dataset.ids]
     out.mkdir(parents=True, exist_ok=True)
     _check_not_other_output(out)
@@ -350,6 +356,17 @@ def evaluate(config: EvalConfig | dict, backends: dict | None = None) -> RunResu
 
     results = finish_run(out)
     return RunResult(out, results, generated, run_warnings(results))
+
+
+def _only(dataset: ParallelDataset, items: list[str]) -> ParallelDataset:
+    """The dataset restricted to ``items`` (ids), in the dataset's order."""
+    from dataclasses import replace
+
+    unknown = sorted(set(items) - set(dataset.ids))
+    if unknown:
+        raise ConfigError(f"items not in benchmark '{dataset.name}': {', '.join(unknown[:5])}")
+    wanted = set(items)
+    return replace(dataset, ids=[i for i in dataset.ids if i in wanted])
 
 
 def _translations(config: EvalConfig, dataset: ParallelDataset, out: Path):

@@ -70,3 +70,14 @@ def in_testbed(testbed, monkeypatch):
     """``testbed`` as $POLYGLOT_TESTBED_DIR (where `--benchmark testbed` and data builds read)."""
     monkeypatch.setenv("POLYGLOT_TESTBED_DIR", str(testbed))
     return testbed
+
+
+@pytest.fixture(scope="session")
+def shipped_testbed(tmp_path_factory):
+    """The default world with the shipped graded base (a model that gets some items right
+    natively, as detectors need), built once for the session; tests read it only."""
+    from polyglot.testbed.build import TestbedConfig, build_testbed
+
+    out = tmp_path_factory.mktemp("shipped-testbed")
+    build_testbed(out, TestbedConfig(), shipped=True, progress=False, log=lambda m: None)
+    return out

@@ -1,0 +1,196 @@
+"""Understanding-failure detectors: calibration labels, thresholds that never see test labels,
+the metrics, the probe, the signals of a real forward pass, `polyglot detect train` and
+`polyglot eval --strategy selective` on the shipped testbed base."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import torch
+from typer.testing import CliRunner
+
+from polyglot.cli.main import app
+from polyglot.config import ConfigError
+from polyglot.detect.calibration import (
+    budget_threshold,
+    label_items,
+    max_f1_threshold,
+    pr_auc,
+    report,
+    roc_auc,
+    split_keys,
+)
+from polyglot.detect.probe import Probe
+
+runner = CliRunner()
+
+
+def _rec(lang, i, correct):
+    return {"key": f"{lang}/{i}", "lang": lang, "id": str(i), "correct": correct}
+
+
+def test_labels_by_hand():
+    native = {r["key"]: r for r in [_rec("en", 1, True), _rec("sw", 1, False),
+              _rec("sw", 2, True), _rec("sw", 3, False), _rec("sw", 4, False)]}  # fmt: skip
+    understood = {r["key"]: r for r in [_rec("sw", 1, True), _rec("sw", 2, True),
+                  _rec("sw", 3, False)]}  # fmt: skip
+    # sw/1 not understood (wrong natively, right understood); sw/2 understood; sw/3 wrong both
+    # ways: left out; sw/4 has no understood run: left out; English never labelled
+    assert label_items(native, understood) == {"sw/1": 1, "sw/2": 0}
+
+
+def test_thresholds_and_metrics():
+    scores = [0.9, 0.8, 0.7, 0.7, 0.1]
+    assert budget_threshold(scores, 0.4) == 0.7  # flags 0.9 and 0.8 (ties at the cut stay)
+    assert sum(s > budget_threshold(scores, 0.5) for s in scores) <= 2
+    assert sum(s > budget_threshold(scores, 1.0) for s in scores) == 5
+    labels = [1, 1, 0, 1, 0]
+    threshold = max_f1_threshold(scores, labels)
+    assert threshold < 0.7  # flags the 0.7s too: F1 0.857 beats 0.8 with 0.9, 0.8 alone
+    assert roc_auc([0.9, 0.1], [1, 0]) == 1.0 and roc_auc([0.5, 0.5], [1, 0]) == 0.5
+    assert pr_auc([0.9, 0.8, 0.1], [1, 0, 1]) == pytest.approx((1 + 2 / 3) / 2, abs=1e-4)
+    figures = report(scores, labels, 0.75)
+    assert figures["flag_rate"] == 0.4 and figures["f1"] == pytest.approx(0.8)
+    a, b, c = split_keys([f"k{i}" for i in range(10)], (0.6, 0.2, 0.2), seed=3)
+    assert len(a) == 6 and len(b) == 2 and len(c) == 2 and not set(a) & set(c)
+    assert split_keys([f"k{i}" for i in range(10)], (0.6, 0.2, 0.2), seed=3)[2] == c
+
+
+def test_the_probe_learns_separable_states_and_guards_its_model(tmp_path):
+    generator = torch.Generator().manual_seed(0)
+    states = [torch.randn(8, generator=generator) for _ in range(60)]
+    labels = [int(s[0] > 0) for s in states]
+    for state, label in zip(states, labels, strict=True):
+        state[0] += 2.0 if label else -2.0  # a clear margin along one direction
+    probe = Probe.fit(states[:40], labels[:40], states[40:50], labels[40:50])
+    scores = [probe.score(s) for s in states[50:]]
+    assert roc_auc(scores, labels[50:]) == 1.0
+    probe.save(tmp_path, {"model_fingerprint": "abc", "layers": 2, "threshold": 0.0})
+    again = Probe.load(tmp_path, "abc")
+    assert again.score(states[0]) == pytest.approx(probe.score(states[0]))
+    with pytest.raises(ConfigError, match="another model"):
+        Probe.load(tmp_path, "xyz")
+    with pytest.raises(ConfigError, match="width 8"):
+        again.scores({"sw/1": torch.zeros(4)})
+    with pytest.raises(ConfigError, match="one class"):
+        Probe.fit(states[:10], [1] * 10, [], [])
+
+
+def test_signals_of_a_real_forward_pass(tiny_model):
+    from polyglot.detect.signals import trace_signals
+    from polyglot.models import load_model, load_tokenizer
+
+    model = load_model(str(tiny_model), device="cpu", dtype="float32")
+    tokenizer = load_tokenizer(str(tiny_model), padding_side="right")
+    records = [
+        {"key": "sw/1", "prompt": "Swali: Ana ana 3", "output": "Jibu ni 4."},
+        {"key": "sw/2", "prompt": "Swali: Ana ana 3 na 5 zaidi", "output": ""},
+    ]
+    found = trace_signals(model, tokenizer, records, batch_size=2)
+    assert found["sw/1"]["hidden"].shape == (model.config.hidden_size,)
+    assert found["sw/1"]["confidence_mean"] >= found["sw/1"]["confidence_min"] > 0
+    assert found["sw/2"]["trace_tokens"] == 0 and found["sw/2"]["prompt_nll"] > 0
+    # batching does not change a record's signals
+    alone = trace_signals(model, tokenizer, records[:1], batch_size=1)["sw/1"]
+    assert alone["prompt_nll"] == pytest.approx(found["sw/1"]["prompt_nll"], abs=1e-4)
+    assert torch.allclose(alone["hidden"], found["sw/1"]["hidden"], atol=1e-4)
+
+
+@pytest.fixture(scope="module")
+def probe(shipped_testbed, tmp_path_factory):
+    out = tmp_path_factory.mktemp("probe") / "p"
+    result = runner.invoke(
+        app,
+        ["detect", "train", "--model", str(shipped_testbed / "base"), "--languages", "sw,ko",
+         "--data", f"{shipped_testbed}/world/train/{{lang}}.jsonl", "--limit", "40",
+         "--out", str(out), "--no-progress"],
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    return out
+
+
+def test_detect_train_labels_trains_and_judges_on_held_out_items(probe):
+    meta = json.loads((probe / "probe.json").read_text())
+    assert set(meta["detectors"]) == {"confidence", "confidence-min", "prompt-nll",
+                                      "language-drift", "probe"}  # fmt: skip
+    splits = meta["splits"]
+    assert splits["held_out"] == len(meta["held_out_keys"]) > 0
+    assert sum(meta["labels"].values()) == sum(splits.values())
+    for figures in meta["detectors"].values():
+        assert figures["n"] == splits["held_out"]
+    assert (probe / "report.md").is_file() and (probe / "native" / "results.json").is_file()
+
+
+def _selective(testbed, out, *extra):
+    return runner.invoke(
+        app,
+        ["eval", "--model", str(testbed / "base"), "--benchmark", "testbed", "--data",
+         f"{testbed}/world/{{split}}/{{lang}}.jsonl", "--languages", "en,sw,ko", "--limit",
+         "20", "--strategy", "selective", "--translator", "reference", "--out", str(out),
+         "--no-progress", *extra],
+    )  # fmt: skip
+
+
+def test_selective_routes_each_item_by_its_score(shipped_testbed, probe, tmp_path):
+    out = tmp_path / "sel"
+    result = _selective(shipped_testbed, out, "--detector", f"probe:{probe}")
+    assert result.exit_code == 0, result.output
+    records = [json.loads(x) for x in (out / "generations.jsonl").read_text().splitlines()]
+    run = json.loads((out / "run.json").read_text())
+    threshold = run["selective"]["threshold"]
+    assert threshold == json.loads((probe / "probe.json").read_text())["threshold"]
+    for record in records:
+        if record["lang"] == "en":
+            assert record["route"] == "native" and record["score"] is None
+            continue
+        flagged = record["score"] > threshold
+        assert record["route"] == ("translated" if flagged else "native")
+        assert record["translated"] == flagged and record["solved_in"] == (
+            "en" if flagged else record["lang"]
+        )
+        if flagged:  # the answer comes from the English attempt
+            assert record["prompt"].startswith("Question: ")
+    results = json.loads((out / "results.json").read_text())
+    for lang in ("sw", "ko"):
+        rows = [r for r in records if r["lang"] == lang]
+        share = sum(r["route"] == "translated" for r in rows) / len(rows)
+        assert results["languages"][lang]["translation"]["rate"] == pytest.approx(share)
+    again = _selective(shipped_testbed, out, "--detector", f"probe:{probe}")
+    assert again.exit_code == 0 and "nothing recomputed" in again.output  # every stage reused
+
+
+def test_a_budget_caps_the_translated_share(shipped_testbed, tmp_path):
+    out = tmp_path / "budget"
+    result = _selective(shipped_testbed, out, "--detector", "language-drift", "--budget", "0.25")
+    assert result.exit_code == 0, result.output
+    records = [json.loads(x) for x in (out / "generations.jsonl").read_text().splitlines()]
+    foreign = [r for r in records if r["lang"] != "en"]
+    assert sum(r["route"] == "translated" for r in foreign) <= 0.25 * len(foreign)
+
+
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [
+        (["--detector", "confidence"], "no calibrated threshold"),
+        (["--detector", "confidence", "--budget", "1.5"], "(0, 1]"),
+        (["--detector", "oracle", "--budget", "0.2"], "one of confidence"),
+        (["--budget", "0.2"], "needs --detector"),
+        (["--detector", "probe:/nowhere"], "no probe"),
+    ],
+)
+def test_bad_selective_settings_are_one_line(shipped_testbed, tmp_path, extra, message):
+    result = _selective(shipped_testbed, tmp_path / "bad", *extra)
+    assert result.exit_code == 2 and message in result.output, result.output
+
+
+def test_a_probe_of_another_model_is_refused(shipped_testbed, probe, tiny_model, tmp_path):
+    result = runner.invoke(
+        app,
+        ["eval", "--model", str(tiny_model), "--benchmark", "testbed", "--data",
+         f"{shipped_testbed}/world/{{split}}/{{lang}}.jsonl", "--languages", "en,sw",
+         "--limit", "3", "--max-new-tokens", "8", "--strategy", "selective", "--translator",
+         "reference", "--detector", f"probe:{probe}", "--out", str(tmp_path / "o"),
+         "--no-progress"],
+    )  # fmt: skip
+    assert result.exit_code == 2 and "another model" in result.output, result.output

@@ -11,8 +11,11 @@
 6. layer swapping (``polyglot merge run``) in the same language: a math expert and a language
    expert trained from the base with the shipped recipes, merged by the swap the per-layer
    analysis suggests, each evaluated everywhere;
-7. write ``report.html`` / ``summary.json``: one before/after table that later stages
-   (distillation, selective translation) extend.
+7. selective translation: the base with every non-English item translated (the reference
+   English), and with only the items the probe flags (``polyglot detect train`` on train-split
+   items, then ``--strategy selective``);
+8. write ``report.html`` / ``summary.json``: one before/after table that later stages
+   (distillation) extend.
 
 Every stage's output is reused on a rerun; ``fresh`` rebuilds everything.
 """
@@ -46,6 +49,12 @@ LAYER_SWAP = {
     "tiny": {"language": "sw", "math": ["training.steps=4"], "expert": ["training.epochs=0.05"],
              "all_languages": False},
 }  # fmt: skip
+# The selective-translation stage: calibration items from the train split (disjoint from the
+# test items evaluated); --tiny has no model good enough to calibrate, so a budget there
+SELECTIVE = {
+    "full": {"calibration": 200, "detector": "probe", "budget": None},
+    "tiny": {"calibration": 0, "detector": "confidence", "budget": 0.5},
+}
 ENGLISH_BAR = 0.9  # English accuracy a testbed base reaches once past the jump
 
 
@@ -74,11 +83,11 @@ def quickstart(
         seconds[stage] = round(now - clock, 1)
         clock = now
 
-    log("[1/7] foundation: language packs, answer extraction and language ID on MGSM")
+    log("[1/8] foundation: language packs, answer extraction and language ID on MGSM")
     foundation = check_foundation(out)
     lap("foundation")
 
-    log(f"[2/7] testbed: world, tokenizer and base model in {testbed}")
+    log(f"[2/8] testbed: world, tokenizer and base model in {testbed}")
     state = build_testbed(
         testbed, config, fresh=fresh, shipped=not fresh and not tiny, progress=progress, log=log
     )
@@ -96,7 +105,7 @@ def quickstart(
         device="auto",
     )
     backends: dict = {}  # both evaluations share one loaded model
-    log("[3/7] evaluating the base model on every testbed language")
+    log("[3/8] evaluating the base model on every testbed language")
     testbed_run = _evaluate(
         EvalConfig(
             **common,
@@ -119,7 +128,7 @@ def quickstart(
             "--fresh --steps 3600 --out runs/testbed-long`) and evaluate it there."
         )
     mgsm_languages = [lang for lang in languages if lang in load_spec("mgsm").languages]
-    log(f"[4/7] evaluating the base model on a slice of real MGSM ({', '.join(mgsm_languages)})")
+    log(f"[4/8] evaluating the base model on a slice of real MGSM ({', '.join(mgsm_languages)})")
     mgsm_run = _evaluate(
         EvalConfig(
             **common,
@@ -134,19 +143,23 @@ def quickstart(
     lap("eval mgsm")
     tune = FINETUNE[size]
     log(
-        f"[5/7] fine-tuning the base model on {tune['schema']} data in {tune['language']} "
+        f"[5/8] fine-tuning the base model on {tune['schema']} data in {tune['language']} "
         f"({tune['budget']} examples, {tune['steps']} steps) and evaluating it"
     )
     tuned_run = _finetune(testbed, languages, out, tune, fresh=fresh, progress=progress, log=log)
     lap("fine-tune")
     swap = LAYER_SWAP[size]
     log(
-        f"[6/7] layer swap in {swap['language']}: a math expert and a {swap['language']} language "
+        f"[6/8] layer swap in {swap['language']}: a math expert and a {swap['language']} language "
         "expert, merged by the suggested swap, each evaluated"
     )
     swap_rows = _layer_swap(testbed, languages, out, swap, fresh=fresh, progress=progress, log=log)
     lap("layer swap")
-    log("[7/7] writing the report")
+    log("[7/8] selective translation: translate-all, and only what the probe flags")
+    selective_rows = _selective(testbed, languages, out, SELECTIVE[size], fresh=fresh,
+                                progress=progress, log=log)  # fmt: skip
+    lap("selective translation")
+    log("[8/8] writing the report")
     rows = [
         _row("base model", "testbed", testbed_run.out, testbed_run.results),
         _row("base model", "MGSM slice", mgsm_run.out, mgsm_run.results),
@@ -157,6 +170,7 @@ def quickstart(
             read_json(tuned_run / "results.json", "eval results"),
         ),
         *swap_rows,
+        *selective_rows,
     ]
     summary = {
         "schema": "polyglot.quickstart/1",
@@ -308,6 +322,59 @@ def _layer_swap(
         run = Path(summary["out"]) / "eval" / name
         rows.append(_row(label, "testbed", run, read_json(run / "results.json", "eval results")))
     return rows
+
+
+def _selective(
+    testbed: Path, languages: list[str], out: Path, plan: dict, *, fresh: bool, progress: bool, log
+) -> list[dict]:
+    """translate-all with the reference English, and selective translation with the probe
+    calibrated on train-split items (a budget with --tiny); their quickstart rows."""
+    from polyglot.detect.train import train_detectors
+
+    common = dict(model=str(testbed / "base"), benchmark="testbed", languages=languages,
+                  data=f"{testbed}/world/{{split}}/{{lang}}.jsonl", max_new_tokens=160,
+                  progress=progress, overwrite=fresh, device="auto")  # fmt: skip
+    full = _evaluate(
+        EvalConfig(**common, strategy="translate-all", translator="reference",
+                   out=str(out / "translate-all")),
+        {},
+    )  # fmt: skip
+    detector, budget = plan["detector"], plan["budget"]
+    if detector == "probe":
+        from polyglot.provenance import fingerprint
+
+        probe = out / "probe"
+        meta = probe / "probe.json"
+        stale = not meta.is_file() or read_json(meta, "probe metadata").get(
+            "model_fingerprint"
+        ) != fingerprint(testbed / "base")
+        if fresh or stale:
+            import shutil
+
+            shutil.rmtree(probe, ignore_errors=True)
+            train_detectors(
+                str(testbed / "base"), probe, languages=[x for x in languages if x != "en"],
+                data=f"{testbed}/world/train/{{lang}}.jsonl", limit=plan["calibration"],
+                progress=progress, log=log,
+            )  # fmt: skip
+        detector = f"probe:{probe}"
+    selective = _evaluate(
+        EvalConfig(**common, strategy="selective", translator="reference", detector=detector,
+                   budget=budget, out=str(out / "selective")),
+        {},
+    )  # fmt: skip
+    rates = [
+        (r.get("translation") or {}).get("rate")
+        for lang, r in selective.results["languages"].items()
+        if lang != "en"
+    ]
+    rate = sum(x for x in rates if x is not None) / max(1, len(rates))
+    name = "probe" if plan["detector"] == "probe" else f"{detector}, budget {budget:g}"
+    return [
+        _row("translate-all (reference English)", "testbed", full.out, full.results),
+        _row(f"selective translation ({name}; {100 * rate:.0f}% translated)", "testbed",
+             selective.out, selective.results),
+    ]  # fmt: skip
 
 
 def _row(model: str, benchmark: str, run: Path, results: dict) -> dict:

@@ -50,9 +50,16 @@ def test_quickstart_tiny_results_cover_every_testbed_language(quickstart_run):
     assert all(row["n"] == 12 for row in results["languages"].values())
     summary = json.loads((quickstart_run / "qs" / "summary.json").read_text())
     assert [row["benchmark"] for row in summary["stages"]] == [
-        "testbed", "MGSM slice", "testbed", "testbed", "testbed", "testbed"
+        "testbed", "MGSM slice", "testbed", "testbed", "testbed", "testbed", "testbed", "testbed"
     ]  # fmt: skip
-    math, language, swap = summary["stages"][3:]
+    math, language, swap, full, selective = summary["stages"][3:]
+    assert full["model"].startswith("translate-all")
+    assert selective["model"].startswith("selective translation (confidence, budget 0.5")
+    assert set(selective["per_language"]) == set(DEFAULT_LANGUAGES)
+    lines = (quickstart_run / "qs" / "selective" / "generations.jsonl").open()
+    foreign = [r for r in map(json.loads, lines) if r["lang"] != "en"]
+    translated = sum(r["route"] == "translated" for r in foreign)
+    assert 0 < translated <= 0.5 * len(foreign)  # the budget
     assert math["model"].startswith("math expert") and language["model"].startswith("language")
     assert swap["model"].startswith("layer swap, suggested b=")
     assert set(swap["per_language"]) == {"en", "sw"}  # --tiny: the stage's two languages

@@ -54,15 +54,23 @@ def max_f1_threshold(scores: list[float], labels: list[int]) -> float:
 
 
 def budget_threshold(scores: list[float], budget: float) -> float:
-    """The threshold that flags at most ``budget`` of the items (the highest scores); reads no
-    labels, so it may be chosen on the items being evaluated."""
+    """The threshold that flags at most ``budget`` of the items (the highest scores; tied scores
+    at the cut stay unflagged — ``top_share`` flags exactly the budget); reads no labels."""
     if not scores:
         return math.inf
     ordered = sorted(scores, reverse=True)
     allowed = math.floor(budget * len(ordered) + 1e-9)
     if allowed >= len(ordered):
         return ordered[-1] - 1.0
-    return ordered[allowed]  # flag only scores above it: ties at the cut stay unflagged
+    return ordered[allowed]
+
+
+def top_share(scores: dict[str, float], budget: float) -> set[str]:
+    """Exactly ``floor(budget × n)`` keys with the highest scores, ties broken by key (so a
+    budget is used whole even when many scores are equal); reads no labels."""
+    count = math.floor(budget * len(scores) + 1e-9)
+    ranked = sorted(scores, key=lambda key: (-scores[key], key))
+    return set(ranked[:count])
 
 
 def binary_metrics(scores: list[float], labels: list[int], threshold: float) -> dict:
@@ -93,17 +101,31 @@ def roc_auc(scores: list[float], labels: list[int]) -> float | None:
 
 
 def pr_auc(scores: list[float], labels: list[int]) -> float | None:
-    """Average precision of label 1 over the ranking by score (ties broken pessimistically)."""
+    """Average precision of label 1 over the ranking by score; tied scores form one step (their
+    precision is read once the whole tie is taken), so a constant score gets the prevalence."""
     total = sum(labels)
     if not total:
         return None
-    ranked = sorted(zip(scores, labels, strict=True), key=lambda sy: (-sy[0], sy[1]))
-    hits, precision_sum = 0, 0.0
-    for rank, (_, label) in enumerate(ranked, 1):
-        if label == 1:
-            hits += 1
-            precision_sum += hits / rank
-    return round(precision_sum / total, 4)
+    groups: dict[float, list[int]] = {}
+    for score, label in zip(scores, labels, strict=True):
+        groups.setdefault(score, []).append(label)
+    taken = hits = 0
+    average = 0.0
+    for score in sorted(groups, reverse=True):
+        group = groups[score]
+        taken += len(group)
+        new_hits = sum(group)
+        hits += new_hits
+        average += (new_hits / total) * (hits / taken)
+    return round(average, 4)
+
+
+def split_by_item(keys: list[str], shares: tuple[float, ...], seed: int = 0) -> list[list[str]]:
+    """``lang/id`` keys cut into parts by item id (seeded): every language of one problem falls in
+    the same part, so a held-out item's translation was never seen in training."""
+    ids = sorted({key.split("/", 1)[1] for key in keys})
+    parts = split_keys(ids, shares, seed)
+    return [sorted(k for k in keys if k.split("/", 1)[1] in set(part)) for part in parts]
 
 
 def report(scores: list[float], labels: list[int], threshold: float) -> dict:

@@ -89,18 +89,41 @@ class Probe:
         self.meta = meta
 
     @classmethod
-    def load(cls, folder: str | Path, model_fingerprint: str | None = None) -> Probe:
+    def load(cls, folder: str | Path, identity: dict | None = None) -> Probe:
+        """The probe in ``folder``; with ``identity`` (``provenance.model_identity`` of the
+        model it is to read), refused unless it was trained on that model (and adapter)."""
         from safetensors.torch import load_file
 
         folder = Path(folder)
         if not (folder / WEIGHTS).is_file() or not (folder / META).is_file():
             raise ConfigError(f"{folder}: no probe ({WEIGHTS} and {META}; `polyglot detect train`)")
         meta = read_json(folder / META, "probe metadata")
-        if model_fingerprint and meta.get("model_fingerprint") not in (None, model_fingerprint):
-            raise ConfigError(
-                f"{folder}: the probe was trained on another model (fingerprint "
-                f"{meta.get('model_fingerprint')}, this one {model_fingerprint}); train one for "
-                "this model with `polyglot detect train`"
-            )
+        if identity is not None:
+            problem = identity_mismatch(meta.get("model_identity"), identity)
+            if problem:
+                raise ConfigError(
+                    f"{folder}: the probe was trained on another model ({problem}); train one "
+                    "for this model with `polyglot detect train`"
+                )
         t = load_file(str(folder / WEIGHTS))
         return cls(t["weight"], t["bias"][0], t["mean"], t["std"], meta)
+
+
+def identity_mismatch(recorded: dict | None, wanted: dict) -> str | None:
+    """Why a probe recorded for ``recorded`` does not fit the model ``wanted`` (None: it fits).
+    Local models compare by fingerprint, hub models by id and revision; adapters by fingerprint."""
+    if not recorded:
+        return "it records no model identity"
+    if recorded.get("fingerprint") and wanted.get("fingerprint"):
+        if recorded["fingerprint"] != wanted["fingerprint"]:
+            return f"fingerprint {recorded['fingerprint']}, this one {wanted['fingerprint']}"
+    elif (recorded.get("model"), recorded.get("revision")) != (
+        wanted.get("model"),
+        wanted.get("revision"),
+    ):
+        return f"{recorded.get('model')}@{recorded.get('revision')}, this one " + (
+            f"{wanted.get('model')}@{wanted.get('revision')}"
+        )
+    if recorded.get("adapter_fingerprint") != wanted.get("adapter_fingerprint"):
+        return "another adapter (or none)"
+    return None

@@ -42,14 +42,14 @@ def train_detectors(
     progress: bool = True,
     log: Callable[[str], None] = print,
 ) -> dict:
-    from polyglot.detect.calibration import label_items, split_keys
+    from polyglot.detect.calibration import label_items, split_by_item
     from polyglot.detect.probe import Probe
     from polyglot.detect.signals import trace_signals
     from polyglot.detect.understanding import SIGNAL_DETECTORS, detector_scores
     from polyglot.evaluate import EvalConfig, evaluate
     from polyglot.evaluate.records import read_records
     from polyglot.models import load_model, load_tokenizer
-    from polyglot.provenance import fingerprint, read_card
+    from polyglot.provenance import model_identity, read_card
 
     out = check_output_dir(out)
     if out.is_dir() and any(out.iterdir()) and not (out / "native").is_dir():
@@ -78,7 +78,7 @@ def train_detectors(
     tokenizer = load_tokenizer(model, padding_side="right")
     keys = sorted(labels)
     signals = trace_signals(loaded, tokenizer, [native_records[k] for k in keys])
-    train, val, held_out = split_keys(keys, SPLITS, seed)
+    train, val, held_out = split_by_item(keys, SPLITS, seed)
     log(f"[4/4] the probe ({len(train)} training, {len(val)} validation items), and every "
         f"detector judged on {len(held_out)} held-out items")  # fmt: skip
     probe = Probe.fit([signals[k]["hidden"] for k in train], [labels[k] for k in train],
@@ -95,13 +95,17 @@ def train_detectors(
     meta = {
         "schema": "polyglot.detect.probe/1",
         "model": model,
-        "model_fingerprint": fingerprint(model),
+        "model_identity": model_identity(model),
         "hidden_size": int(probe.mean.shape[0]),
         "layers": getattr(loaded.config, "num_hidden_layers", None),
         "benchmark": benchmark,
         "languages": native.results["run"]["benchmark"]["languages"],
         "data": data,
         "limit": limit,
+        "max_new_tokens": max_new_tokens,
+        # the calibration items: an evaluation of the same items would let the probe's
+        # threshold see its labels (selective refuses it)
+        "calibration_ids": sorted({k.split("/", 1)[1] for k in keys}),
         "dataset_hash": card.get("dataset_hash"),
         "labels": {"not_understood": positives, "understood": len(labels) - positives},
         "splits": {"train": len(train), "validation": len(val), "held_out": len(held_out)},

@@ -105,8 +105,10 @@ def _attribution(runs, names) -> dict:
     from polyglot.evaluate.attribution import gap_attribution, understood_run
 
     (_, base_results, base_records) = runs[0]
-    if understood_run(base_results):
-        return {}
+    if base_results["run"].get("config", {}).get("strategy", "native") != "native":
+        return {}  # attribution reads the first run as the native attempt
+    if "en" not in base_results.get("languages", {}):
+        return {}  # "right in English" needs the English items
     model = base_results["run"].get("model", {}).get("fingerprint")
     found = {}
     for name, (_, results, records) in zip(names[1:], runs[1:], strict=True):

@@ -382,7 +382,7 @@ def _translations(config: EvalConfig, dataset: ParallelDataset, out: Path):
             ["en"],
             data=config.data,
             columns=config.columns.model_dump() if config.columns else None,
-            limit=config.limit,
+            limit=None,  # all of it: a translator's output must not depend on --limit
         )
     except ConfigError as err:
         raise ConfigError(

@@ -345,9 +345,10 @@ def _selective(
 
         probe = out / "probe"
         meta = probe / "probe.json"
-        stale = not meta.is_file() or read_json(meta, "probe metadata").get(
-            "model_fingerprint"
-        ) != fingerprint(testbed / "base")
+        recorded = read_json(meta, "probe metadata") if meta.is_file() else {}
+        stale = (recorded.get("model_identity") or {}).get("fingerprint") != fingerprint(
+            testbed / "base"
+        )
         if fresh or stale:
             import shutil
 

@@ -43,20 +43,11 @@ def _scores(config, native_out: Path, records: dict[str, dict], out: Path) -> di
                 return {k: cached[k] for k in records}
     signals: dict = {}
     if config.detector != "language-drift":
-        from polyglot.detect.probe import Probe
         from polyglot.detect.signals import trace_signals
         from polyglot.models import load_model, load_tokenizer
 
         model = load_model(config.model, adapter=config.adapter, device=config.device,
                            dtype="float32", revision=config.revision)  # fmt: skip
-        if folder is not None:
-            probe = Probe.load(folder, fingerprint(config.model))
-            layers = getattr(model.config, "num_hidden_layers", None)
-            if probe.meta.get("layers") not in (None, layers):
-                raise ConfigError(
-                    f"{folder}: the probe was trained on a model with {probe.meta.get('layers')} "
-                    f"layers, this one has {layers}"
-                )
         tokenizer = load_tokenizer(config.model, revision=config.revision, padding_side="right")
         signals = trace_signals(model, tokenizer, list(records.values()))
         del model
@@ -66,19 +57,90 @@ def _scores(config, native_out: Path, records: dict[str, dict], out: Path) -> di
     return scores
 
 
-def _threshold(config, scores: dict[str, float]) -> tuple[float, str]:
-    from polyglot.detect.calibration import budget_threshold
+def _flagged(config, scores: dict[str, float]) -> tuple[set[str], float | None, str]:
+    """The items to translate, the threshold (None for a budget) and the rule that chose them;
+    never reads a label."""
+    from polyglot.detect.calibration import top_share
     from polyglot.detect.probe import Probe
     from polyglot.detect.understanding import probe_folder
 
-    if config.threshold is not None:
-        return config.threshold, "fixed (--threshold)"
     if config.budget is not None:
-        return budget_threshold(list(scores.values()), config.budget), (
-            f"at most {config.budget:g} of the non-English items translated (--budget)"
+        return (
+            top_share(scores, config.budget),
+            None,
+            (
+                f"the {config.budget:g} share of the non-English items with the highest scores "
+                "(--budget; ties broken by item key)"
+            ),
         )
-    probe = Probe.load(probe_folder(config.detector))
-    return float(probe.meta["threshold"]), "the probe's max-F1 threshold on its calibration items"
+    if config.threshold is not None:
+        threshold, rule = config.threshold, "fixed (--threshold)"
+    else:
+        probe = Probe.load(probe_folder(config.detector))
+        threshold = float(probe.meta["threshold"])
+        rule = "the probe's max-F1 threshold on its calibration items"
+    return {k for k, v in scores.items() if v > threshold}, threshold, rule
+
+
+def check_selective(config) -> None:
+    """Everything about a selective run that can be refused before any generation: the output
+    folder, one output per item, and the probe (another model's, another width of layers, or
+    calibrated on the items being evaluated)."""
+    from polyglot.data.benchmarks import load_benchmark
+    from polyglot.detect.probe import Probe
+    from polyglot.detect.understanding import probe_folder
+    from polyglot.evaluate.runner import _check_not_other_output
+    from polyglot.provenance import model_identity
+
+    out = check_output_dir(config.out)
+    out.mkdir(parents=True, exist_ok=True)
+    _check_not_other_output(out)
+    if config.samples > 1:
+        raise ConfigError("--strategy selective reads one output per item: use --samples 1")
+    folder = probe_folder(config.detector)
+    if folder is None:
+        return
+    probe = Probe.load(folder, model_identity(config.model, config.adapter, config.revision))
+    local = Path(config.model) / "config.json"
+    if local.is_file():
+        layers = read_json(local, "model config").get("num_hidden_layers")
+        if probe.meta.get("layers") not in (None, layers):
+            raise ConfigError(
+                f"{folder}: the probe was trained on a model with {probe.meta.get('layers')} "
+                f"layers, this one has {layers}"
+            )
+    meta = probe.meta
+    if meta.get("benchmark") == config.benchmark and meta.get("data") == config.data:
+        dataset = load_benchmark(
+            config.benchmark,
+            config.languages,
+            data=config.data,
+            columns=config.columns.model_dump() if config.columns else None,
+            limit=config.limit,
+        )
+        shared = sorted(set(meta.get("calibration_ids") or []) & set(dataset.ids))
+        if shared:
+            raise ConfigError(
+                f"{folder}: the probe was calibrated on {len(shared)} of the items evaluated "
+                f"here (e.g. {shared[0]}): its threshold would have seen their labels. "
+                "Calibrate on other items (`polyglot detect train --data ...`, e.g. the train "
+                "split) or evaluate other ones"
+            )
+
+
+def _cost(run: Path, records) -> dict[str, float]:
+    rows = list(records)
+    return {
+        "generations": len(rows),
+        "new_tokens": sum(
+            sum(r["new_tokens"])
+            if isinstance(r.get("new_tokens"), list)
+            else r.get("new_tokens", 0)
+            for r in rows
+        ),
+        "prompt_tokens": sum(r.get("prompt_tokens", 0) for r in rows),
+        "seconds": sum(r.get("seconds", 0.0) for r in rows),
+    }
 
 
 def evaluate_selective(config, backends: dict | None = None):
@@ -93,8 +155,8 @@ def evaluate_selective(config, backends: dict | None = None):
     )
     from polyglot.provenance import make_card, now, read_card, write_card
 
-    out = check_output_dir(config.out)
-    out.mkdir(parents=True, exist_ok=True)
+    check_selective(config)
+    out = Path(config.out)
     previous = read_card(out, RUN_FILE)
     if (
         previous is not None
@@ -107,27 +169,43 @@ def evaluate_selective(config, backends: dict | None = None):
         )
     plain = {"strategy": "native", "translator": None, "detector": None, "budget": None,
              "threshold": None, "inject": "replace"}  # fmt: skip
-    native = evaluate(config.model_copy(update={**plain, "out": str(out / "native")}), backends)
+
+    def derived(update: dict):
+        """A sub-run: reused when it is the same; replaced when its settings changed (these
+        folders are this run's own), never regenerated only because --overwrite was given."""
+        try:
+            return evaluate(config.model_copy(update={**update, "overwrite": False}), backends)
+        except ConfigError as err:
+            if "--overwrite" in str(err) and (config.overwrite or "translated" in update["out"]):
+                return evaluate(config.model_copy(update={**update, "overwrite": True}), backends)
+            raise
+
+    native = derived({**plain, "out": str(out / "native")})
     records = read_records(native.out / GENERATIONS)
     foreign = {k: r for k, r in records.items() if r["lang"] != "en"}
     scores = _scores(config, native.out, foreign, out)
-    threshold, rule = _threshold(config, scores)
-    flagged = {k for k, s in scores.items() if s > threshold}
+    flagged, threshold, rule = _flagged(config, scores)
     routed = dict(records)
     generated = native.generated
-    for lang in native.results["run"]["benchmark"]["languages"]:
+    cost = _cost(native.out, records.values())
+    languages = native.results["run"]["benchmark"]["languages"]
+    for lang in languages:
         ids = [records[k]["id"] for k in sorted(flagged) if records[k]["lang"] == lang]
+        folder = out / "translated" / lang
         if not ids:
+            if folder.is_dir():
+                import shutil
+
+                shutil.rmtree(folder)  # nothing flagged in this language any more
             continue
-        run = evaluate(
-            config.model_copy(update={"strategy": "translate-all", "detector": None,
-                                      "budget": None, "threshold": None, "languages": [lang],
-                                      "items": ids, "out": str(out / "translated" / lang)}),
-            backends,
-        )  # fmt: skip
+        run = derived({"strategy": "translate-all", "detector": None, "budget": None,
+                       "threshold": None, "languages": [lang], "items": ids,
+                       "out": str(folder)})  # fmt: skip
         generated += run.generated
-        for key, record in read_records(run.out / GENERATIONS).items():
-            routed[key] = record
+        translated = read_records(run.out / GENERATIONS)
+        for part, value in _cost(run.out, translated.values()).items():
+            cost[part] += value
+        routed.update(translated)
     lines = []
     for key, record in routed.items():
         route = "translated" if key in flagged else "native"
@@ -151,6 +229,9 @@ def evaluate_selective(config, backends: dict | None = None):
             "threshold_rule": rule,
             "flagged": len(flagged),
             "non_english_items": len(foreign),
+            # everything generated: the native attempt at every item and the English attempt
+            # at the flagged ones (the records keep only the route taken)
+            "cost": {k: round(v, 2) for k, v in cost.items()},
         },
     )
     write_card(out, card, RUN_FILE)

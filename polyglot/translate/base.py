@@ -90,6 +90,9 @@ class TranslationCache:
             fresh = translator.translate(missing)
             if not self.path.is_file():
                 append_jsonl(self.path, [{"translator": self.identity}])
+            elif not self.path.read_bytes().endswith(b"\n"):  # a line cut by a kill: close it
+                with self.path.open("a", encoding="utf-8") as handle:
+                    handle.write("\n")
             append_jsonl(self.path, [{"key": k, "text": fresh[k]} for k, _, _ in missing])
             self.texts.update(fresh)
         return {key: self.texts[key] for key, _, _ in items}

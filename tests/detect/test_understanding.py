@@ -19,7 +19,9 @@ from polyglot.detect.calibration import (
     pr_auc,
     report,
     roc_auc,
+    split_by_item,
     split_keys,
+    top_share,
 )
 from polyglot.detect.probe import Probe
 
@@ -50,6 +52,12 @@ def test_thresholds_and_metrics():
     assert threshold < 0.7  # flags the 0.7s too: F1 0.857 beats 0.8 with 0.9, 0.8 alone
     assert roc_auc([0.9, 0.1], [1, 0]) == 1.0 and roc_auc([0.5, 0.5], [1, 0]) == 0.5
     assert pr_auc([0.9, 0.8, 0.1], [1, 0, 1]) == pytest.approx((1 + 2 / 3) / 2, abs=1e-4)
+    assert pr_auc([0.5] * 5, [1, 1, 1, 0, 0]) == 0.6  # a constant score: the prevalence
+    assert top_share({"a": 1.0, "b": 1.0, "c": 1.0, "d": 0.0}, 0.5) == {"a", "b"}  # exactly
+    keys = [f"{lang}/{i}" for lang in ("sw", "ko") for i in range(20)]
+    parts = split_by_item(keys, (0.6, 0.2, 0.2), seed=1)
+    ids = [{k.split("/")[1] for k in part} for part in parts]
+    assert not ids[0] & ids[2] and not ids[1] & ids[2]  # a problem never crosses parts
     figures = report(scores, labels, 0.75)
     assert figures["flag_rate"] == 0.4 and figures["f1"] == pytest.approx(0.8)
     a, b, c = split_keys([f"k{i}" for i in range(10)], (0.6, 0.2, 0.2), seed=3)
@@ -66,11 +74,17 @@ def test_the_probe_learns_separable_states_and_guards_its_model(tmp_path):
     probe = Probe.fit(states[:40], labels[:40], states[40:50], labels[40:50])
     scores = [probe.score(s) for s in states[50:]]
     assert roc_auc(scores, labels[50:]) == 1.0
-    probe.save(tmp_path, {"model_fingerprint": "abc", "layers": 2, "threshold": 0.0})
-    again = Probe.load(tmp_path, "abc")
+    mine = {"model": "m", "revision": None, "fingerprint": "abc", "adapter_fingerprint": None}
+    probe.save(tmp_path, {"model_identity": mine, "layers": 2, "threshold": 0.0})
+    again = Probe.load(tmp_path, mine)
     assert again.score(states[0]) == pytest.approx(probe.score(states[0]))
     with pytest.raises(ConfigError, match="another model"):
-        Probe.load(tmp_path, "xyz")
+        Probe.load(tmp_path, {**mine, "fingerprint": "xyz"})
+    with pytest.raises(ConfigError, match="another adapter"):
+        Probe.load(tmp_path, {**mine, "adapter_fingerprint": "f00"})
+    hub = {"model": "org/model", "revision": "main", "fingerprint": None}
+    with pytest.raises(ConfigError, match="org/model@main"):  # a hub id: by id and revision
+        Probe.load(tmp_path, hub)
     with pytest.raises(ConfigError, match="width 8"):
         again.scores({"sw/1": torch.zeros(4)})
     with pytest.raises(ConfigError, match="one class"):
@@ -149,8 +163,16 @@ def test_selective_routes_each_item_by_its_score(shipped_testbed, probe, tmp_pat
         assert record["translated"] == flagged and record["solved_in"] == (
             "en" if flagged else record["lang"]
         )
-        if flagged:  # the answer comes from the English attempt
-            assert record["prompt"].startswith("Question: ")
+        if flagged:  # the record is the English attempt's, whole
+            lang = record["lang"]
+            sub = out / "translated" / lang / "generations.jsonl"
+            theirs = {r["key"]: r for r in map(json.loads, sub.read_text().splitlines())}
+            kept = {k: v for k, v in record.items() if k not in ("route", "score")}
+            assert kept == theirs[record["key"]]
+        else:
+            native = out / "native" / "generations.jsonl"
+            theirs = {r["key"]: r for r in map(json.loads, native.read_text().splitlines())}
+            assert record["output"] == theirs[record["key"]]["output"]
     results = json.loads((out / "results.json").read_text())
     for lang in ("sw", "ko"):
         rows = [r for r in records if r["lang"] == lang]
@@ -194,3 +216,29 @@ def test_a_probe_of_another_model_is_refused(shipped_testbed, probe, tiny_model,
          "--no-progress"],
     )  # fmt: skip
     assert result.exit_code == 2 and "another model" in result.output, result.output
+
+
+def test_a_probe_calibrated_on_the_evaluated_items_is_refused(shipped_testbed, tmp_path):
+    """Its threshold would have seen their labels: refused before anything is generated."""
+    probe = tmp_path / "on-test"
+    result = runner.invoke(
+        app,
+        ["detect", "train", "--model", str(shipped_testbed / "base"), "--languages", "sw,ko",
+         "--data", f"{shipped_testbed}/world/{{split}}/{{lang}}.jsonl", "--limit", "30",
+         "--out", str(probe), "--no-progress"],
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    out = tmp_path / "sel"
+    refused = _selective(shipped_testbed, out, "--detector", f"probe:{probe}")
+    assert refused.exit_code == 2 and "calibrated on 20 of the items" in refused.output
+    assert not (out / "native").exists()
+
+
+def test_selective_never_writes_into_a_model_folder(shipped_testbed, tmp_path):
+    import shutil
+
+    model = tmp_path / "model"
+    shutil.copytree(shipped_testbed / "base", model)
+    result = _selective(shipped_testbed, model, "--detector", "language-drift", "--budget", "0.5")
+    assert result.exit_code == 2, result.output
+    assert not (model / "native").exists()

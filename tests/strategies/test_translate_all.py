@@ -161,3 +161,15 @@ def test_the_comparison_attributes_the_gap(in_testbed, tmp_path):
     table = comparison["attribution"]["understood"]["sw"]
     assert table["gap"] == table["understanding"] + table["reasoning"]
     assert "Gap attribution" in (tmp_path / "cmp" / "comparison.html").read_text()
+
+
+def test_attribution_needs_a_native_first_run_with_english(in_testbed, tmp_path):
+    from polyglot.evaluate import compare_runs
+
+    understood = tmp_path / "understood"
+    noisy = tmp_path / "noisy"
+    assert _eval(in_testbed, understood, "--strategy", "translate-all", "--translator",
+                 "reference").exit_code == 0  # fmt: skip
+    assert _eval(in_testbed, noisy, "--strategy", "translate-all", "--translator",
+                 "noisy-reference:0.3").exit_code == 0  # fmt: skip
+    assert compare_runs([noisy, understood])["attribution"] == {}

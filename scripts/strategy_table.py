@@ -5,8 +5,9 @@ of decreasing quality, per language, with the translations' chrF.
                                      [--noise 0.1 0.2 0.5]
 
 Runs `polyglot eval` on the testbed (test split, all languages, greedy, 160 new tokens):
-native, then `--strategy translate-all` with `--translator reference` and
-`noisy-reference:P` for each P; each run is reused when it exists. Prints a Markdown table and
+native, then `--strategy translate-all` with `--translator reference`, `noisy-reference:P`
+for each P, and `self` (the model translates its own input, 3-shot); each run is reused when
+it exists. Prints a Markdown table and
 the gap attribution (native vs reference).
 """
 
@@ -28,7 +29,7 @@ def main() -> None:
     common = {"model": args.model, "benchmark": "testbed", "languages": "all",
               "max_new_tokens": 160, "progress": False}  # fmt: skip
     runs = {"native": evaluate(EvalConfig(**common, out=str(args.out / "native")))}
-    translators = ["reference"] + [f"noisy-reference:{p:g}" for p in args.noise]
+    translators = ["reference"] + [f"noisy-reference:{p:g}" for p in args.noise] + ["self"]
     for spec in translators:
         runs[spec] = evaluate(
             EvalConfig(**common, strategy="translate-all", translator=spec,

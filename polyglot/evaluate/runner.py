@@ -306,7 +306,7 @@ def evaluate(config: EvalConfig | dict, backends: dict | None = None) -> RunResu
     examples = {
         f"{lang}/{i}": dataset.get(i, lang) for lang in dataset.languages for i in dataset.ids
     }
-    translations, english = _translations(config, dataset, out)
+    translations, english = _translations(config, dataset, out, backend)
     requests = _requests(dataset, config, tokenizer, tags, translations)
     opened = {r.key: r.opened for r in requests}
     batches = backend.batches(requests)
@@ -369,7 +369,7 @@ def _only(dataset: ParallelDataset, items: list[str]) -> ParallelDataset:
     return replace(dataset, ids=[i for i in dataset.ids if i in wanted])
 
 
-def _translations(config: EvalConfig, dataset: ParallelDataset, out: Path):
+def _translations(config: EvalConfig, dataset: ParallelDataset, out: Path, backend=None):
     """The English translation of every non-English item (translate-all), from the run's
     cache or the translator; and the benchmark's own English questions by id (for chrF)."""
     if config.strategy == "native":
@@ -389,7 +389,13 @@ def _translations(config: EvalConfig, dataset: ParallelDataset, out: Path):
             f"--translator {config.translator} needs the benchmark's English version: {err}"
         ) from None
     english = {example.id: example.question for example in reference.for_language("en")}
-    translator = load_translator(config.translator, english, seed=config.seed)
+    translator = load_translator(
+        config.translator,
+        english,
+        seed=config.seed,
+        backend=backend,
+        exemplars={**dataset.exemplars, **reference.exemplars},
+    )
     items = [
         (f"{lang}/{example.id}", lang, example.question)
         for lang in dataset.languages

@@ -9,7 +9,7 @@ from typing import Protocol
 from polyglot.config import ConfigError
 from polyglot.files import append_jsonl, read_jsonl_objects
 
-TRANSLATORS = ("reference", "noisy-reference")
+TRANSLATORS = ("reference", "noisy-reference", "self")
 
 
 class Translator(Protocol):
@@ -20,11 +20,25 @@ class Translator(Protocol):
     def translate(self, items: list[tuple[str, str, str]]) -> dict[str, str]: ...
 
 
-def load_translator(spec: str, english: dict[str, str], *, seed: int = 0) -> Translator:
+def load_translator(
+    spec: str,
+    english: dict[str, str],
+    *,
+    seed: int = 0,
+    backend=None,
+    exemplars: dict | None = None,
+) -> Translator:
     """A translator from its spec: ``reference`` (the benchmark's own English version, the
     upper bound), ``noisy-reference:P`` (the reference with a share P of its words dropped or
-    replaced, seeded)."""
+    replaced, seeded), ``self`` (the evaluated model, few-shot; needs its ``backend`` and the
+    benchmark's parallel few-shot ``exemplars``)."""
     name, _, argument = spec.partition(":")
+    if name == "self" and not argument:
+        from polyglot.translate.self_translate import SelfTranslator
+
+        if backend is None:
+            raise ConfigError("--translator self translates with the evaluated model's backend")
+        return SelfTranslator(backend, exemplars or {})
     if name == "reference" and not argument:
         from polyglot.translate.reference import ReferenceTranslator
 
@@ -44,13 +58,14 @@ def load_translator(spec: str, english: dict[str, str], *, seed: int = 0) -> Tra
         return NoisyReferenceTranslator(english, share, seed)
     raise ConfigError(
         f"--translator {spec}: one of reference, noisy-reference:SHARE (e.g. noisy-reference:0.3)"
+        ", self"
     )
 
 
 def check_spec(spec: str) -> None:
     """Refuse a malformed translator spec before anything runs (a ``ValueError`` naming it)."""
     name, _, argument = spec.partition(":")
-    if name == "reference" and not argument:
+    if name in ("reference", "self") and not argument:
         return
     if name == "noisy-reference":
         try:
@@ -61,7 +76,9 @@ def check_spec(spec: str) -> None:
         raise ValueError(
             f"{spec}: noisy-reference takes the share of words to corrupt, e.g. noisy-reference:0.3"
         )
-    raise ValueError(f"{spec}: one of reference, noisy-reference:SHARE (e.g. noisy-reference:0.3)")
+    raise ValueError(
+        f"{spec}: one of reference, noisy-reference:SHARE (e.g. noisy-reference:0.3), self"
+    )
 
 
 class TranslationCache:

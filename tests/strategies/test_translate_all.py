@@ -173,3 +173,48 @@ def test_attribution_needs_a_native_first_run_with_english(in_testbed, tmp_path)
     assert _eval(in_testbed, noisy, "--strategy", "translate-all", "--translator",
                  "noisy-reference:0.3").exit_code == 0  # fmt: skip
     assert compare_runs([noisy, understood])["attribution"] == {}
+
+
+def test_self_translation_prompts_the_model_with_parallel_examples(in_testbed, tmp_path):
+    from types import SimpleNamespace
+
+    from polyglot.translate.self_translate import SelfTranslator
+
+    shots = {
+        "sw": [SimpleNamespace(question=f"Swali {i}") for i in range(3)],
+        "en": [SimpleNamespace(question=f"Question {i}") for i in range(3)],
+    }
+
+    class Echo:  # a backend that answers every prompt with its last line's length
+        def describe(self):
+            return {"model": "m", "fingerprint": "f"}
+
+        def batches(self, requests):
+            self.requests = requests
+            return [requests]
+
+        def generate(self, batches):
+            for _, batch in batches:
+                yield [SimpleNamespace(key=r.key, outputs=[" Ana has 3 apples.\n"]) for r in batch]
+
+    backend = Echo()
+    translator = SelfTranslator(backend, shots)
+    assert translator.translate([("sw/1", "sw", "Ana ana matufaha 3.")]) == {
+        "sw/1": "Ana has 3 apples."
+    }
+    prompt = backend.requests[0].prompt
+    assert prompt.startswith("Swahili: Swali 0\nEnglish: Question 0\n\n")
+    assert prompt.endswith("Swahili: Ana ana matufaha 3.\nEnglish:")
+    assert backend.requests[0].stop == ["\n"]
+    assert translator.identity() == {"name": "self", "shots": 3, "model": "m", "fingerprint": "f"}
+    with pytest.raises(ConfigError, match="parallel few-shot examples"):
+        SelfTranslator(backend, {"sw": shots["sw"][:1], "en": shots["en"]}).prompt("sw", "x")
+    out = tmp_path / "self"
+    result = _eval(in_testbed, out, "--strategy", "translate-all", "--translator", "self")
+    assert result.exit_code == 0, result.output
+    head = json.loads((out / "translations.jsonl").read_text().splitlines()[0])
+    assert head["translator"]["name"] == "self"
+    assert (
+        json.loads((out / "results.json").read_text())["languages"]["sw"]["translation"]["chrf"]
+        is not None
+    )

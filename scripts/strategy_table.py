@@ -6,8 +6,8 @@ of decreasing quality, per language, with the translations' chrF.
 
 Runs `polyglot eval` on the testbed (test split, all languages, greedy, 160 new tokens):
 native, then `--strategy translate-all` with `--translator reference`, `noisy-reference:P`
-for each P, and `self` (the model translates its own input, 3-shot); each run is reused when
-it exists. Prints a Markdown table and
+for each P, and `self` (the model translates its own input, 3-shot); and `--strategy clc` with
+every language's version voting, and without English; each run is reused when it exists. Prints a Markdown table and
 the gap attribution (native vs reference).
 """
 
@@ -35,19 +35,32 @@ def main() -> None:
             EvalConfig(**common, strategy="translate-all", translator=spec,
                        out=str(args.out / f"translate-all-{spec.replace(':', '-')}"))
         )  # fmt: skip
+    foreign = ["de", "sw", "ko", "th", "bn"]
+    runs["clc"] = evaluate(EvalConfig(**{**common, "languages": foreign}, strategy="clc",
+                                      out=str(args.out / "clc-all")))  # fmt: skip
+    runs["clc-no-en"] = evaluate(
+        EvalConfig(**{**common, "languages": ["sw", "ko", "th", "bn"]}, strategy="clc",
+                   pivots=["de", "ko", "sw"], out=str(args.out / "clc-no-en"))
+    )  # fmt: skip
     languages = [lang for lang in runs["native"].results["languages"] if lang != "en"]
     print("| run | chrF | " + " | ".join(languages) + " | en |")
     print("|---|---|" + "---|" * (len(languages) + 1))
     for name, run in runs.items():
         table = run.results["languages"]
-        chrfs = {(table[lang].get("translation") or {}).get("chrf") for lang in languages}
+        chrfs = {(table.get(lang, {}).get("translation") or {}).get("chrf") for lang in languages}
         chrf = "–" if chrfs == {None} else "/".join(f"{c:.0f}" for c in sorted(chrfs - {None}))
         cells = [
             f"{100 * table[lang]['accuracy']:.1f}% ({100 * table[lang]['ci95'][0]:.1f}–"
             f"{100 * table[lang]['ci95'][1]:.1f})"
+            if lang in table
+            else "–"
             for lang in [*languages, "en"]
         ]
-        label = name if name == "native" else f"translate-all, {name}"
+        label = {
+            "native": "native",
+            "clc": "clc: the item's versions in all six languages vote",
+            "clc-no-en": "clc: its own, de, ko and sw versions vote (no English)",
+        }.get(name, f"translate-all, {name}")
         print(f"| {label} | {chrf} | " + " | ".join(cells) + " |")
     attribution = compare_runs([runs["native"].out, runs["reference"].out])["attribution"]
     print("\ngap attribution (native vs reference):")

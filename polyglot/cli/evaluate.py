@@ -134,7 +134,13 @@ def eval_command(
         "--strategy",
         help="native (default: each item as it is), translate-all (every non-English item "
         "solved from its English translation; needs --translator) or selective (translate only "
-        "the items --detector flags).",
+        "the items --detector flags) or clc (the item's versions in --pivots languages vote).",
+    ),
+    pivots: str | None = typer.Option(
+        None,
+        "--pivots",
+        help="clc: comma-separated languages whose versions of each item vote with its own "
+        "(default: every other language of the benchmark).",
     ),
     detector: str | None = typer.Option(
         None,
@@ -212,6 +218,7 @@ def eval_command(
         translator=translator,
         inject=inject,
         detector=detector,
+        pivots=[p.strip() for p in pivots.split(",")] if pivots else None,
         budget=budget,
         threshold=threshold,
     )

@@ -24,6 +24,7 @@ STRATEGY_DEFAULTS = {
     "budget": None,
     "threshold": None,
     "items": None,
+    "pivots": None,
 }
 
 
@@ -45,7 +46,7 @@ class EvalConfig(GenerationSettings):
     # cross-lingual inference strategy (polyglot/strategies/): native, or translate-all with a
     # translator (polyglot/translate/) whose English enters by replacing the input or by
     # prefilling the reasoning with it
-    strategy: Literal["native", "translate-all", "selective"] = "native"
+    strategy: Literal["native", "translate-all", "selective", "clc"] = "native"
     translator: str | None = None
     inject: Literal["replace", "prefill"] = "replace"
     # selective: translate only the items a detector flags (polyglot/detect/understanding.py),
@@ -54,6 +55,9 @@ class EvalConfig(GenerationSettings):
     budget: float | None = None
     threshold: float | None = None
     items: list[str] | None = None  # only these item ids (the same in every language)
+    # clc: the languages whose versions of each item vote with the item's own ("all": every
+    # language of the benchmark)
+    pivots: list[str] | str | None = None
     out: str = "runs/eval"
     overwrite: bool = False  # recompute a finished (or differently configured) run
     progress: bool = True
@@ -90,7 +94,7 @@ class EvalConfig(GenerationSettings):
 
     @model_validator(mode="after")
     def _strategy_needs(self):
-        if self.strategy != "native" and not self.translator:
+        if self.strategy in ("translate-all", "selective") and not self.translator:
             raise ValueError(
                 f"--strategy {self.strategy} needs --translator (reference, noisy-reference:0.3)"
             )
@@ -100,6 +104,16 @@ class EvalConfig(GenerationSettings):
             from polyglot.translate.base import check_spec
 
             check_spec(self.translator)
+        if self.strategy == "clc":
+            if self.translator:
+                raise ValueError(
+                    "--strategy clc votes over the benchmark's own versions of each item; "
+                    "--translator is not used (translated pivots are not built yet)"
+                )
+            if self.samples > 1:
+                raise ValueError("--strategy clc votes one output per language: use --samples 1")
+        elif self.pivots is not None:
+            raise ValueError("--pivots goes with --strategy clc")
         selective = self.strategy == "selective"
         if not selective and (
             self.detector or self.budget is not None or self.threshold is not None

@@ -221,6 +221,10 @@ def evaluate(config: EvalConfig | dict, backends: dict | None = None) -> RunResu
         from polyglot.strategies.selective import evaluate_selective
 
         return evaluate_selective(config, backends)
+    if config.strategy == "clc":
+        from polyglot.strategies.clc import evaluate_clc
+
+        return evaluate_clc(config, backends)
     out = check_output_dir(config.out)
     dataset = load_benchmark(
         config.benchmark,

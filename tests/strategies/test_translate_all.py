@@ -218,3 +218,31 @@ def test_self_translation_prompts_the_model_with_parallel_examples(in_testbed, t
         json.loads((out / "results.json").read_text())["languages"]["sw"]["translation"]["chrf"]
         is not None
     )
+
+
+def test_clc_votes_deterministically():
+    from polyglot.strategies.clc import vote
+
+    order = ["sw", "en", "de", "ko"]
+    assert vote("sw", {"sw": 1.0, "en": 2.0, "de": 2.0, "ko": 3.0}, order) == 2.0  # majority
+    assert vote("sw", {"sw": 1.0, "en": 2.0, "de": None}, order) == 1.0  # tie: its own
+    assert vote("ko", {"sw": 1.0, "en": 2.0, "ko": 3.0}, order) == 3.0
+    assert vote("sw", {"sw": None, "en": 2.0, "de": 5.0}, order) == 2.0  # tie: pivots' order
+    assert vote("sw", {"sw": None, "en": None}, order) is None
+
+
+def test_clc_runs_over_the_pivots_versions(in_testbed, tmp_path):
+    out = tmp_path / "clc"
+    result = _eval(in_testbed, out, "--strategy", "clc", "--pivots", "en")
+    assert result.exit_code == 0, result.output
+    records = _records(out)
+    assert {r["lang"] for r in records.values()} == {"en", "sw"}
+    native = _records(out / "native")
+    for key, record in records.items():
+        assert set(record["votes"]) == {record["lang"], "en"}
+        assert record["own_answer"] == native[key]["answer"]
+        assert record["votes"]["en"] == native[f"en/{record['id']}"]["answer"]
+    bad = _eval(in_testbed, tmp_path / "bad", "--strategy", "clc", "--translator", "reference")
+    assert bad.exit_code == 2 and "not used" in bad.output
+    bad = _eval(in_testbed, tmp_path / "bad2", "--pivots", "en")
+    assert bad.exit_code == 2 and "--pivots goes with --strategy clc" in bad.output

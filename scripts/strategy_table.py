@@ -6,7 +6,8 @@ of decreasing quality, per language, with the translations' chrF.
 
 Runs `polyglot eval` on the testbed (test split, all languages, greedy, 160 new tokens):
 native, then `--strategy translate-all` with `--translator reference`, `noisy-reference:P`
-for each P, and `self` (the model translates its own input, 3-shot); and `--strategy clc` with
+for each P, `self` (the model translates its own input, 3-shot) and `clp` (its English
+restatement); and `--strategy clc` with
 every language's version voting, and without English; each run is reused when it exists. Prints a Markdown table and
 the gap attribution (native vs reference).
 """
@@ -29,7 +30,7 @@ def main() -> None:
     common = {"model": args.model, "benchmark": "testbed", "languages": "all",
               "max_new_tokens": 160, "progress": False}  # fmt: skip
     runs = {"native": evaluate(EvalConfig(**common, out=str(args.out / "native")))}
-    translators = ["reference"] + [f"noisy-reference:{p:g}" for p in args.noise] + ["self"]
+    translators = ["reference"] + [f"noisy-reference:{p:g}" for p in args.noise] + ["self", "clp"]
     for spec in translators:
         runs[spec] = evaluate(
             EvalConfig(**common, strategy="translate-all", translator=spec,

@@ -132,9 +132,11 @@ def eval_command(
     strategy: str | None = typer.Option(
         None,
         "--strategy",
-        help="native (default: each item as it is), translate-all (every non-English item "
-        "solved from its English translation; needs --translator) or selective (translate only "
-        "the items --detector flags) or clc (the item's versions in --pivots languages vote).",
+        help="native (default: each item as it is); translate-all (every non-English item "
+        "solved from its English translation; needs --translator); self-translate / clp "
+        "(translate-all with the model's own translation / English restatement); selective "
+        "(translate only the items --detector flags); clc (the item's versions in --pivots "
+        "languages vote).",
     ),
     pivots: str | None = typer.Option(
         None,
@@ -157,8 +159,9 @@ def eval_command(
     translator: str | None = typer.Option(
         None,
         "--translator",
-        help="reference (the benchmark's own English: the upper bound) or noisy-reference:P (a "
-        "share P of its words dropped or replaced).",
+        help="reference (the benchmark's own English: the upper bound), noisy-reference:P (a "
+        "share P of its words dropped or replaced), self (the model, few-shot) or clp (the "
+        "model's English restatement).",
     ),
     inject: str | None = typer.Option(
         None,

@@ -92,6 +92,21 @@ class EvalConfig(GenerationSettings):
             raise ValueError("must be >= 1")
         return value
 
+    @model_validator(mode="before")
+    @classmethod
+    def _shorthands(cls, values):
+        """``self-translate`` and ``clp`` are translate-all with the model's own translation
+        (few-shot) or its English restatement (CLP's alignment step)."""
+        if isinstance(values, dict) and values.get("strategy") in ("self-translate", "clp"):
+            translator = "self" if values["strategy"] == "self-translate" else "clp"
+            if values.get("translator") not in (None, translator):
+                raise ValueError(
+                    f"--strategy {values['strategy']} uses --translator {translator}, not "
+                    f"{values['translator']}"
+                )
+            values = {**values, "strategy": "translate-all", "translator": translator}
+        return values
+
     @model_validator(mode="after")
     def _strategy_needs(self):
         if self.strategy in ("translate-all", "selective") and not self.translator:

@@ -329,7 +329,9 @@ def evaluate(config: EvalConfig | dict, backends: dict | None = None) -> RunResu
                 example = examples[g.key]
                 translation = translations.get(g.key)
                 # replaced by its English: solved (and its answer read) as an English item
-                solved_in = "en" if translation and config.inject == "replace" else example.lang
+                solved_in = (
+                    "en" if translation is not None and config.inject == "replace" else example.lang
+                )
                 strategy = (
                     {"translated": translation is not None, "translation": translation,
                      "reference_en": english.get(example.id), "solved_in": solved_in}

@@ -9,7 +9,7 @@ from typing import Protocol
 from polyglot.config import ConfigError
 from polyglot.files import append_jsonl, read_jsonl_objects
 
-TRANSLATORS = ("reference", "noisy-reference", "self")
+TRANSLATORS = ("reference", "noisy-reference", "self", "clp")
 
 
 class Translator(Protocol):
@@ -33,11 +33,13 @@ def load_translator(
     replaced, seeded), ``self`` (the evaluated model, few-shot; needs its ``backend`` and the
     benchmark's parallel few-shot ``exemplars``)."""
     name, _, argument = spec.partition(":")
-    if name == "self" and not argument:
-        from polyglot.translate.self_translate import SelfTranslator
+    if name in ("self", "clp") and not argument:
+        from polyglot.translate.self_translate import RestatingTranslator, SelfTranslator
 
         if backend is None:
-            raise ConfigError("--translator self translates with the evaluated model's backend")
+            raise ConfigError(f"--translator {name} translates with the evaluated model's backend")
+        if name == "clp":
+            return RestatingTranslator(backend, exemplars or {})
         return SelfTranslator(backend, exemplars or {})
     if name == "reference" and not argument:
         from polyglot.translate.reference import ReferenceTranslator
@@ -58,14 +60,14 @@ def load_translator(
         return NoisyReferenceTranslator(english, share, seed)
     raise ConfigError(
         f"--translator {spec}: one of reference, noisy-reference:SHARE (e.g. noisy-reference:0.3)"
-        ", self"
+        ", self, clp"
     )
 
 
 def check_spec(spec: str) -> None:
     """Refuse a malformed translator spec before anything runs (a ``ValueError`` naming it)."""
     name, _, argument = spec.partition(":")
-    if name in ("reference", "self") and not argument:
+    if name in ("reference", "self", "clp") and not argument:
         return
     if name == "noisy-reference":
         try:
@@ -77,7 +79,7 @@ def check_spec(spec: str) -> None:
             f"{spec}: noisy-reference takes the share of words to corrupt, e.g. noisy-reference:0.3"
         )
     raise ValueError(
-        f"{spec}: one of reference, noisy-reference:SHARE (e.g. noisy-reference:0.3), self"
+        f"{spec}: one of reference, noisy-reference:SHARE (e.g. noisy-reference:0.3), self, clp"
     )
 
 

@@ -47,3 +47,35 @@ class SelfTranslator:
             for g in generations:
                 texts[g.key] = g.outputs[0].strip()
         return texts
+
+
+ALIGNMENT = (
+    "Please act as an expert in multi-lingual understanding in {language}.\n\n"
+    "Request: {question}\n\n"
+    "Let's understand the task in English step-by-step!"
+)
+
+
+class RestatingTranslator(SelfTranslator):
+    """``clp``: cross-lingual prompting (Qin et al., 2023), first step — the evaluated model
+    restates and understands the problem in English step by step (zero-shot alignment prompt);
+    that restatement then enters like a translation (the solver step: the English prompt on
+    it)."""
+
+    def identity(self) -> dict:
+        return {**super().identity(), "name": "clp", "shots": 0}
+
+    def prompt(self, lang: str, question: str) -> str:
+        from polyglot.packs import load_pack
+
+        return ALIGNMENT.format(language=load_pack(lang).name, question=question) + "\n"
+
+    def translate(self, items: list[tuple[str, str, str]]) -> dict[str, str]:
+        from polyglot.generation.base import Request
+
+        requests = [Request(key, self.prompt(lang, q), ["\n\n"]) for key, lang, q in items]
+        texts = {}
+        for generations in self.backend.generate(list(enumerate(self.backend.batches(requests)))):
+            for g in generations:
+                texts[g.key] = " ".join(g.outputs[0].split())
+        return texts

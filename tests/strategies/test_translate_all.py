@@ -246,3 +246,21 @@ def test_clc_runs_over_the_pivots_versions(in_testbed, tmp_path):
     assert bad.exit_code == 2 and "not used" in bad.output
     bad = _eval(in_testbed, tmp_path / "bad2", "--pivots", "en")
     assert bad.exit_code == 2 and "--pivots goes with --strategy clc" in bad.output
+
+
+def test_clp_and_self_translate_are_translate_all_shorthands(in_testbed, tmp_path):
+    from polyglot.evaluate import EvalConfig
+
+    config = EvalConfig(model="m", strategy="clp")
+    assert (config.strategy, config.translator) == ("translate-all", "clp")
+    config = EvalConfig(model="m", strategy="self-translate")
+    assert (config.strategy, config.translator) == ("translate-all", "self")
+    with pytest.raises(ValueError, match="uses --translator self"):
+        EvalConfig(model="m", strategy="self-translate", translator="reference")
+    out = tmp_path / "clp"
+    result = _eval(in_testbed, out, "--strategy", "clp")
+    assert result.exit_code == 0, result.output
+    head = json.loads((out / "translations.jsonl").read_text().splitlines()[0])
+    assert head["translator"]["name"] == "clp"
+    record = next(r for r in _records(out).values() if r["lang"] == "sw")
+    assert record["solved_in"] == "en" and record["prompt"].startswith("Question: ")

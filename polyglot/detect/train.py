@@ -57,12 +57,15 @@ def train_detectors(
     common = dict(model=model, benchmark=benchmark, languages=languages, data=data, limit=limit,
                   max_new_tokens=max_new_tokens, device=device, progress=progress)  # fmt: skip
     log(f"[1/4] the model's native attempt at each calibration item -> {out / 'native'}")
-    native = evaluate(EvalConfig(**common, out=str(out / "native")))
+    backends: dict = {}  # both runs generate with the same settings: one model load
+    native = evaluate(EvalConfig(**common, out=str(out / "native")), backends)
     log(f"[2/4] its attempt with the reference English -> {out / 'understood'}")
     understood = evaluate(
         EvalConfig(**common, strategy="translate-all", translator="reference",
-                   out=str(out / "understood"))
+                   out=str(out / "understood")),
+        backends,
     )  # fmt: skip
+    backends.clear()
     native_records = read_records(native.out / "generations.jsonl")
     labels = label_items(native_records, read_records(understood.out / "generations.jsonl"))
     positives = sum(labels.values())

@@ -206,6 +206,20 @@ def thinking_tags(config: EvalConfig, tokenizer) -> tuple[str, str] | None:
     return None
 
 
+_SAME = object()
+
+
+def config_dataset(config: EvalConfig, languages=None, limit=_SAME) -> ParallelDataset:
+    """The benchmark items an eval config names (its languages and limit unless given)."""
+    return load_benchmark(
+        config.benchmark,
+        config.languages if languages is None else languages,
+        data=config.data,
+        columns=config.columns.model_dump() if config.columns else None,
+        limit=config.limit if limit is _SAME else limit,
+    )
+
+
 def evaluate(config: EvalConfig | dict, backends: dict | None = None) -> RunResult:
     """Evaluate ``config.model`` on ``config.benchmark``; see the module docstring.
 
@@ -226,13 +240,7 @@ def evaluate(config: EvalConfig | dict, backends: dict | None = None) -> RunResu
 
         return evaluate_clc(config, backends)
     out = check_output_dir(config.out)
-    dataset = load_benchmark(
-        config.benchmark,
-        config.languages,
-        data=config.data,
-        columns=config.columns.model_dump() if config.columns else None,
-        limit=config.limit,
-    )
+    dataset = config_dataset(config)
     if config.items is not None:
         dataset = _only(dataset, config.items)
     keys = [f"{lang}/{i}" for lang in dataset.languages for i in dataset.ids]
@@ -383,13 +391,8 @@ def _translations(config: EvalConfig, dataset: ParallelDataset, out: Path, backe
     from polyglot.translate import TranslationCache, load_translator
 
     try:
-        reference = load_benchmark(
-            config.benchmark,
-            ["en"],
-            data=config.data,
-            columns=config.columns.model_dump() if config.columns else None,
-            limit=None,  # all of it: a translator's output must not depend on --limit
-        )
+        # all of it: a translator's output must not depend on --limit
+        reference = config_dataset(config, ["en"], limit=None)
     except ConfigError as err:
         raise ConfigError(
             f"--translator {config.translator} needs the benchmark's English version: {err}"

@@ -10,7 +10,7 @@ from typing import Any, Literal
 
 from pydantic import Field, field_validator, model_validator
 
-from polyglot.config import ConfigError, StrictModel, read_yaml, validate_model
+from polyglot.config import ConfigError, StrictModel, validate_model
 
 ROLES = ("math", "language")
 
@@ -191,15 +191,9 @@ def load_merge_recipe(
     path: str | Path, overrides: list[str] | None = None, grid: list[str] | None = None
 ) -> MergeRecipe:
     from polyglot.resources import recipe_path
-    from polyglot.train.recipe import _merge, parse_overrides
+    from polyglot.train.recipe import recipe_data
 
-    data = read_yaml(recipe_path(path))
-    if not isinstance(data, dict):
-        raise ConfigError(f"{path}: expected a mapping at the top level")
-    source = str(path)
-    if overrides:
-        data = _merge(data, parse_overrides(overrides))
-        source += " (with overrides)"
+    data, source = recipe_data(recipe_path(path), overrides)
     if grid:
         data = {**data, "grid": parse_grid(grid)}
     return validate_model(data, MergeRecipe, source=source)

@@ -334,10 +334,11 @@ def _selective(
     common = dict(model=str(testbed / "base"), benchmark="testbed", languages=languages,
                   data=f"{testbed}/world/{{split}}/{{lang}}.jsonl", max_new_tokens=160,
                   progress=progress, overwrite=fresh, device="auto")  # fmt: skip
+    backends: dict = {}  # one model load for both runs
     full = _evaluate(
         EvalConfig(**common, strategy="translate-all", translator="reference",
                    out=str(out / "translate-all")),
-        {},
+        backends,
     )  # fmt: skip
     detector, budget = plan["detector"], plan["budget"]
     if detector == "probe":
@@ -362,7 +363,7 @@ def _selective(
     selective = _evaluate(
         EvalConfig(**common, strategy="selective", translator="reference", detector=detector,
                    budget=budget, out=str(out / "selective")),
-        {},
+        backends,
     )  # fmt: skip
     rates = [
         (r.get("translation") or {}).get("rate")

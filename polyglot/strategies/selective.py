@@ -86,10 +86,9 @@ def check_selective(config) -> None:
     """Everything about a selective run that can be refused before any generation: the output
     folder, one output per item, and the probe (another model's, another width of layers, or
     calibrated on the items being evaluated)."""
-    from polyglot.data.benchmarks import load_benchmark
     from polyglot.detect.probe import Probe
     from polyglot.detect.understanding import probe_folder
-    from polyglot.evaluate.runner import _check_not_other_output
+    from polyglot.evaluate.runner import _check_not_other_output, config_dataset
     from polyglot.provenance import model_identity
 
     out = check_output_dir(config.out)
@@ -111,13 +110,7 @@ def check_selective(config) -> None:
             )
     meta = probe.meta
     if meta.get("benchmark") == config.benchmark and meta.get("data") == config.data:
-        dataset = load_benchmark(
-            config.benchmark,
-            config.languages,
-            data=config.data,
-            columns=config.columns.model_dump() if config.columns else None,
-            limit=config.limit,
-        )
+        dataset = config_dataset(config)
         shared = sorted(set(meta.get("calibration_ids") or []) & set(dataset.ids))
         if shared:
             raise ConfigError(

@@ -203,8 +203,9 @@ def _merge(base: dict, overrides: dict) -> dict:
     return merged
 
 
-def load_recipe(path: str | Path | None, overrides: list[str] | None = None) -> TrainRecipe:
-    """A recipe from a YAML file (or nothing) with command-line overrides applied."""
+def recipe_data(path: str | Path | None, overrides: list[str] | None = None) -> tuple[dict, str]:
+    """A recipe YAML (or nothing) as a dict with ``key=value`` overrides applied, and the source
+    to name in errors; shared by every recipe loader (train, merge)."""
     data: dict = {}
     source = "command line"
     if path is not None:
@@ -215,4 +216,10 @@ def load_recipe(path: str | Path | None, overrides: list[str] | None = None) -> 
     if overrides:
         data = _merge(data, parse_overrides(overrides))
         source += " (with overrides)" if path is not None else ""
+    return data, source
+
+
+def load_recipe(path: str | Path | None, overrides: list[str] | None = None) -> TrainRecipe:
+    """A recipe from a YAML file (or nothing) with command-line overrides applied."""
+    data, source = recipe_data(path, overrides)
     return validate_model(data, TrainRecipe, source=source)

@@ -114,14 +114,19 @@ def test_signals_of_a_real_forward_pass(tiny_model):
 @pytest.fixture(scope="module")
 def probe(shipped_testbed, tmp_path_factory):
     out = tmp_path_factory.mktemp("probe") / "p"
-    result = runner.invoke(
-        app,
-        ["detect", "train", "--model", str(shipped_testbed / "base"), "--languages", "sw,ko",
-         "--data", f"{shipped_testbed}/world/train/{{lang}}.jsonl", "--limit", "40",
-         "--out", str(out), "--no-progress"],
-    )  # fmt: skip
+    result = _detect_train(
+        shipped_testbed, f"{shipped_testbed}/world/train/{{lang}}.jsonl", 40, out
+    )
     assert result.exit_code == 0, result.output
     return out
+
+
+def _detect_train(testbed, data: str, limit: int, out):
+    return runner.invoke(
+        app,
+        ["detect", "train", "--model", str(testbed / "base"), "--languages", "sw,ko",
+         "--data", data, "--limit", str(limit), "--out", str(out), "--no-progress"],
+    )  # fmt: skip
 
 
 def test_detect_train_labels_trains_and_judges_on_held_out_items(probe):
@@ -221,12 +226,8 @@ def test_a_probe_of_another_model_is_refused(shipped_testbed, probe, tiny_model,
 def test_a_probe_calibrated_on_the_evaluated_items_is_refused(shipped_testbed, tmp_path):
     """Its threshold would have seen their labels: refused before anything is generated."""
     probe = tmp_path / "on-test"
-    result = runner.invoke(
-        app,
-        ["detect", "train", "--model", str(shipped_testbed / "base"), "--languages", "sw,ko",
-         "--data", f"{shipped_testbed}/world/{{split}}/{{lang}}.jsonl", "--limit", "30",
-         "--out", str(probe), "--no-progress"],
-    )  # fmt: skip
+    data = f"{shipped_testbed}/world/{{split}}/{{lang}}.jsonl"  # the test split itself
+    result = _detect_train(shipped_testbed, data, 30, probe)
     assert result.exit_code == 0, result.output
     out = tmp_path / "sel"
     refused = _selective(shipped_testbed, out, "--detector", f"probe:{probe}")

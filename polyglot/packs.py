@@ -70,6 +70,19 @@ class Detection(StrictModel):
     markers: list[str] = Field(default=[], description="Words typical of this language only.")
 
 
+class Reflection(StrictModel):
+    """The self-reflection detector's question, asked after the model's attempt, and the two
+    answers whose likelihoods it compares."""
+
+    question: str = Field(description='"Did you understand the question correctly? Yes or No."')
+    yes: str
+    no: str
+
+
+# Machine-translation checkpoint families whose language codes a pack can give
+MT_FAMILIES = ("nllb", "m2m100", "marian")
+
+
 class LanguagePack(StrictModel):
     code: str = Field(pattern=r"^[a-z]{2,3}$", description="ISO 639-1 code (639-3 if none).")
     name: str
@@ -95,6 +108,18 @@ class LanguagePack(StrictModel):
     # words that make a numeral before them part of something else ("two thirds", "one more")
     number_word_blockers: list[str] = []
     lexicon: dict[str, str]
+    reflection: Reflection | None = None
+    # the language's code in machine-translation checkpoints: nllb (FLORES-200, swh_Latn),
+    # m2m100 (ISO 639-1, sw), marian (the >>xxx<< target token of multilingual OPUS-MT models)
+    mt_codes: dict[str, str] = {}
+
+    @field_validator("mt_codes")
+    @classmethod
+    def _known_families(cls, codes: dict[str, str]) -> dict[str, str]:
+        unknown = sorted(set(codes) - set(MT_FAMILIES))
+        if unknown:
+            raise ValueError(f"unknown family {unknown[0]!r}; one of {', '.join(MT_FAMILIES)}")
+        return codes
 
     @field_validator("answer_cues")
     @classmethod

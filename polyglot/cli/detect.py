@@ -41,7 +41,7 @@ def train(
     (1: wrong natively, right when understood; 0: right natively; wrong both ways: left out),
     train a class-weighted logistic probe on the last hidden state (early stopping on a
     validation split), and judge every detector (confidence, confidence-min, prompt-nll,
-    language-drift, probe) on held-out items: balanced accuracy, F1, PR-AUC, ROC-AUC."""
+    self-reflection, language-drift, probe) on held-out items: balanced accuracy, F1, PR-AUC, ROC-AUC."""
     from polyglot.detect.train import train_detectors
 
     langs = languages if languages == "all" else [x.strip() for x in languages.split(",")]

@@ -147,7 +147,7 @@ def eval_command(
     detector: str | None = typer.Option(
         None,
         "--detector",
-        help="selective: confidence, confidence-min, prompt-nll, language-drift, or probe:DIR "
+        help="selective: confidence, confidence-min, prompt-nll, self-reflection, language-drift, or probe:DIR "
         "(from `polyglot detect train`).",
     ),
     budget: float | None = typer.Option(

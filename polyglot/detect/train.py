@@ -44,8 +44,7 @@ def train_detectors(
 ) -> dict:
     from polyglot.detect.calibration import label_items, split_by_item
     from polyglot.detect.probe import Probe
-    from polyglot.detect.signals import trace_signals
-    from polyglot.detect.understanding import SIGNAL_DETECTORS, detector_scores
+    from polyglot.detect.understanding import SIGNAL_DETECTORS, detector_scores, model_signals
     from polyglot.evaluate import EvalConfig, evaluate
     from polyglot.evaluate.records import read_records
     from polyglot.models import load_model, load_tokenizer
@@ -80,7 +79,9 @@ def train_detectors(
     loaded = load_model(model, device=device, dtype="float32")
     tokenizer = load_tokenizer(model, padding_side="right")
     keys = sorted(labels)
-    signals = trace_signals(loaded, tokenizer, [native_records[k] for k in keys])
+    signals = model_signals(
+        loaded, tokenizer, {k: native_records[k] for k in keys}, SIGNAL_DETECTORS
+    )
     train, val, held_out = split_by_item(keys, SPLITS, seed)
     log(f"[4/4] the probe ({len(train)} training, {len(val)} validation items), and every "
         f"detector judged on {len(held_out)} held-out items")  # fmt: skip

@@ -3,6 +3,8 @@ understand the question (``polyglot eval --strategy selective --detector NAME``)
 
 - ``confidence`` / ``confidence-min``: minus the trace's mean (or minimum) token confidence;
 - ``prompt-nll``: the prompt's mean negative log-likelihood;
+- ``self-reflection``: P(no) when the model is asked, in the question's language, whether it
+  understood the question (``polyglot/detect/reflection.py``);
 - ``language-drift``: the share of the trace not in the question's language (fastText, from the
   eval record), 1 when nothing was written;
 - ``probe:DIR``: a probe trained by ``polyglot detect train`` on the last hidden state.
@@ -14,7 +16,13 @@ from pathlib import Path
 
 from polyglot.config import ConfigError
 
-SIGNAL_DETECTORS = ("confidence", "confidence-min", "prompt-nll", "language-drift")
+SIGNAL_DETECTORS = (
+    "confidence",
+    "confidence-min",
+    "prompt-nll",
+    "self-reflection",
+    "language-drift",
+)
 
 
 def check_detector(spec: str) -> None:
@@ -50,6 +58,8 @@ def detector_scores(spec: str, records: dict[str, dict], signals: dict[str, dict
             scores[key] = -signals[key]["confidence_min"]
         elif name == "prompt-nll":
             scores[key] = signals[key]["prompt_nll"]
+        elif name == "self-reflection":
+            scores[key] = signals[key]["reflection"]
         elif name == "language-drift":
             fidelity = record.get("fidelity") or {}
             target = fidelity.get("target")
@@ -57,6 +67,20 @@ def detector_scores(spec: str, records: dict[str, dict], signals: dict[str, dict
         else:
             raise ConfigError(f"--detector {spec}: unknown")
     return scores
+
+
+def model_signals(model, tokenizer, records: dict[str, dict], detectors) -> dict[str, dict]:
+    """What the ``detectors`` read from the model for ``records`` (``{key: signals}``): the
+    teacher-forced pass over prompt + trace, plus the reflection question when asked for."""
+    from polyglot.detect.signals import trace_signals
+
+    signals = trace_signals(model, tokenizer, list(records.values()))
+    if any(d.partition(":")[0] == "self-reflection" for d in detectors):
+        from polyglot.detect.reflection import reflection_scores
+
+        for key, score in reflection_scores(model, tokenizer, list(records.values())).items():
+            signals[key]["reflection"] = score
+    return signals
 
 
 def probe_folder(spec: str) -> Path | None:

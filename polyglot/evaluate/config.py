@@ -139,7 +139,7 @@ class EvalConfig(GenerationSettings):
 
             if not self.detector:
                 raise ValueError(
-                    "--strategy selective needs --detector (confidence, prompt-nll, "
+                    "--strategy selective needs --detector (confidence, prompt-nll, self-reflection, "
                     "language-drift, probe:DIR)"
                 )
             check_detector(self.detector)

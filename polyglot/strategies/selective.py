@@ -43,13 +43,13 @@ def _scores(config, native_out: Path, records: dict[str, dict], out: Path) -> di
                 return {k: cached[k] for k in records}
     signals: dict = {}
     if config.detector != "language-drift":
-        from polyglot.detect.signals import trace_signals
+        from polyglot.detect.understanding import model_signals
         from polyglot.models import load_model, load_tokenizer
 
         model = load_model(config.model, adapter=config.adapter, device=config.device,
                            dtype="float32", revision=config.revision)  # fmt: skip
         tokenizer = load_tokenizer(config.model, revision=config.revision, padding_side="right")
-        signals = trace_signals(model, tokenizer, list(records.values()))
+        signals = model_signals(model, tokenizer, records, [config.detector])
         del model
     scores = detector_scores(config.detector, records, signals)
     write_lines(path, [json.dumps({"identity": identity})])

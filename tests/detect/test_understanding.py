@@ -111,6 +111,43 @@ def test_signals_of_a_real_forward_pass(tiny_model):
     assert torch.allclose(alone["hidden"], found["sw/1"]["hidden"], atol=1e-4)
 
 
+def test_self_reflection_compares_the_two_answers_likelihoods(tiny_model):
+    from polyglot.detect.reflection import reflection_context, reflection_scores
+    from polyglot.models import load_model, load_tokenizer
+
+    model = load_model(str(tiny_model), device="cpu", dtype="float32")
+    tokenizer = load_tokenizer(str(tiny_model), padding_side="right")
+    records = [
+        {"key": "sw/1", "lang": "sw", "prompt": "Swali: Ana ana 3", "output": " Jibu ni 4."},
+        {"key": "de/1", "lang": "de", "prompt": "Frage: Anna hat 3", "output": ""},
+    ]
+    scores = reflection_scores(model, tokenizer, records, batch_size=3)
+    context, yes, no = reflection_context(records[0])
+    assert context.endswith("Jibu Ndiyo au Hapana.\n") and (yes, no) == ("Ndiyo", "Hapana")
+
+    def logprob(answer: str) -> float:  # by hand: one unpadded pass per answer
+        ids = tokenizer(context, add_special_tokens=True).input_ids
+        tail = tokenizer(answer, add_special_tokens=False).input_ids
+        with torch.no_grad():
+            logits = model(input_ids=torch.tensor([ids + tail])).logits[0]
+        lp = torch.log_softmax(logits[len(ids) - 1 : -1], dim=-1)
+        return float(sum(lp[j, t] for j, t in enumerate(tail)))
+
+    p_yes, p_no = torch.tensor(logprob(yes)).exp(), torch.tensor(logprob(no)).exp()
+    assert scores["sw/1"] == pytest.approx(float(p_no / (p_yes + p_no)), abs=1e-4)
+    assert 0 < scores["de/1"] < 1
+
+
+def test_self_reflection_needs_the_packs_question(monkeypatch):
+    from polyglot.detect import reflection
+    from polyglot.packs import load_pack
+
+    pack = load_pack("sw").model_copy(update={"reflection": None})
+    monkeypatch.setattr("polyglot.packs.load_pack", lambda code: pack)
+    with pytest.raises(ConfigError, match="'sw' language pack has no `reflection`"):
+        reflection.reflection_context({"lang": "sw", "prompt": "x", "output": "y"})
+
+
 @pytest.fixture(scope="module")
 def probe(shipped_testbed, tmp_path_factory):
     out = tmp_path_factory.mktemp("probe") / "p"
@@ -132,7 +169,7 @@ def _detect_train(testbed, data: str, limit: int, out):
 def test_detect_train_labels_trains_and_judges_on_held_out_items(probe):
     meta = json.loads((probe / "probe.json").read_text())
     assert set(meta["detectors"]) == {"confidence", "confidence-min", "prompt-nll",
-                                      "language-drift", "probe"}  # fmt: skip
+                                      "self-reflection", "language-drift", "probe"}  # fmt: skip
     splits = meta["splits"]
     assert splits["held_out"] == len(meta["held_out_keys"]) > 0
     assert sum(meta["labels"].values()) == sum(splits.values())
@@ -187,13 +224,15 @@ def test_selective_routes_each_item_by_its_score(shipped_testbed, probe, tmp_pat
     assert again.exit_code == 0 and "nothing recomputed" in again.output  # every stage reused
 
 
-def test_a_budget_caps_the_translated_share(shipped_testbed, tmp_path):
+@pytest.mark.parametrize("detector", ["language-drift", "self-reflection"])
+def test_a_budget_caps_the_translated_share(shipped_testbed, tmp_path, detector):
     out = tmp_path / "budget"
-    result = _selective(shipped_testbed, out, "--detector", "language-drift", "--budget", "0.25")
+    result = _selective(shipped_testbed, out, "--detector", detector, "--budget", "0.25")
     assert result.exit_code == 0, result.output
     records = [json.loads(x) for x in (out / "generations.jsonl").read_text().splitlines()]
     foreign = [r for r in records if r["lang"] != "en"]
     assert sum(r["route"] == "translated" for r in foreign) <= 0.25 * len(foreign)
+    assert all(0 <= r["score"] <= 1 for r in foreign)
 
 
 @pytest.mark.parametrize(

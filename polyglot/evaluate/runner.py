@@ -400,15 +400,17 @@ def _translations(config: EvalConfig, dataset: ParallelDataset, out: Path, backe
     english = {example.id: example.question for example in reference.for_language("en")}
     translator = load_translator(
         config.translator,
-        english,
+        {"en": english},
         seed=config.seed,
         backend=backend,
         exemplars={**dataset.exemplars, **reference.exemplars},
+        settings=config.generation(),
     )
+    sources = [lang for lang in dataset.languages if lang != "en"]
+    translator.check(sources)  # a language it cannot translate: said before any generation
     items = [
         (f"{lang}/{example.id}", lang, example.question)
-        for lang in dataset.languages
-        if lang != "en"
+        for lang in sources
         for example in dataset.for_language(lang)
     ]
     cache = TranslationCache(out / TRANSLATIONS, translator.identity())

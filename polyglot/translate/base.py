@@ -9,31 +9,52 @@ from typing import Protocol
 from polyglot.config import ConfigError
 from polyglot.files import append_jsonl, read_jsonl_objects
 
-TRANSLATORS = ("reference", "noisy-reference", "self", "clp")
+TRANSLATORS = ("reference", "noisy-reference", "self", "clp", "hf-seq2seq", "hf", "vllm")
+SPECS = (
+    "reference, noisy-reference:SHARE (e.g. noisy-reference:0.3), self, clp, "
+    "hf-seq2seq:MODEL (NLLB, M2M100, Marian), vllm:MODEL or hf:MODEL (an instruction model)"
+)
 
 
 class Translator(Protocol):
-    """Translates questions into English: ``{key: text}`` for ``[(key, lang, question)]``."""
+    """Translates questions: ``{key: text}`` for ``[(key, source language, question)]`` into
+    ``target`` (English unless told)."""
 
     def identity(self) -> dict: ...
 
-    def translate(self, items: list[tuple[str, str, str]]) -> dict[str, str]: ...
+    def check(self, sources: list[str], target: str = "en") -> None:
+        """Refuse (``ConfigError``) what it cannot translate, before any generation."""
+        ...
+
+    def translate(
+        self, items: list[tuple[str, str, str]], target: str = "en"
+    ) -> dict[str, str]: ...
 
 
 def load_translator(
     spec: str,
-    english: dict[str, str],
+    references: dict[str, dict[str, str]],
     *,
     seed: int = 0,
     backend=None,
     exemplars: dict | None = None,
+    settings=None,
 ) -> Translator:
-    """A translator from its spec: ``reference`` (the benchmark's own English version, the
-    upper bound), ``noisy-reference:P`` (the reference with a share P of its words dropped or
-    replaced, seeded), ``self`` (the evaluated model, few-shot; needs its ``backend`` and the
-    benchmark's parallel few-shot ``exemplars``)."""
+    """A translator from its spec: ``reference`` (the benchmark's own version in the target
+    language, the upper bound), ``noisy-reference:P`` (the reference with a share P of its
+    words dropped or replaced, seeded), ``self`` / ``clp`` (the evaluated model, few-shot
+    translation or CLP's restatement; need its ``backend`` and, for ``self``, the benchmark's
+    parallel few-shot ``exemplars``), ``hf-seq2seq:MODEL`` (an MT checkpoint), ``vllm:MODEL``
+    / ``hf:MODEL`` (an instruction model on that backend; ``settings``: the run's generation
+    settings, whose device, dtype and batch sizes it shares).
+
+    ``references``: language -> item id -> the benchmark's question in that language."""
+    try:
+        check_spec(spec)
+    except ValueError as err:
+        raise ConfigError(f"--translator {err}") from None
     name, _, argument = spec.partition(":")
-    if name in ("self", "clp") and not argument:
+    if name in ("self", "clp"):
         from polyglot.translate.self_translate import RestatingTranslator, SelfTranslator
 
         if backend is None:
@@ -41,33 +62,35 @@ def load_translator(
         if name == "clp":
             return RestatingTranslator(backend, exemplars or {})
         return SelfTranslator(backend, exemplars or {})
-    if name == "reference" and not argument:
+    if name == "reference":
         from polyglot.translate.reference import ReferenceTranslator
 
-        return ReferenceTranslator(english)
+        return ReferenceTranslator(references)
     if name == "noisy-reference":
         from polyglot.translate.reference import NoisyReferenceTranslator
 
-        try:
-            share = float(argument)
-        except ValueError:
-            share = -1.0
-        if not 0 <= share <= 1:
-            raise ConfigError(
-                f"--translator {spec}: noisy-reference takes the share of words to corrupt, "
-                "e.g. noisy-reference:0.3"
-            )
-        return NoisyReferenceTranslator(english, share, seed)
-    raise ConfigError(
-        f"--translator {spec}: one of reference, noisy-reference:SHARE (e.g. noisy-reference:0.3)"
-        ", self, clp"
-    )
+        return NoisyReferenceTranslator(references, float(argument), seed)
+    if name == "hf-seq2seq":
+        from polyglot.translate.seq2seq import Seq2SeqTranslator
+
+        device = getattr(settings, "device", "auto")
+        batch_size = min(getattr(settings, "batch_size", 16), 32)
+        return Seq2SeqTranslator(argument, device=device, batch_size=batch_size)
+    from polyglot.generation.base import GenerationSettings
+    from polyglot.translate.instruct import InstructionTranslator
+
+    shared = {} if settings is None else settings.model_dump(
+        include={"device", "dtype", "batch_size", "batch_tokens", "seed"}
+    )  # fmt: skip
+    return InstructionTranslator(GenerationSettings(model=argument, backend=name, **shared))
 
 
 def check_spec(spec: str) -> None:
     """Refuse a malformed translator spec before anything runs (a ``ValueError`` naming it)."""
     name, _, argument = spec.partition(":")
     if name in ("reference", "self", "clp") and not argument:
+        return
+    if name in ("hf-seq2seq", "hf", "vllm") and argument.strip():
         return
     if name == "noisy-reference":
         try:
@@ -78,9 +101,7 @@ def check_spec(spec: str) -> None:
         raise ValueError(
             f"{spec}: noisy-reference takes the share of words to corrupt, e.g. noisy-reference:0.3"
         )
-    raise ValueError(
-        f"{spec}: one of reference, noisy-reference:SHARE (e.g. noisy-reference:0.3), self, clp"
-    )
+    raise ValueError(f"{spec}: one of {SPECS}")
 
 
 class TranslationCache:
@@ -103,10 +124,12 @@ class TranslationCache:
                 )
             self.texts = {r["key"]: r["text"] for r in rows[1:] if "key" in r and "text" in r}
 
-    def translate(self, translator: Translator, items: list[tuple[str, str, str]]) -> dict:
+    def translate(
+        self, translator: Translator, items: list[tuple[str, str, str]], target: str = "en"
+    ) -> dict:
         missing = [item for item in items if item[0] not in self.texts]
         if missing:
-            fresh = translator.translate(missing)
+            fresh = translator.translate(missing, target)
             if not self.path.is_file():
                 append_jsonl(self.path, [{"translator": self.identity}])
             elif not self.path.read_bytes().endswith(b"\n"):  # a line cut by a kill: close it

@@ -1,8 +1,8 @@
-"""Translators that read the benchmark's own English version of each item (parallel
-benchmarks: MGSM, PolyMath, the testbed): ``reference`` (exact: the upper bound of any
-translator) and ``noisy-reference`` (a share of its words dropped or replaced by other words
-of the benchmark's English, seeded per item, so that the testbed can show how gains fall with
-translation quality)."""
+"""Translators that read the benchmark's own version of each item in the target language
+(parallel benchmarks: MGSM, PolyMath, the testbed): ``reference`` (exact: the upper bound of
+any translator) and ``noisy-reference`` (a share of its words dropped or replaced by other words
+of the benchmark's text in that language, seeded per item, so that the testbed can show how
+gains fall with translation quality)."""
 
 from __future__ import annotations
 
@@ -13,45 +13,52 @@ from polyglot.config import ConfigError
 
 
 class ReferenceTranslator:
-    def __init__(self, english: dict[str, str]):
-        """``english``: item id -> the English question."""
-        if not english:
+    def __init__(self, references: dict[str, dict[str, str]]):
+        """``references``: language -> item id -> the benchmark's question in that language."""
+        if not references.get("en"):
             raise ConfigError(
                 "--translator reference needs the benchmark's English version (a parallel "
                 "benchmark with 'en')"
             )
-        self.english = english
+        self.references = references
 
     def identity(self) -> dict:
         return {"name": "reference"}
 
-    def reference(self, item_id: str) -> str | None:
-        return self.english.get(item_id)
+    def check(self, sources: list[str], target: str = "en") -> None:
+        if not self.references.get(target):
+            raise ConfigError(
+                f"--translator reference: the benchmark has no '{target}' version to read"
+            )
 
-    def translate(self, items: list[tuple[str, str, str]]) -> dict[str, str]:
+    def translate(self, items: list[tuple[str, str, str]], target: str = "en") -> dict[str, str]:
+        self.check([], target)
         texts = {}
         for key, _, _ in items:
             item_id = key.split("/", 1)[1]
-            if item_id not in self.english:
-                raise ConfigError(f"item {key}: the benchmark has no English version of it")
-            texts[key] = self.english[item_id]
+            if item_id not in self.references[target]:
+                raise ConfigError(f"item {key}: the benchmark has no '{target}' version of it")
+            texts[key] = self.references[target][item_id]
         return texts
 
 
 class NoisyReferenceTranslator(ReferenceTranslator):
-    def __init__(self, english: dict[str, str], share: float, seed: int = 0):
-        super().__init__(english)
+    def __init__(self, references: dict[str, dict[str, str]], share: float, seed: int = 0):
+        super().__init__(references)
         self.share, self.seed = share, seed
-        self.pool = sorted({w for text in english.values() for w in text.split()})
+        self.pools = {
+            lang: sorted({w for text in texts.values() for w in text.split()})
+            for lang, texts in references.items()
+        }
 
     def identity(self) -> dict:
         return {"name": "noisy-reference", "share": self.share, "seed": self.seed}
 
-    def translate(self, items: list[tuple[str, str, str]]) -> dict[str, str]:
-        exact = super().translate(items)
-        return {key: self._corrupt(key, text) for key, text in exact.items()}
+    def translate(self, items: list[tuple[str, str, str]], target: str = "en") -> dict[str, str]:
+        exact = super().translate(items, target)
+        return {key: self._corrupt(key, text, target) for key, text in exact.items()}
 
-    def _corrupt(self, key: str, text: str) -> str:
+    def _corrupt(self, key: str, text: str, target: str) -> str:
         rng = random.Random(zlib.crc32(f"{self.seed}/{key}".encode()))
         words = []
         for word in text.split():
@@ -59,6 +66,6 @@ class NoisyReferenceTranslator(ReferenceTranslator):
             if roll < self.share / 2:
                 continue  # dropped
             if roll < self.share:
-                word = rng.choice(self.pool)  # replaced
+                word = rng.choice(self.pools[target])  # replaced
             words.append(word)
         return " ".join(words)

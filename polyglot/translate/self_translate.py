@@ -1,14 +1,29 @@
-"""``self``: the evaluated model translates its own input into English (self-translate,
-Etxaniz et al., 2024), prompted with a few parallel examples of the benchmark's few-shot split
-(never the items being evaluated): ``<Language>: <question>\\nEnglish: <question>`` blocks,
-then the item, generation stopped at the end of the line. Works with any generation backend
-(the run's own: hf or vLLM)."""
+"""``self``: the evaluated model translates its own input (self-translate, Etxaniz et al.,
+2024), prompted with a few parallel examples of the benchmark's few-shot split (never the items
+being evaluated): ``<Language>: <question>\\n<Target>: <question>`` blocks, then the item,
+generation stopped at the end of the line. ``clp``: the model restates the problem in the
+target language (CLP's alignment step). Both work with any generation backend (the run's own:
+hf or vLLM)."""
 
 from __future__ import annotations
 
 from polyglot.config import ConfigError
 
 SHOTS = 3
+
+
+def _name(lang: str) -> str:
+    from polyglot.packs import load_pack
+
+    return load_pack(lang).name
+
+
+def _generate(backend, requests) -> dict[str, str]:
+    texts = {}
+    for generations in backend.generate(list(enumerate(backend.batches(requests)))):
+        for g in generations:
+            texts[g.key] = g.outputs[0]
+    return texts
 
 
 class SelfTranslator:
@@ -20,62 +35,59 @@ class SelfTranslator:
         return {"name": "self", "shots": self.shots, "model": described.get("model"),
                 "fingerprint": described.get("fingerprint")}  # fmt: skip
 
-    def prompt(self, lang: str, question: str) -> str:
-        from polyglot.packs import load_pack
+    def check(self, sources: list[str], target: str = "en") -> None:
+        for lang in sources:
+            self.prompt(lang, "", target)
 
-        name = load_pack(lang).name
-        native, english = self.exemplars.get(lang) or [], self.exemplars.get("en") or []
-        if len(native) < self.shots or len(english) < self.shots:
+    def prompt(self, lang: str, question: str, target: str = "en") -> str:
+        native, translated = self.exemplars.get(lang) or [], self.exemplars.get(target) or []
+        if len(native) < self.shots or len(translated) < self.shots:
             raise ConfigError(
                 f"--translator self needs {self.shots} parallel few-shot examples in '{lang}' "
-                "and English (the benchmark's few-shot split); this benchmark has "
-                f"{min(len(native), len(english))}"
+                f"and '{target}' (the benchmark's few-shot split); this benchmark has "
+                f"{min(len(native), len(translated))}"
             )
+        source, goal = _name(lang), _name(target)
         blocks = [
-            f"{name}: {a.question}\nEnglish: {b.question}\n\n"
-            for a, b in zip(native[: self.shots], english[: self.shots], strict=True)
+            f"{source}: {a.question}\n{goal}: {b.question}\n\n"
+            for a, b in zip(native[: self.shots], translated[: self.shots], strict=True)
         ]
-        return "".join(blocks) + f"{name}: {question}\nEnglish:"
+        return "".join(blocks) + f"{source}: {question}\n{goal}:"
 
-    def translate(self, items: list[tuple[str, str, str]]) -> dict[str, str]:
+    def translate(self, items: list[tuple[str, str, str]], target: str = "en") -> dict[str, str]:
         from polyglot.generation.base import Request
 
-        requests = [Request(key, self.prompt(lang, q), ["\n"]) for key, lang, q in items]
-        batches = self.backend.batches(requests)
-        texts = {}
-        for generations in self.backend.generate(list(enumerate(batches))):
-            for g in generations:
-                texts[g.key] = g.outputs[0].strip()
-        return texts
+        requests = [Request(k, self.prompt(lang, q, target), ["\n"]) for k, lang, q in items]
+        return {key: text.strip() for key, text in _generate(self.backend, requests).items()}
 
 
 ALIGNMENT = (
     "Please act as an expert in multi-lingual understanding in {language}.\n\n"
     "Request: {question}\n\n"
-    "Let's understand the task in English step-by-step!"
+    "Let's understand the task in {target} step-by-step!"
 )
 
 
 class RestatingTranslator(SelfTranslator):
     """``clp``: cross-lingual prompting (Qin et al., 2023), first step — the evaluated model
-    restates and understands the problem in English step by step (zero-shot alignment prompt);
-    that restatement then enters like a translation (the solver step: the English prompt on
-    it)."""
+    restates and understands the problem in the target language step by step (zero-shot
+    alignment prompt); that restatement then enters like a translation (the solver step)."""
 
     def identity(self) -> dict:
         return {**super().identity(), "name": "clp", "shots": 0}
 
-    def prompt(self, lang: str, question: str) -> str:
-        from polyglot.packs import load_pack
+    def check(self, sources: list[str], target: str = "en") -> None:
+        return None  # zero-shot: nothing to check
 
-        return ALIGNMENT.format(language=load_pack(lang).name, question=question) + "\n"
+    def prompt(self, lang: str, question: str, target: str = "en") -> str:
+        return (
+            ALIGNMENT.format(language=_name(lang), question=question, target=_name(target)) + "\n"
+        )
 
-    def translate(self, items: list[tuple[str, str, str]]) -> dict[str, str]:
+    def translate(self, items: list[tuple[str, str, str]], target: str = "en") -> dict[str, str]:
         from polyglot.generation.base import Request
 
-        requests = [Request(key, self.prompt(lang, q), ["\n\n"]) for key, lang, q in items]
-        texts = {}
-        for generations in self.backend.generate(list(enumerate(self.backend.batches(requests)))):
-            for g in generations:
-                texts[g.key] = " ".join(g.outputs[0].split())
-        return texts
+        requests = [Request(k, self.prompt(lang, q, target), ["\n\n"]) for k, lang, q in items]
+        return {
+            key: " ".join(text.split()) for key, text in _generate(self.backend, requests).items()
+        }

@@ -76,11 +76,11 @@ def test_native_runs_record_no_strategy(in_testbed, tmp_path):
 def test_noisy_reference_is_seeded_and_scored():
     english = {"1": "Ana has 3 apples and buys 4 more apples at the market today"}
     items = [("sw/1", "sw", "x")]
-    clean = load_translator("noisy-reference:0", english).translate(items)
+    clean = load_translator("noisy-reference:0", {"en": english}).translate(items)
     assert clean == {"sw/1": english["1"]}
-    a = load_translator("noisy-reference:0.5", english, seed=1).translate(items)
-    b = load_translator("noisy-reference:0.5", english, seed=1).translate(items)
-    c = load_translator("noisy-reference:0.5", english, seed=2).translate(items)
+    a = load_translator("noisy-reference:0.5", {"en": english}, seed=1).translate(items)
+    b = load_translator("noisy-reference:0.5", {"en": english}, seed=1).translate(items)
+    c = load_translator("noisy-reference:0.5", {"en": english}, seed=2).translate(items)
     assert a == b and a != c and a["sw/1"] != english["1"]
     assert chrf([english["1"]], [english["1"]]) == 100.0
     assert chrf(list(a.values()), [english["1"]]) < 100.0
@@ -92,12 +92,12 @@ def test_the_cache_resumes_and_refuses_another_translator(tmp_path):
 
     class Counting:
         def __init__(self):
-            self.inner = load_translator("reference", english)
+            self.inner = load_translator("reference", {"en": english})
 
         def identity(self):
             return self.inner.identity()
 
-        def translate(self, items):
+        def translate(self, items, target="en"):
             calls.append([k for k, _, _ in items])
             return self.inner.translate(items)
 

@@ -1,0 +1,59 @@
+"""``vllm:MODEL`` / ``hf:MODEL``: an instruction model (any chat checkpoint, local or a hub id)
+translates, through the vLLM or the hf generation backend: one user turn asking for the
+translation only, rendered with the model's chat template (a plain ``<Language>: text`` /
+``<Target>:`` prompt when it has none), greedy, cut at the end of the translation."""
+
+from __future__ import annotations
+
+REQUEST = (
+    "Translate the following {source} text into {target}. Reply with the translation only, "
+    "nothing else.\n\n{text}"
+)
+
+
+class InstructionTranslator:
+    def __init__(self, settings):
+        """``settings``: the ``GenerationSettings`` of the translating model."""
+        from polyglot.generation.registry import load_backend
+
+        self.settings = settings
+        self.backend = load_backend(settings)
+        self.tokenizer = getattr(self.backend, "tokenizer", None)
+
+    def identity(self) -> dict:
+        from polyglot.provenance import model_identity
+
+        return {"name": self.settings.backend, "model": model_identity(self.settings.model),
+                "max_new_tokens": self.settings.max_new_tokens}  # fmt: skip
+
+    def check(self, sources: list[str], target: str = "en") -> None:
+        from polyglot.packs import load_pack
+
+        for lang in [*sources, target]:
+            load_pack(lang)
+
+    def prompt(self, lang: str, text: str, target: str = "en") -> tuple[str, list[str]]:
+        """The prompt and its stop strings."""
+        from polyglot.packs import load_pack
+
+        source, goal = load_pack(lang).name, load_pack(target).name
+        if self.tokenizer is not None and getattr(self.tokenizer, "chat_template", None):
+            content = REQUEST.format(source=source, target=goal, text=text)
+            rendered = self.tokenizer.apply_chat_template(
+                [{"role": "user", "content": content}], tokenize=False, add_generation_prompt=True
+            )
+            return rendered, []
+        return f"{source}: {text}\n{goal}:", ["\n"]
+
+    def translate(self, items: list[tuple[str, str, str]], target: str = "en") -> dict[str, str]:
+        from polyglot.generation.base import Request
+
+        requests = []
+        for key, lang, text in items:
+            prompt, stop = self.prompt(lang, text, target)
+            requests.append(Request(key, prompt, stop))
+        texts = {}
+        for generations in self.backend.generate(list(enumerate(self.backend.batches(requests)))):
+            for g in generations:
+                texts[g.key] = " ".join(g.outputs[0].split())
+        return texts

@@ -1,0 +1,134 @@
+"""``hf-seq2seq:MODEL``: a transformers sequence-to-sequence MT checkpoint (NLLB, M2M100,
+Marian/OPUS-MT), local or a hub id, with each language's code read from its pack's
+``mt_codes``: NLLB and M2M100 set the tokenizer's source language and force the target
+language's token first; a Marian model translates into English as it was trained (a bilingual
+xx-en or mul-en checkpoint) and into another language with the pack's ``>>xxx<<`` token.
+Greedy or beam search, in batches sorted by length."""
+
+from __future__ import annotations
+
+from polyglot.config import ConfigError
+
+
+def family(config, tokenizer) -> str:
+    """nllb, m2m100 or marian, from the checkpoint's config and tokenizer."""
+    kind = getattr(config, "model_type", "")
+    if kind == "marian":
+        return "marian"
+    if kind == "m2m_100":  # NLLB uses M2M100's architecture with its own tokenizer
+        return "nllb" if "Nllb" in type(tokenizer).__name__ else "m2m100"
+    raise ConfigError(
+        f"--translator hf-seq2seq: a '{kind}' checkpoint; polyglot knows the language codes of "
+        "NLLB, M2M100 and Marian (OPUS-MT) checkpoints"
+    )
+
+
+class Seq2SeqTranslator:
+    def __init__(
+        self,
+        model: str,
+        *,
+        device: str = "auto",
+        batch_size: int = 16,
+        max_new_tokens: int = 256,
+        num_beams: int = 1,
+    ):
+        from transformers import AutoModelForSeq2SeqLM
+
+        from polyglot.models import (
+            _check_local,
+            _first_line,
+            _not_local,
+            load_tokenizer,
+            pick_device,
+            quiet_transformers,
+        )
+
+        _check_local(model)
+        self.model_name = model
+        self.tokenizer = load_tokenizer(model, padding_side=None)
+        self.device = pick_device(device)
+        try:
+            with quiet_transformers():
+                self.model = AutoModelForSeq2SeqLM.from_pretrained(model).to(self.device).eval()
+        except Exception as err:  # noqa: BLE001 - missing or damaged files, unknown architecture
+            raise ConfigError(
+                f"--translator hf-seq2seq: could not load '{model}'{_not_local(model)}: "
+                f"{_first_line(err)}"
+            ) from None
+        self.family = family(self.model.config, self.tokenizer)
+        self.batch_size, self.max_new_tokens, self.num_beams = batch_size, max_new_tokens, num_beams
+
+    def identity(self) -> dict:
+        from polyglot.provenance import model_identity
+
+        return {"name": "hf-seq2seq", "model": model_identity(self.model_name),
+                "num_beams": self.num_beams, "max_new_tokens": self.max_new_tokens}  # fmt: skip
+
+    def code(self, lang: str) -> str | None:
+        """The language's code for this checkpoint (None: Marian's English, which needs none)."""
+        from polyglot.packs import load_pack
+
+        if self.family == "marian" and lang == "en":
+            return None
+        pack = load_pack(lang)
+        code = pack.mt_codes.get(self.family)
+        if code is None:
+            raise ConfigError(
+                f"--translator hf-seq2seq:{self.model_name}: the '{lang}' language pack has no "
+                f"{self.family} code (mt_codes.{self.family} in its file)"
+            )
+        if self.family in ("nllb", "m2m100"):
+            token = code if self.family == "nllb" else f"__{code}__"
+            if self.tokenizer.convert_tokens_to_ids(token) in (None, self.tokenizer.unk_token_id):
+                raise ConfigError(
+                    f"--translator hf-seq2seq:{self.model_name}: its tokenizer has no "
+                    f"'{token}' token for '{lang}'"
+                )
+        return code
+
+    def check(self, sources: list[str], target: str = "en") -> None:
+        """Every language's code, before any generation."""
+        for lang in [*sources, target]:
+            self.code(lang)
+
+    def _target_token_id(self, target: str) -> int | None:
+        code = self.code(target)
+        if self.family == "nllb":
+            return self.tokenizer.convert_tokens_to_ids(code)
+        if self.family == "m2m100":
+            return self.tokenizer.convert_tokens_to_ids(f"__{code}__")
+        return None
+
+    def translate(self, items: list[tuple[str, str, str]], target: str = "en") -> dict[str, str]:
+        import torch
+
+        self.check(sorted({lang for _, lang, _ in items}), target)
+        forced = self._target_token_id(target)
+        texts: dict[str, str] = {}
+        by_source: dict[str, list[tuple[str, str]]] = {}
+        for key, lang, text in items:
+            by_source.setdefault(lang, []).append((key, text))
+        for lang, rows in by_source.items():
+            if self.family in ("nllb", "m2m100"):
+                self.tokenizer.src_lang = self.code(lang)
+            elif target != "en":  # multilingual Marian: the target's token leads the input
+                rows = [(key, f">>{self.code(target)}<< {text}") for key, text in rows]
+            rows = sorted(rows, key=lambda row: len(row[1]))  # similar lengths batch together
+            for start in range(0, len(rows), self.batch_size):
+                batch = rows[start : start + self.batch_size]
+                encoded = self.tokenizer(
+                    [text for _, text in batch], return_tensors="pt", padding=True, truncation=True
+                ).to(self.device)
+                options = {"forced_bos_token_id": forced} if forced is not None else {}
+                with torch.no_grad():
+                    generated = self.model.generate(
+                        **encoded, max_new_tokens=self.max_new_tokens, num_beams=self.num_beams,
+                        do_sample=False, **options,
+                    )  # fmt: skip
+                # the forced target-language token is not part of the translation
+                rows_ids = [[i for i in row if i != forced] for row in generated.tolist()]
+                decoded = self.tokenizer.batch_decode(rows_ids, skip_special_tokens=True)
+                for (key, _), text in zip(batch, decoded, strict=True):
+                    texts[key] = " ".join(text.split())
+        return texts

@@ -136,13 +136,14 @@ def eval_command(
         "solved from its English translation; needs --translator); self-translate / clp "
         "(translate-all with the model's own translation / English restatement); selective "
         "(translate only the items --detector flags); clc (the item's versions in --pivots "
-        "languages vote).",
+        "languages vote: the benchmark's own, or --translator's); clsp (clc on the model's "
+        "restatements in each pivot language).",
     ),
     pivots: str | None = typer.Option(
         None,
         "--pivots",
         help="clc: comma-separated languages whose versions of each item vote with its own "
-        "(default: every other language of the benchmark).",
+        "(default: every other language of the benchmark; required with --translator).",
     ),
     detector: str | None = typer.Option(
         None,
@@ -160,8 +161,9 @@ def eval_command(
         None,
         "--translator",
         help="reference (the benchmark's own English: the upper bound), noisy-reference:P (a "
-        "share P of its words dropped or replaced), self (the model, few-shot) or clp (the "
-        "model's English restatement).",
+        "share P of its words dropped or replaced), self (the model, few-shot), clp (the "
+        "model's English restatement), hf-seq2seq:MODEL (an NLLB/M2M100/Marian checkpoint; "
+        "codes from the language packs), vllm:MODEL or hf:MODEL (an instruction model).",
     ),
     inject: str | None = typer.Option(
         None,

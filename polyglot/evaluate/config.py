@@ -96,15 +96,18 @@ class EvalConfig(GenerationSettings):
     @classmethod
     def _shorthands(cls, values):
         """``self-translate`` and ``clp`` are translate-all with the model's own translation
-        (few-shot) or its English restatement (CLP's alignment step)."""
-        if isinstance(values, dict) and values.get("strategy") in ("self-translate", "clp"):
-            translator = "self" if values["strategy"] == "self-translate" else "clp"
+        (few-shot) or its English restatement (CLP's alignment step); ``clsp`` is clc whose
+        pivots are the model's restatements in each pivot language."""
+        shorthands = {"self-translate": ("translate-all", "self"),
+                      "clp": ("translate-all", "clp"), "clsp": ("clc", "clp")}  # fmt: skip
+        if isinstance(values, dict) and values.get("strategy") in shorthands:
+            strategy, translator = shorthands[values["strategy"]]
             if values.get("translator") not in (None, translator):
                 raise ValueError(
                     f"--strategy {values['strategy']} uses --translator {translator}, not "
                     f"{values['translator']}"
                 )
-            values = {**values, "strategy": "translate-all", "translator": translator}
+            values = {**values, "strategy": strategy, "translator": translator}
         return values
 
     @model_validator(mode="after")
@@ -120,11 +123,18 @@ class EvalConfig(GenerationSettings):
 
             check_spec(self.translator)
         if self.strategy == "clc":
-            if self.translator:
+            if self.translator and not self.pivots:
                 raise ValueError(
-                    "--strategy clc votes over the benchmark's own versions of each item; "
-                    "--translator is not used (translated pivots are not built yet)"
+                    "--strategy clc with --translator translates each item into the --pivots "
+                    "languages: name them (e.g. --pivots en,de)"
                 )
+            if self.translator and self.shots:
+                raise ValueError(
+                    "--strategy clc with --translator solves the translated pivots zero-shot: "
+                    "use --shots 0"
+                )
+            if self.inject != "replace":
+                raise ValueError("--inject goes with translate-all and selective, not clc")
             if self.samples > 1:
                 raise ValueError("--strategy clc votes one output per language: use --samples 1")
         elif self.pivots is not None:

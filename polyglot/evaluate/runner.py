@@ -270,15 +270,7 @@ def evaluate(config: EvalConfig | dict, backends: dict | None = None) -> RunResu
             results = _read_results(out) or finish_run(out)  # results.json is derived
             return RunResult(out, results, 0, run_warnings(results))
 
-    settings = config.generation()
-    # the model's identity is part of the key: weights rewritten at the same path are reloaded
-    cache_key = settings.model_dump_json() + json.dumps(identity)
-    if backends is not None and cache_key in backends:
-        backend = backends[cache_key]
-    else:
-        backend = load_backend(settings)
-        if backends is not None:
-            backends[cache_key] = backend
+    backend = shared_backend(config, backends, identity)
     tokenizer = getattr(backend, "tokenizer", None)
     tags = thinking_tags(config, tokenizer)
     run = make_card(
@@ -370,6 +362,20 @@ def evaluate(config: EvalConfig | dict, backends: dict | None = None) -> RunResu
 
     results = finish_run(out)
     return RunResult(out, results, generated, run_warnings(results))
+
+
+def shared_backend(config: EvalConfig, backends: dict | None, identity: dict | None = None):
+    """The backend of ``config``'s generation settings, loaded once per ``backends`` dict."""
+    settings = config.generation()
+    identity = identity or model_identity(config.model, config.adapter, config.revision)
+    # the model's identity is part of the key: weights rewritten at the same path are reloaded
+    cache_key = settings.model_dump_json() + json.dumps(identity)
+    if backends is not None and cache_key in backends:
+        return backends[cache_key]
+    backend = load_backend(settings)
+    if backends is not None:
+        backends[cache_key] = backend
+    return backend
 
 
 def _only(dataset: ParallelDataset, items: list[str]) -> ParallelDataset:

@@ -1,14 +1,22 @@
 """``clc``: cross-lingual consistency voting. Each item is solved in its own language and in the
-pivot languages — on a parallel benchmark, from the benchmark's own versions of the item — and
-the answers vote; the majority answer is the item's. A tie goes to the item's own language's
-answer if it is among the tied, else to the first tied answer in the pivots' order (so the vote
-is deterministic). Items with no answer do not vote.
+pivot languages, and the answers vote; the majority answer is the item's. A tie goes to the
+item's own language's answer if it is among the tied, else to the first tied answer in the
+pivots' order (so the vote is deterministic). Items with no answer do not vote.
 
-The run folder holds ``native/`` (an ordinary run over the item's languages and the pivots) and,
-as any run, ``run.json``, ``generations.jsonl`` (each requested item's own record with the
-voted ``answer``/``correct``, its ``votes`` and the ``own_answer``), ``results.json`` and the
-reports. On a parallel benchmark the pivots' versions are human translations, so this is CLC
-with reference pivots: an upper bound of CLC with machine-translated ones.
+Where the pivot versions come from:
+
+- no translator: the benchmark's own versions of the item (a parallel benchmark: human
+  translations, so an upper bound of CLC with machine-translated pivots);
+- ``--translator T``: T translates every item into each pivot language (any benchmark);
+  ``--translator clp`` (``--strategy clsp``) is CLSP (Qin et al., 2023): the model restates the
+  problem in each pivot language (CLP's alignment prompt), then solves that restatement.
+
+The run folder holds ``native/`` (an ordinary run: the item's languages, plus the pivots when
+they are the benchmark's own), for a translator ``pivots/<lang>/<pivot>/`` (the cached
+``translations.jsonl``, the translated items as ``data/<pivot>.jsonl`` and their ordinary eval
+``run/``, zero-shot; an empty translation casts no vote) and, as any run, ``run.json``, ``generations.jsonl`` (each
+requested item's own record with the voted ``answer``/``correct``, its ``votes`` and the
+``own_answer``), ``results.json`` and the reports.
 """
 
 from __future__ import annotations
@@ -71,7 +79,9 @@ def evaluate_clc(config, backends: dict | None = None):
     languages = list(dict.fromkeys([*asked, *pivots]))
     if len(languages) < 2:
         raise ConfigError("--strategy clc needs at least two languages to vote (--pivots)")
-    update = {"strategy": "native", "pivots": None, "languages": languages,
+    if config.translator:  # the item's own language natively; the pivots from the translator
+        languages = list(asked)
+    update = {"strategy": "native", "pivots": None, "translator": None, "languages": languages,
               "out": str(out / "native"), "overwrite": False}  # fmt: skip
     try:  # reused when the same; --overwrite replaces it only when it differs
         native = evaluate(config.model_copy(update=update), backends)
@@ -80,14 +90,20 @@ def evaluate_clc(config, backends: dict | None = None):
             raise
         native = evaluate(config.model_copy(update={**update, "overwrite": True}), backends)
     records = read_records(native.out / GENERATIONS)
-    by_item: dict[str, dict[str, dict]] = {}
+    by_item: dict[str, dict[str, dict]] = {}  # (source language, id) -> voter -> record
     for record in records.values():
-        by_item.setdefault(record["id"], {})[record["lang"]] = record
+        for source in asked if not config.translator else [record["lang"]]:
+            by_item.setdefault(f"{source}/{record['id']}", {})[record["lang"]] = record
+    translated = {}
+    if config.translator:
+        translated = _translated_pivots(config, asked, pivots, out, native, backends)
+        for key, versions in translated.items():
+            by_item.setdefault(key, {}).update(versions)
     lines = []
     for record in records.values():
         if record["lang"] not in asked:
             continue
-        versions = by_item[record["id"]]
+        versions = by_item[record["key"]]
         voters = list(dict.fromkeys([record["lang"], *pivots]))  # its own, then the pivots
         answers = {lang: versions[lang].get("answer") for lang in voters if lang in versions}
         voted = vote(record["lang"], answers, voters)
@@ -102,9 +118,73 @@ def evaluate_clc(config, backends: dict | None = None):
         make_card("eval-run", config.result_fields(), inputs=native_card.get("inputs"),
                   model=native_card.get("model"), benchmark=benchmark,
                   dataset_hash=native_card.get("dataset_hash"), thinking=native_card.get("thinking"),
-                  started=now(), clc={"pivots": pivots}),
+                  started=now(), clc={"pivots": pivots, "translator": config.translator}),
         RUN_FILE,
     )  # fmt: skip
     write_lines(out / GENERATIONS, lines)
     results = finish_run(out)
     return RunResult(Path(out), results, native.generated, run_warnings(results))
+
+
+def _translated_pivots(config, asked, pivots, out: Path, native, backends) -> dict:
+    """``{"<lang>/<id>": {pivot: record}}``: every item of each asked language translated into
+    each pivot (cached), and solved there by an ordinary zero-shot eval run."""
+    from polyglot.data.benchmarks import Columns
+    from polyglot.evaluate.records import read_records
+    from polyglot.evaluate.runner import GENERATIONS, config_dataset, evaluate, shared_backend
+    from polyglot.files import write_lines
+    from polyglot.translate import TranslationCache, load_translator
+
+    dataset = config_dataset(config, asked)
+    references: dict[str, dict[str, str]] = {}
+    with contextlib.suppress(ConfigError):  # a parallel benchmark: its own versions
+        full = config_dataset(config, list(dict.fromkeys([*pivots, "en"])), limit=None)
+        references = {
+            lang: {e.id: e.question for e in full.for_language(lang)} for lang in full.languages
+        }
+    backend = None
+    if config.translator.partition(":")[0] in ("self", "clp"):
+        backend = shared_backend(config, backends)
+    translator = load_translator(
+        config.translator, references, seed=config.seed, backend=backend,
+        exemplars=dict(dataset.exemplars), settings=config.generation(),
+    )  # fmt: skip
+    for pivot in pivots:  # what it cannot translate: said before any generation
+        translator.check([lang for lang in asked if lang != pivot], pivot)
+    found: dict[str, dict[str, dict]] = {}
+    for source in asked:
+        examples = dataset.for_language(source)
+        items = [(f"{source}/{e.id}", source, e.question) for e in examples]
+        for pivot in [p for p in pivots if p != source]:
+            folder = out / "pivots" / source / pivot
+            cache = TranslationCache(folder / "translations.jsonl", translator.identity())
+            texts = cache.translate(translator, items, pivot)
+            # an empty translation (a restatement the model did not write) casts no vote
+            rows = [
+                json.dumps({"id": e.id, "question": texts[f"{source}/{e.id}"],
+                            "answer": _plain(e.answer_value)}, ensure_ascii=False)
+                for e in examples if texts[f"{source}/{e.id}"].strip()
+            ]  # fmt: skip
+            data = folder / "data" / f"{pivot}.jsonl"
+            if not rows:
+                continue
+            if not data.is_file() or data.read_text(encoding="utf-8") != "\n".join(rows) + "\n":
+                data.parent.mkdir(parents=True, exist_ok=True)
+                write_lines(data, rows)
+            update = {"strategy": "native", "pivots": None, "translator": None,
+                      "benchmark": "custom", "data": str(data), "columns": Columns(id="id"),
+                      "languages": [pivot], "items": None, "limit": None, "shots": 0,
+                      "out": str(folder / "run"), "overwrite": False}  # fmt: skip
+            try:
+                run = evaluate(config.model_copy(update=update), backends)
+            except ConfigError as err:  # translations changed: the folder is this run's own
+                if "--overwrite" not in str(err):
+                    raise
+                run = evaluate(config.model_copy(update={**update, "overwrite": True}), backends)
+            for record in read_records(run.out / GENERATIONS).values():
+                found.setdefault(f"{source}/{record['id']}", {})[pivot] = record
+    return found
+
+
+def _plain(value: float) -> str:
+    return str(int(value)) if float(value).is_integer() else repr(float(value))

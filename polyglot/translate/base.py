@@ -131,6 +131,7 @@ class TranslationCache:
         if missing:
             fresh = translator.translate(missing, target)
             if not self.path.is_file():
+                self.path.parent.mkdir(parents=True, exist_ok=True)
                 append_jsonl(self.path, [{"translator": self.identity}])
             elif not self.path.read_bytes().endswith(b"\n"):  # a line cut by a kill: close it
                 with self.path.open("a", encoding="utf-8") as handle:

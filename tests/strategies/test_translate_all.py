@@ -243,9 +243,62 @@ def test_clc_runs_over_the_pivots_versions(in_testbed, tmp_path):
         assert record["own_answer"] == native[key]["answer"]
         assert record["votes"]["en"] == native[f"en/{record['id']}"]["answer"]
     bad = _eval(in_testbed, tmp_path / "bad", "--strategy", "clc", "--translator", "reference")
-    assert bad.exit_code == 2 and "not used" in bad.output
+    assert bad.exit_code == 2 and "name them (e.g. --pivots en,de)" in bad.output
     bad = _eval(in_testbed, tmp_path / "bad2", "--pivots", "en")
     assert bad.exit_code == 2 and "--pivots goes with --strategy clc" in bad.output
+    bad = _eval(in_testbed, tmp_path / "bad3", "--strategy", "clc", "--translator", "reference",
+                "--pivots", "en", "--shots", "1")  # fmt: skip
+    assert bad.exit_code == 2 and "zero-shot" in bad.output
+
+    # the same pivots from the reference translator: each item's English, solved zero-shot as
+    # an item of a custom benchmark, gives the same answers as the benchmark's own English
+    translated = tmp_path / "clc-ref"
+    result = _eval(in_testbed, translated, "--strategy", "clc", "--translator", "reference",
+                   "--pivots", "en")  # fmt: skip
+    assert result.exit_code == 0, result.output
+    assert not (translated / "native" / "generations.jsonl").read_text().count('"lang": "en"') > 3
+    for key, record in _records(translated).items():
+        assert record["votes"] == records[key]["votes"]
+        assert record["answer"] == records[key]["answer"]
+    assert (translated / "pivots" / "sw" / "en" / "translations.jsonl").is_file()
+    assert not (translated / "pivots" / "en").exists()  # English items have no other pivot
+
+
+@pytest.mark.parametrize("restates", [True, False])
+def test_clsp_votes_over_the_models_restatements(in_testbed, tmp_path, monkeypatch, restates):
+    from polyglot.translate import self_translate
+
+    generate = self_translate._generate
+
+    def restating(backend, requests):  # the tiny model writes nothing: restate for it
+        texts = generate(backend, requests)
+        return {k: f"Tom has {len(k)} apples. How many?" for k in texts} if restates else texts
+
+    monkeypatch.setattr(self_translate, "_generate", restating)
+    out = tmp_path / "clsp"
+    result = _eval(in_testbed, out, "--strategy", "clsp", "--pivots", "en,de")
+    assert result.exit_code == 0, result.output
+    run = json.loads((out / "run.json").read_text())
+    assert run["config"]["strategy"] == "clc" and run["clc"]["translator"] == "clp"
+    restated = {}
+    for pivot in ("en", "de"):
+        lines = (out / "pivots" / "sw" / pivot / "translations.jsonl").read_text().splitlines()
+        assert json.loads(lines[0])["translator"]["name"] == "clp"
+        restated[pivot] = {r["key"]: r["text"] for r in map(json.loads, lines[1:])}
+    for record in _records(out).values():
+        if record["lang"] != "sw":
+            continue
+        for pivot in ("en", "de"):
+            text = restated[pivot][record["key"]]
+            if not text.strip():  # nothing restated: no vote
+                assert pivot not in record["votes"]
+                continue
+            pivot_record = _records(out / "pivots" / "sw" / pivot / "run")[
+                f"{pivot}/{record['id']}"
+            ]
+            assert text in pivot_record["prompt"]  # the restatement, as the pivot's question
+            assert record["votes"][pivot] == pivot_record["answer"]
+        assert len(record["votes"]) == (3 if restates else 1)
 
 
 def test_clp_and_self_translate_are_translate_all_shorthands(in_testbed, tmp_path):

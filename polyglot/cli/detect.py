@@ -33,6 +33,17 @@ def train(
     limit: int = typer.Option(None, "--limit", help="The first N items per language."),
     max_new_tokens: int = typer.Option(160, "--max-new-tokens"),
     device: str = typer.Option("auto", "--device"),
+    adapter: str = typer.Option(
+        None, "--adapter", help="A PEFT adapter on the model (the probe records its fingerprint)."
+    ),
+    revision: str = typer.Option(None, "--revision", help="Hub revision of the model."),
+    mode: str = typer.Option(
+        "native-cot", "--mode", help="Prompting, as in `polyglot eval`: direct, native-cot, en-cot."
+    ),
+    shots: int = typer.Option(0, "--shots", help="Few-shot examples, as in `polyglot eval`."),
+    chat_template: bool = typer.Option(
+        False, "--chat-template/--no-chat-template", help="Wrap prompts in the chat template."
+    ),
     seed: int = typer.Option(0, "--seed", help="Seeds the splits and the probe."),
     out: str = typer.Option(..., "--out", "-o", help="Folder for the probe and its report."),
     progress: bool = typer.Option(True, "--progress/--no-progress"),
@@ -47,7 +58,8 @@ def train(
     langs = languages if languages == "all" else [x.strip() for x in languages.split(",")]
     meta = train_detectors(
         model, out, benchmark=benchmark, languages=langs, data=data, limit=limit,
-        max_new_tokens=max_new_tokens, device=device, seed=seed, progress=progress,
+        max_new_tokens=max_new_tokens, device=device, adapter=adapter, revision=revision,
+        mode=mode, shots=shots, chat_template=chat_template, seed=seed, progress=progress,
         log=lambda m: console.print(m, markup=False),
     )  # fmt: skip
     table = Table(title=f"detectors on {meta['splits']['held_out']} held-out items")

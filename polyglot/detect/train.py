@@ -38,10 +38,18 @@ def train_detectors(
     limit: int | None = None,
     max_new_tokens: int = 160,
     device: str = "auto",
+    adapter: str | None = None,
+    revision: str | None = None,
+    mode: str = "native-cot",
+    shots: int = 0,
+    chat_template: bool = False,
     seed: int = 0,
     progress: bool = True,
     log: Callable[[str], None] = print,
 ) -> dict:
+    """See the module docstring; the prompt settings (``mode``, ``shots``, ``chat_template``)
+    are those of the runs the probe will watch, and are recorded with it."""
+    from polyglot.config import validate_model
     from polyglot.detect.calibration import label_items, split_by_item
     from polyglot.detect.probe import Probe
     from polyglot.detect.understanding import SIGNAL_DETECTORS, detector_scores, model_signals
@@ -54,16 +62,21 @@ def train_detectors(
     if out.is_dir() and any(out.iterdir()) and not (out / "native").is_dir():
         raise ConfigError(f"--out {out} exists and holds no detector calibration; choose another")
     common = dict(model=model, benchmark=benchmark, languages=languages, data=data, limit=limit,
-                  max_new_tokens=max_new_tokens, device=device, progress=progress)  # fmt: skip
+                  max_new_tokens=max_new_tokens, device=device, progress=progress,
+                  adapter=adapter, revision=revision, mode=mode, shots=shots,
+                  chat_template=chat_template)  # fmt: skip
+    # both settings checked before anything runs (a bad --mode is one line, not a traceback)
+    native_config = validate_model({**common, "out": str(out / "native")}, EvalConfig,
+                                   source="polyglot detect train")  # fmt: skip
+    understood_config = native_config.model_copy(
+        update={"strategy": "translate-all", "translator": "reference",
+                "out": str(out / "understood")}
+    )  # fmt: skip
     log(f"[1/4] the model's native attempt at each calibration item -> {out / 'native'}")
     backends: dict = {}  # both runs generate with the same settings: one model load
-    native = evaluate(EvalConfig(**common, out=str(out / "native")), backends)
+    native = evaluate(native_config, backends)
     log(f"[2/4] its attempt with the reference English -> {out / 'understood'}")
-    understood = evaluate(
-        EvalConfig(**common, strategy="translate-all", translator="reference",
-                   out=str(out / "understood")),
-        backends,
-    )  # fmt: skip
+    understood = evaluate(understood_config, backends)
     backends.clear()
     native_records = read_records(native.out / "generations.jsonl")
     labels = label_items(native_records, read_records(understood.out / "generations.jsonl"))
@@ -76,8 +89,8 @@ def train_detectors(
             "to train and judge detectors; give more items (--limit) or other languages"
         )
     log("[3/4] signals: one pass over prompt + trace per item")
-    loaded = load_model(model, device=device, dtype="float32")
-    tokenizer = load_tokenizer(model, padding_side="right")
+    loaded = load_model(model, adapter=adapter, revision=revision, device=device, dtype="float32")
+    tokenizer = load_tokenizer(model, revision=revision, padding_side="right")
     keys = sorted(labels)
     signals = model_signals(
         loaded, tokenizer, {k: native_records[k] for k in keys}, SIGNAL_DETECTORS
@@ -99,7 +112,11 @@ def train_detectors(
     meta = {
         "schema": "polyglot.detect.probe/1",
         "model": model,
-        "model_identity": model_identity(model),
+        "model_identity": model_identity(model, adapter, revision),
+        "adapter": adapter,
+        # the prompts the probe read: a run prompted otherwise is refused (its hidden states
+        # and scores are not the ones the threshold was calibrated on)
+        "prompting": {"mode": mode, "shots": shots, "chat_template": chat_template},
         "hidden_size": int(probe.mean.shape[0]),
         "layers": getattr(loaded.config, "num_hidden_layers", None),
         "benchmark": benchmark,

@@ -95,25 +95,71 @@ def compare_runs(paths: list[str | Path], *, seed: int = 0) -> dict:
         },
         "paired": pairs,
         "attribution": _attribution(runs, names),
+        "translations": _translations(runs, names),
+        "selective": _selective(runs, names),
         "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
     }
 
 
 def _attribution(runs, names) -> dict:
-    """Gap attribution for each run that gave the reference English, against the first run
-    when that one is native (the same model)."""
+    """Gap attribution for each run that gave the reference English, against a native run of
+    the same model among the compared ones (the first such, which must have English)."""
     from polyglot.evaluate.attribution import gap_attribution, understood_run
 
-    (_, base_results, base_records) = runs[0]
-    if base_results["run"].get("config", {}).get("strategy", "native") != "native":
-        return {}  # attribution reads the first run as the native attempt
-    if "en" not in base_results.get("languages", {}):
-        return {}  # "right in English" needs the English items
-    model = base_results["run"].get("model", {}).get("fingerprint")
+    native = [
+        (results, records)
+        for (_, results, records) in runs
+        if results["run"].get("config", {}).get("strategy", "native") == "native"
+        and "en" in results.get("languages", {})  # "right in English" needs the English items
+    ]
     found = {}
-    for name, (_, results, records) in zip(names[1:], runs[1:], strict=True):
-        if understood_run(results) and results["run"].get("model", {}).get("fingerprint") == model:
-            found[name] = gap_attribution(base_records, records)
+    for name, (_, results, records) in zip(names, runs, strict=True):
+        if not understood_run(results):
+            continue
+        model = results["run"].get("model", {}).get("fingerprint")
+        for base_results, base_records in native:
+            if base_results["run"].get("model", {}).get("fingerprint") == model:
+                found[name] = gap_attribution(base_records, records)
+                break
+    return found
+
+
+def _translations(runs, names) -> dict:
+    """Per run that translated: per language, the share translated, the chrF of its
+    translations and its accuracy gain over the first run (points)."""
+    base = runs[0][1]["languages"]
+    found = {}
+    for name, (_, results, _) in zip(names, runs, strict=True):
+        table = {}
+        for lang, row in results["languages"].items():
+            figures = row.get("translation")
+            if not figures or lang == "en":
+                continue
+            before = (base.get(lang) or {}).get("accuracy")
+            gain = None if before is None else round(100 * (row["accuracy"] - before), 2)
+            table[lang] = {**figures, "gain_points": gain}
+        if table:
+            found[name] = table
+    return found
+
+
+def _selective(runs, names) -> dict:
+    """The accuracy-vs-translation-rate curve of each selective run that has its translate-all
+    counterpart (same model and translator) among the compared runs."""
+    from polyglot.evaluate.selective_curve import matches, selective_curve
+
+    found = {}
+    for name, (path, results, _) in zip(names, runs, strict=True):
+        if results["run"].get("config", {}).get("strategy") != "selective":
+            continue
+        for other, (_, other_results, other_records) in zip(names, runs, strict=True):
+            if matches(results, other_results):
+                try:
+                    table = selective_curve(path, other_records)
+                except ConfigError:
+                    continue  # no items in common, or the folder lost its scores
+                found[name] = {"translate_all": other, "languages": table}
+                break
     return found
 
 

@@ -12,7 +12,13 @@ import json
 from functools import cache
 from pathlib import Path
 
-from polyglot.report.charts import Series, diverging_bars, grouped_bars, stacked_bars
+from polyglot.report.charts import (
+    Series,
+    diverging_bars,
+    grouped_bars,
+    line_chart,
+    stacked_bars,
+)
 from polyglot.report.format import number, pct, percent, points, value
 
 TEMPLATES = Path(__file__).parent / "templates"
@@ -98,12 +104,24 @@ def _thinks(results: dict) -> bool:
     )
 
 
+def _translates(results: dict) -> bool:
+    return any(r.get("translation") for r in results["languages"].values())
+
+
 def _headers(results: dict) -> list[str]:
-    if not _thinks(results):
-        return LANGUAGE_HEADERS
-    at = LANGUAGE_HEADERS.index("CoT in lang / en / other %")
-    return [*LANGUAGE_HEADERS[:at], "answer in lang / en / other %",
-            "thinking in lang / en / other %", *LANGUAGE_HEADERS[at + 1 :]]  # fmt: skip
+    headers = LANGUAGE_HEADERS
+    if _thinks(results):
+        at = LANGUAGE_HEADERS.index("CoT in lang / en / other %")
+        headers = [*LANGUAGE_HEADERS[:at], "answer in lang / en / other %",
+                   "thinking in lang / en / other %", *LANGUAGE_HEADERS[at + 1 :]]  # fmt: skip
+    if _translates(results):
+        headers = [*headers, "translated %", "translation chrF"]
+    return headers
+
+
+def _translation_cells(row: dict) -> list[str]:
+    figures = row.get("translation") or {}
+    return [pct(figures.get("rate")), number(figures.get("chrf"), "{:.1f}")]
 
 
 def _no_answer(r: dict) -> str:
@@ -114,7 +132,7 @@ def _no_answer(r: dict) -> str:
 
 
 def _language_rows(results: dict) -> list[list[str]]:
-    thinks = _thinks(results)
+    thinks, translates = _thinks(results), _translates(results)
     rows = []
     for lang, r in results["languages"].items():
         c, f = r.get("consistency"), r.get("fidelity")
@@ -134,6 +152,7 @@ def _language_rows(results: dict) -> list[list[str]]:
                 *([_shares(lang, r.get("fidelity_thinking"))] if thinks else []),
                 number(r.get("mean_new_tokens"), "{:.0f}"),
                 str(r.get("truncated_prompts", 0)),
+                *(_translation_cells(r) if translates else []),
             ]
         )
     return rows
@@ -333,6 +352,59 @@ def _attribution(comparison: dict) -> tuple[list[list[str]], list[str]]:
     return rows, charts
 
 
+TRANSLATION_HEADERS = ["run", "lang", "translated", "chrF", "accuracy gain (points, vs first run)"]
+SELECTIVE_HEADERS = ["lang", "native", "translate-all", "oracle share", "selective (translated)",
+                     "gain recovered", "translated for 95% of the gain"]  # fmt: skip
+
+
+def _strategy_sections(comparison: dict) -> list[dict]:
+    """Translation quality next to the accuracy gain, and each selective run's
+    accuracy-vs-translation-rate curve."""
+    sections = []
+    rows = [
+        [name, lang, f"{pct(row.get('rate'))}%", number(row.get("chrf"), "{:.1f}"),
+         points(row.get("gain_points"))]
+        for name, table in (comparison.get("translations") or {}).items()
+        for lang, row in table.items()
+    ]  # fmt: skip
+    if rows:
+        sections.append(
+            {"title": "Translation quality and accuracy gain",
+             "text": "chrF of each run's translations against the benchmark's own English "
+                     "(100: the reference itself), beside the accuracy it gained over the first run.",
+             "headers": TRANSLATION_HEADERS, "rows": rows, "charts": []}
+        )  # fmt: skip
+    for name, found in (comparison.get("selective") or {}).items():
+        table = found["languages"]
+        rows = []
+        for lang, r in table.items():
+            gain = r["translate_all"] - r["native"]
+            recovered = (r["selective"]["accuracy"] - r["native"]) / gain if gain > 0 else None
+            rows.append([lang, f"{pct(r['native'])}%", f"{pct(r['translate_all'])}%",
+                         f"{pct(r['oracle_share'])}%",
+                         f"{pct(r['selective']['accuracy'])}% ({pct(r['selective']['rate'])}%)",
+                         "–" if recovered is None else f"{100 * recovered:.0f}%",
+                         "–" if r["rate_for_95"] is None else f"{pct(r['rate_for_95'])}%"])  # fmt: skip
+        series = [
+            (lang, [x for x, _ in r["curve"]], [y for _, y in r["curve"]])
+            for lang, r in table.items()
+        ]
+        chart = line_chart(
+            f"{name}: accuracy as more items are translated (one threshold swept)",
+            series, x_label="share of items translated", y_label="accuracy", percent_y=True,
+            markers=False,
+        )  # fmt: skip
+        sections.append(
+            {"title": f"Selective translation: {name}",
+             "text": f"One threshold on the detector's scores swept over every value; each item "
+                     f"answered natively below it and from {found['translate_all']} above it (no "
+                     "new generation). Oracle share: the items wrong natively and right from the "
+                     "translation, what a perfect detector translates.",
+             "headers": SELECTIVE_HEADERS, "rows": rows, "charts": [chart]}
+        )  # fmt: skip
+    return sections
+
+
 def _interval(intervals: dict, lang: str, name: str):
     found = (intervals.get(lang) or {}).get(name)
     return tuple(found) if found else None
@@ -379,6 +451,10 @@ def comparison_page(comparison: dict, sections: list[dict] | None = None) -> tup
     ]
     paired_rows = _paired_rows(comparison)
     attribution_rows, attribution_charts = _attribution(comparison)
+    sections = _strategy_sections(comparison) + list(sections or [])
+    for section in sections:
+        if section.get("rows"):
+            section["table"] = markdown_table(section["headers"], section["rows"])
     runs = {
         name: {"folder": folder, **comparison.get("identities", {}).get(name, {})}
         for name, folder in comparison["runs"].items()
@@ -393,14 +469,14 @@ def comparison_page(comparison: dict, sections: list[dict] | None = None) -> tup
         "paired_headers": PAIRED_HEADERS,
         "paired_rows": paired_rows,
         "fidelity_charts": fidelity_charts,
-        "sections": sections or [],
+        "sections": sections,
         "attribution_headers": ATTRIBUTION_HEADERS,
         "attribution_rows": attribution_rows,
         "attribution_charts": attribution_charts,
     }
     markdown = render(
         "comparison.md.j2",
-        sections=sections or [],
+        sections=sections,
         attribution_table=(
             markdown_table(ATTRIBUTION_HEADERS, attribution_rows) if attribution_rows else ""
         ),

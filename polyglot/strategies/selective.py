@@ -109,6 +109,15 @@ def check_selective(config) -> None:
                 f"layers, this one has {layers}"
             )
     meta = probe.meta
+    prompting = {"mode": config.mode, "shots": config.shots, "chat_template": config.chat_template}
+    calibrated = meta.get("prompting") or {"mode": "native-cot", "shots": 0, "chat_template": False}
+    changed = [f"--{k.replace('_', '-')} {calibrated.get(k)} (this run: {v})"
+               for k, v in prompting.items() if calibrated.get(k) != v]  # fmt: skip
+    if changed:
+        raise ConfigError(
+            f"{folder}: the probe was calibrated on prompts made with {', '.join(changed)}; "
+            "train one with this run's prompt settings (`polyglot detect train` takes them)"
+        )
     if meta.get("benchmark") == config.benchmark and meta.get("data") == config.data:
         dataset = config_dataset(config)
         shared = sorted(set(meta.get("calibration_ids") or []) & set(dataset.ids))

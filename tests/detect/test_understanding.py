@@ -194,6 +194,8 @@ def test_selective_routes_each_item_by_its_score(shipped_testbed, probe, tmp_pat
     assert result.exit_code == 0, result.output
     records = [json.loads(x) for x in (out / "generations.jsonl").read_text().splitlines()]
     run = json.loads((out / "run.json").read_text())
+    native_lines = (out / "native" / "generations.jsonl").read_text().splitlines()
+    native_records = {r["key"]: r for r in map(json.loads, native_lines)}
     threshold = run["selective"]["threshold"]
     assert threshold == json.loads((probe / "probe.json").read_text())["threshold"]
     for record in records:
@@ -212,9 +214,7 @@ def test_selective_routes_each_item_by_its_score(shipped_testbed, probe, tmp_pat
             kept = {k: v for k, v in record.items() if k not in ("route", "score")}
             assert kept == theirs[record["key"]]
         else:
-            native = out / "native" / "generations.jsonl"
-            theirs = {r["key"]: r for r in map(json.loads, native.read_text().splitlines())}
-            assert record["output"] == theirs[record["key"]]["output"]
+            assert record["output"] == native_records[record["key"]]["output"]
     results = json.loads((out / "results.json").read_text())
     for lang in ("sw", "ko"):
         rows = [r for r in records if r["lang"] == lang]
@@ -222,6 +222,44 @@ def test_selective_routes_each_item_by_its_score(shipped_testbed, probe, tmp_pat
         assert results["languages"][lang]["translation"]["rate"] == pytest.approx(share)
     again = _selective(shipped_testbed, out, "--detector", f"probe:{probe}")
     assert again.exit_code == 0 and "nothing recomputed" in again.output  # every stage reused
+
+    # the report of selective beside translate-all: the curve swept over thresholds
+    full = tmp_path / "full"
+    result = runner.invoke(
+        app,
+        ["eval", "--model", str(shipped_testbed / "base"), "--benchmark", "testbed", "--data",
+         f"{shipped_testbed}/world/{{split}}/{{lang}}.jsonl", "--languages", "en,sw,ko",
+         "--limit", "20", "--strategy", "translate-all", "--translator", "reference",
+         "--out", str(full), "--no-progress"],
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    report = tmp_path / "cmp"
+    result = runner.invoke(app, ["report", str(out / "native"), str(full), str(out), "--out",
+                                 str(report)])  # fmt: skip
+    assert result.exit_code == 0, result.output
+    comparison = json.loads((report / "comparison.json").read_text())
+    found = comparison["selective"]["sel"]
+    assert found["translate_all"] == "full"
+    by_key = {r["key"]: r for r in records}
+    full_records = {
+        r["key"]: r for r in map(json.loads, (full / "generations.jsonl").read_text().splitlines())
+    }  # noqa: E501
+    for group, row in found["languages"].items():
+        keys = [k for k, r in by_key.items() if r["lang"] != "en" and group in ("all", r["lang"])]
+        curve = row["curve"]
+        assert curve[0][0] == 0 and curve[-1][0] == 1
+        assert [x for x, _ in curve] == sorted(x for x, _ in curve)
+        assert curve[0][1] == pytest.approx(row["native"], abs=1e-4)
+        assert curve[-1][1] == pytest.approx(row["translate_all"], abs=1e-4)
+        full_acc = sum(full_records[k]["correct"] for k in keys) / len(keys)
+        assert row["translate_all"] == pytest.approx(full_acc, abs=1e-4)
+        oracle = sum(full_records[k]["correct"] and not native_records[k]["correct"] for k in keys)
+        assert row["oracle_share"] == pytest.approx(oracle / len(keys), abs=1e-4)
+        # the run's own operating point is on the curve (one threshold for all languages)
+        assert row["selective"]["accuracy"] in [y for x, y in curve
+                                                if x == row["selective"]["rate"]]  # fmt: skip
+    page = (report / "comparison.html").read_text()
+    assert "Selective translation: sel" in page and "Translation quality" in page
 
 
 @pytest.mark.parametrize("detector", ["language-drift", "self-reflection"])
@@ -248,6 +286,15 @@ def test_a_budget_caps_the_translated_share(shipped_testbed, tmp_path, detector)
 def test_bad_selective_settings_are_one_line(shipped_testbed, tmp_path, extra, message):
     result = _selective(shipped_testbed, tmp_path / "bad", *extra)
     assert result.exit_code == 2 and message in result.output, result.output
+
+
+def test_a_probe_calibrated_on_other_prompts_is_refused(shipped_testbed, probe, tmp_path):
+    meta = json.loads((probe / "probe.json").read_text())
+    assert meta["prompting"] == {"mode": "native-cot", "shots": 0, "chat_template": False}
+    result = _selective(shipped_testbed, tmp_path / "x", "--detector", f"probe:{probe}",
+                        "--mode", "en-cot")  # fmt: skip
+    assert result.exit_code == 2, result.output
+    assert "calibrated on prompts made with --mode native-cot (this run: en-cot)" in result.output
 
 
 def test_a_probe_of_another_model_is_refused(shipped_testbed, probe, tiny_model, tmp_path):

@@ -163,7 +163,7 @@ def test_the_comparison_attributes_the_gap(in_testbed, tmp_path):
     assert "Gap attribution" in (tmp_path / "cmp" / "comparison.html").read_text()
 
 
-def test_attribution_needs_a_native_first_run_with_english(in_testbed, tmp_path):
+def test_attribution_needs_a_native_run_with_english(in_testbed, tmp_path):
     from polyglot.evaluate import compare_runs
 
     understood = tmp_path / "understood"
@@ -172,7 +172,19 @@ def test_attribution_needs_a_native_first_run_with_english(in_testbed, tmp_path)
                  "reference").exit_code == 0  # fmt: skip
     assert _eval(in_testbed, noisy, "--strategy", "translate-all", "--translator",
                  "noisy-reference:0.3").exit_code == 0  # fmt: skip
-    assert compare_runs([noisy, understood])["attribution"] == {}
+    comparison = compare_runs([noisy, understood])
+    assert comparison["attribution"] == {}
+    # each translating run's chrF beside its gain over the first run
+    assert comparison["translations"]["understood"]["sw"]["chrf"] == 100.0
+    assert comparison["translations"]["noisy"]["sw"]["gain_points"] == 0.0
+    native = tmp_path / "native"
+    assert _eval(in_testbed, native).exit_code == 0
+    only_native_en = tmp_path / "native-sw"
+    assert _eval(in_testbed, only_native_en, "--languages", "sw").exit_code == 0
+    # wherever the native run is among the compared ones, and only it
+    found = compare_runs([noisy, understood, only_native_en, native])["attribution"]
+    assert set(found) == {"understood"}
+    assert found == compare_runs([native, understood])["attribution"]
 
 
 def test_self_translation_prompts_the_model_with_parallel_examples(in_testbed, tmp_path):

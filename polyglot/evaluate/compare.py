@@ -96,6 +96,7 @@ def compare_runs(paths: list[str | Path], *, seed: int = 0) -> dict:
         "paired": pairs,
         "attribution": _attribution(runs, names),
         "translations": _translations(runs, names),
+        "cost": {name: r.get("cost") for name, (_, r, _) in zip(names, runs, strict=True)},
         "selective": _selective(runs, names),
         "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
     }

@@ -498,8 +498,11 @@ def finish_run(out: str | Path) -> dict:
     seconds = sum(r.get("seconds", 0.0) for r in records)
     summary = summarize(records, languages, ids)
     _translation_figures(summary, records, languages)
+    from polyglot.evaluate.cost import run_cost
+
     results = {
         **summary,
+        "cost": run_cost(out),
         "run": {
             **run,
             "name": out.name,

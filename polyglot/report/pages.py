@@ -353,6 +353,8 @@ def _attribution(comparison: dict) -> tuple[list[list[str]], list[str]]:
 
 
 TRANSLATION_HEADERS = ["run", "lang", "translated", "chrF", "accuracy gain (points, vs first run)"]
+COST_HEADERS = ["run", "generations", "tokens generated", "translations generated",
+                "translation tokens"]  # fmt: skip
 SELECTIVE_HEADERS = ["lang", "native", "translate-all", "oracle share", "selective (translated)",
                      "gain recovered", "translated for 95% of the gain"]  # fmt: skip
 
@@ -373,6 +375,18 @@ def _strategy_sections(comparison: dict) -> list[dict]:
              "text": "chrF of each run's translations against the benchmark's own English "
                      "(100: the reference itself), beside the accuracy it gained over the first run.",
              "headers": TRANSLATION_HEADERS, "rows": rows, "charts": []}
+        )  # fmt: skip
+    costs = {n: c for n, c in (comparison.get("cost") or {}).items() if c}
+    if costs:
+        sections.append(
+            {"title": "Cost",
+             "text": "Every generation each run made (sub-runs included: a selective run's "
+                     "native and English attempts, CLC's pivots) and the tokens generated, "
+                     "with the model's own translations counted apart.",
+             "headers": COST_HEADERS,
+             "rows": [[n, str(c["generations"]), str(c["new_tokens"]), str(c["translations"]),
+                       str(c["translation_tokens"])] for n, c in costs.items()],
+             "charts": []}
         )  # fmt: skip
     for name, found in (comparison.get("selective") or {}).items():
         table = found["languages"]

@@ -136,7 +136,14 @@ class TranslationCache:
             elif not self.path.read_bytes().endswith(b"\n"):  # a line cut by a kill: close it
                 with self.path.open("a", encoding="utf-8") as handle:
                     handle.write("\n")
-            append_jsonl(self.path, [{"key": k, "text": fresh[k]} for k, _, _ in missing])
+            spent = getattr(translator, "spent", {})  # generated tokens, for the cost
+            append_jsonl(
+                self.path,
+                [
+                    {"key": k, "text": fresh[k], **({"new_tokens": spent[k]} if k in spent else {})}
+                    for k, _, _ in missing
+                ],
+            )
             self.texts.update(fresh)
         return {key: self.texts[key] for key, _, _ in items}
 

@@ -19,6 +19,7 @@ class InstructionTranslator:
         self.settings = settings
         self.backend = load_backend(settings)
         self.tokenizer = getattr(self.backend, "tokenizer", None)
+        self.spent: dict[str, int] = {}  # generated tokens per translated key (cost)
 
     def identity(self) -> dict:
         from polyglot.provenance import model_identity
@@ -56,4 +57,5 @@ class InstructionTranslator:
         for generations in self.backend.generate(list(enumerate(self.backend.batches(requests)))):
             for g in generations:
                 texts[g.key] = " ".join(g.outputs[0].split())
+                self.spent[g.key] = int(g.new_tokens[0]) if g.new_tokens else 0
         return texts

@@ -18,17 +18,22 @@ def _name(lang: str) -> str:
     return load_pack(lang).name
 
 
-def _generate(backend, requests) -> dict[str, str]:
+def _generate(backend, requests, spent: dict[str, int] | None = None) -> dict[str, str]:
+    """The backend's output per request key; ``spent`` gets each one's generated tokens."""
     texts = {}
     for generations in backend.generate(list(enumerate(backend.batches(requests)))):
         for g in generations:
             texts[g.key] = g.outputs[0]
+            if spent is not None:
+                tokens = getattr(g, "new_tokens", None)
+                spent[g.key] = int(tokens[0]) if tokens else 0
     return texts
 
 
 class SelfTranslator:
     def __init__(self, backend, exemplars: dict[str, list], *, shots: int = SHOTS):
         self.backend, self.exemplars, self.shots = backend, exemplars, shots
+        self.spent: dict[str, int] = {}  # generated tokens per translated key (cost)
 
     def identity(self) -> dict:
         described = self.backend.describe()
@@ -58,7 +63,8 @@ class SelfTranslator:
         from polyglot.generation.base import Request
 
         requests = [Request(k, self.prompt(lang, q, target), ["\n"]) for k, lang, q in items]
-        return {key: text.strip() for key, text in _generate(self.backend, requests).items()}
+        texts = _generate(self.backend, requests, self.spent)
+        return {key: text.strip() for key, text in texts.items()}
 
 
 ALIGNMENT = (
@@ -88,6 +94,5 @@ class RestatingTranslator(SelfTranslator):
         from polyglot.generation.base import Request
 
         requests = [Request(k, self.prompt(lang, q, target), ["\n\n"]) for k, lang, q in items]
-        return {
-            key: " ".join(text.split()) for key, text in _generate(self.backend, requests).items()
-        }
+        texts = _generate(self.backend, requests, self.spent)
+        return {key: " ".join(text.split()) for key, text in texts.items()}

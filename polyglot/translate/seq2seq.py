@@ -58,6 +58,7 @@ class Seq2SeqTranslator:
             ) from None
         self.family = family(self.model.config, self.tokenizer)
         self.batch_size, self.max_new_tokens, self.num_beams = batch_size, max_new_tokens, num_beams
+        self.spent: dict[str, int] = {}  # generated tokens per translated key (cost)
 
     def identity(self) -> dict:
         from polyglot.provenance import model_identity
@@ -129,6 +130,8 @@ class Seq2SeqTranslator:
                 # the forced target-language token is not part of the translation
                 rows_ids = [[i for i in row if i != forced] for row in generated.tolist()]
                 decoded = self.tokenizer.batch_decode(rows_ids, skip_special_tokens=True)
-                for (key, _), text in zip(batch, decoded, strict=True):
+                pad = self.tokenizer.pad_token_id
+                for (key, _), text, ids in zip(batch, decoded, rows_ids, strict=True):
                     texts[key] = " ".join(text.split())
+                    self.spent[key] = sum(i != pad for i in ids)
         return texts

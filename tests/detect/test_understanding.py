@@ -258,6 +258,9 @@ def test_selective_routes_each_item_by_its_score(shipped_testbed, probe, tmp_pat
         # the run's own operating point is on the curve (one threshold for all languages)
         assert row["selective"]["accuracy"] in [y for x, y in curve
                                                 if x == row["selective"]["rate"]]  # fmt: skip
+    flagged = sum(r["route"] == "translated" for r in records)
+    assert comparison["cost"]["sel"]["generations"] == len(records) + flagged
+    assert comparison["cost"]["full"]["generations"] == len(records)
     page = (report / "comparison.html").read_text()
     assert "Selective translation: sel" in page and "Translation quality" in page
 

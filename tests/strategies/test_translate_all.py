@@ -282,8 +282,8 @@ def test_clsp_votes_over_the_models_restatements(in_testbed, tmp_path, monkeypat
 
     generate = self_translate._generate
 
-    def restating(backend, requests):  # the tiny model writes nothing: restate for it
-        texts = generate(backend, requests)
+    def restating(backend, requests, spent=None):  # the tiny model writes nothing: restate
+        texts = generate(backend, requests, spent)
         return {k: f"Tom has {len(k)} apples. How many?" for k in texts} if restates else texts
 
     monkeypatch.setattr(self_translate, "_generate", restating)
@@ -311,6 +311,10 @@ def test_clsp_votes_over_the_models_restatements(in_testbed, tmp_path, monkeypat
             assert text in pivot_record["prompt"]  # the restatement, as the pivot's question
             assert record["votes"][pivot] == pivot_record["answer"]
         assert len(record["votes"]) == (3 if restates else 1)
+    cost = json.loads((out / "results.json").read_text())["cost"]
+    assert cost["translations"] == 3 * 3  # sw -> en, sw -> de, en -> de: the model's own
+    pivot_items = 9 if restates else 0
+    assert cost["generations"] == 6 + pivot_items  # own languages natively, then the pivots
 
 
 def test_clp_and_self_translate_are_translate_all_shorthands(in_testbed, tmp_path):

@@ -1,0 +1,34 @@
+"""What a run cost: every generation it made and the tokens they took, sub-runs (a selective
+run's native and translated attempts, CLC's pivots) and the model's own translations (``self``,
+``clp``, an instruction or MT model: ``translations*.jsonl`` rows with ``new_tokens``)
+included. A strategy folder's own ``generations.jsonl`` holds copies of its sub-runs' records
+and is not counted twice."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from polyglot.files import read_jsonl_objects
+
+SUB_RUNS = ("native", "translated", "pivots")
+
+
+def run_cost(folder: str | Path) -> dict[str, int]:
+    folder = Path(folder)
+    cost = {"generations": 0, "new_tokens": 0, "prompt_tokens": 0, "translations": 0,
+            "translation_tokens": 0}  # fmt: skip
+    strategy_folder = any((folder / name).is_dir() for name in SUB_RUNS)
+    for path in sorted(folder.rglob("generations.jsonl")):
+        if strategy_folder and path.parent == folder:
+            continue  # the routed or voted copies of the sub-runs' records
+        for _, record in read_jsonl_objects(path, skipped=[]):
+            tokens = record.get("new_tokens", 0)
+            cost["generations"] += len(tokens) if isinstance(tokens, list) else 1
+            cost["new_tokens"] += sum(tokens) if isinstance(tokens, list) else int(tokens or 0)
+            cost["prompt_tokens"] += int(record.get("prompt_tokens") or 0)
+    for path in sorted(folder.rglob("translations*.jsonl")):
+        for _, record in read_jsonl_objects(path, skipped=[]):
+            if "new_tokens" in record:
+                cost["translations"] += 1
+                cost["translation_tokens"] += int(record["new_tokens"])
+    return cost

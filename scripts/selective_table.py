@@ -11,7 +11,8 @@
 3. per language: accuracy of each, the translation rate, the oracle share (wrong natively and
    right from the reference: what a perfect detector translates) and the share of
    translate-all's gain recovered; and the accuracy-vs-translation-rate curve of the probe,
-   swept over thresholds from the native and translate-all outcomes (no extra generation).
+   swept over thresholds from the native and translate-all outcomes (no extra generation;
+   `polyglot.evaluate.selective_curve`, as `polyglot report` draws it).
 """
 
 from __future__ import annotations
@@ -57,7 +58,7 @@ def main() -> None:
     foreign = [k for k in n if n[k]["lang"] != "en"]
     used = sum(r["route"] == "translated" for r in records(probe_run.out).values()) / len(foreign)
     runs = {"probe": probe_run}
-    for name in ("confidence", "prompt-nll", "language-drift"):
+    for name in ("confidence", "prompt-nll", "self-reflection", "language-drift"):
         runs[name] = evaluate(
             EvalConfig(**common, strategy="selective", translator="reference", detector=name,
                        budget=round(used, 4), out=str(args.out / f"selective-{name}"))
@@ -103,21 +104,15 @@ def main() -> None:
           f"{100 * m['translated']:.1f}% (oracle share {100 * m['oracle']:.1f}%; "
           f"{m['translated'] / m['oracle']:.2f}x): {100 * recovered:.1f}% of the gain")  # fmt: skip
 
-    scores_lines = (probe_run.out / "scores.jsonl").read_text().splitlines()[1:]
-    scores = {r["key"]: r["score"] for r in map(json.loads, scores_lines)}
+    from polyglot.evaluate.selective_curve import selective_curve
+
+    curve = selective_curve(probe_run.out, t)["all"]
     print("\nThe probe's accuracy-vs-translation-rate curve (all gap languages):")
-    ordered = sorted(foreign, key=lambda k: -scores[k])
-    points = []
-    for count in range(len(ordered) + 1):
-        chosen = set(ordered[:count])
-        acc = sum(t[k]["correct"] if k in chosen else n[k]["correct"] for k in foreign)
-        points.append((count / len(foreign), acc / len(foreign)))
-    target = m["native"] + 0.95 * (m["full"] - m["native"])
-    first = next(p for p in points if p[1] >= target)
     for rate in (0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 1.0):
-        point = min(points, key=lambda p: abs(p[0] - rate))
+        point = min(curve["curve"], key=lambda p: abs(p[0] - rate))
         print(f"  {100 * point[0]:.0f}% translated: {100 * point[1]:.1f}%")
-    print(f"  95% of translate-all's gain first reached at {100 * first[0]:.1f}% translated")
+    print(f"  95% of translate-all's gain first reached at {100 * curve['rate_for_95']:.1f}% "
+          "translated")  # fmt: skip
 
 
 if __name__ == "__main__":

@@ -10,7 +10,18 @@ from rich.console import Console
 from rich.table import Table
 
 from polyglot import __version__
-from polyglot.cli import data, detect, evaluate, languages, merge, output, testbed, text, train
+from polyglot.cli import (
+    data,
+    detect,
+    distill,
+    evaluate,
+    languages,
+    merge,
+    output,
+    testbed,
+    text,
+    train,
+)
 from polyglot.cli.errors import friendly_errors
 from polyglot.report.format import pct, points
 
@@ -28,6 +39,7 @@ app.add_typer(merge.app, name="merge")
 app.add_typer(detect.app, name="detect")
 app.command("eval")(evaluate.eval_command)
 app.command("report")(evaluate.report_command)
+app.command("distill")(distill.distill_command)
 console = Console(highlight=False)
 
 

@@ -35,9 +35,10 @@ SUMMARY_FILE = "summary.json"
 SCRATCH = {CHECKPOINTS, "_data", "_evals"}  # what a training writes before it has a model
 
 
-def _check_folder(out: Path, recipe: TrainRecipe, overwrite: bool) -> bool:
+def _check_folder(out: Path, recipe, overwrite: bool, inputs: dict | None = None) -> bool:
     """Whether ``out`` already holds this recipe's trained model; refuses another run's folder
-    (and the base model's own folder, with or without ``overwrite``)."""
+    (and the base model's own folder, with or without ``overwrite``). ``inputs``: the identity
+    of what the recipe reads (a training recipe's own by default)."""
     base = Path(recipe.base)
     if base.exists():
         resolved, base_resolved = out.resolve(), base.resolve()
@@ -66,7 +67,7 @@ def _check_folder(out: Path, recipe: TrainRecipe, overwrite: bool) -> bool:
     same = (
         isinstance(previous, dict)
         and previous.get("identity") == recipe.identity()
-        and previous.get("inputs") == _inputs(recipe)
+        and previous.get("inputs") == (_inputs(recipe) if inputs is None else inputs)
     )
     if not same and not overwrite:
         what = "a model trained" if (out / SUMMARY_FILE).is_file() else "a training started"

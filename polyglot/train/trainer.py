@@ -128,12 +128,8 @@ def train_causal_lm(
     hash, ...), recorded in the card of ``out``. Returns a summary: steps, seconds, first and
     final logged loss, and whether the run resumed from a checkpoint.
     """
-    import torch
-    from datasets import Dataset
-    from transformers import DataCollatorForLanguageModeling, Trainer, TrainingArguments
-    from transformers.trainer_callback import PrinterCallback
+    from transformers import DataCollatorForLanguageModeling
 
-    out = Path(out)
     if config.packing == "stream":
         collator = DataCollatorForLanguageModeling(tokenizer, mlm=False)
     elif config.packing == "documents":
@@ -143,15 +139,48 @@ def train_causal_lm(
     rows, cut = training_blocks(tokenizer, texts, config)
     if not rows:
         raise ConfigError("no training examples")
-    blocks = [r["input_ids"] for r in rows]
-    columns = {"input_ids": blocks}
+    columns = {"input_ids": [r["input_ids"] for r in rows]}
     if "labels" in rows[0]:
         columns["labels"] = [r["labels"] for r in rows]
+    return run_training(
+        model, tokenizer, columns, collator, config, out, progress=progress,
+        callbacks=callbacks, inputs=inputs, log=log, extra_summary={"examples_cut": cut},
+    )  # fmt: skip
+
+
+def run_training(
+    model,
+    tokenizer,
+    columns: dict[str, list],
+    collator,
+    config: TrainingConfig,
+    out: str | Path,
+    *,
+    trainer_class=None,
+    trainer_kwargs: dict | None = None,
+    progress: bool = True,
+    callbacks: list | None = None,
+    inputs: dict | None = None,
+    log=print,
+    curve_keys: tuple[str, ...] = (),
+    extra_summary: dict | None = None,
+) -> dict:
+    """The training loop every polyglot trainer shares: transformers' ``Trainer`` (or
+    ``trainer_class``, built with ``trainer_kwargs`` too) over the dataset ``columns`` batched by
+    ``collator``; checkpoints that resume only the same training (config, data, starting
+    weights, ``inputs``); the model, tokenizer, ``curve.jsonl`` (loss, and the logged
+    ``curve_keys``, per step) and the card saved to ``out``; the checkpoints removed."""
+    import torch
+    from datasets import Dataset
+    from transformers import Trainer, TrainingArguments
+    from transformers.trainer_callback import PrinterCallback
+
+    out = Path(out)
     dataset = Dataset.from_dict(columns)
     checkpoints = out / CHECKPOINTS
     note = {
         "config": config.model_dump(),
-        "blocks": blocks_hash(blocks + columns.get("labels", [])),
+        "blocks": blocks_hash([row for column in columns.values() for row in column]),
         "start_weights": weights_hash(model),
         "inputs": inputs or {},
     }
@@ -178,14 +207,16 @@ def train_causal_lm(
         bf16=torch.cuda.is_available() and torch.cuda.is_bf16_supported(),
         disable_tqdm=True,  # polyglot's own bar (polyglot.progress), or none
         dataloader_num_workers=0,
+        remove_unused_columns=False,  # a custom trainer reads its own columns
     )
     bar = training_callback(config.steps, progress)
-    trainer = Trainer(
+    trainer = (trainer_class or Trainer)(
         model=model,
         args=args,
         train_dataset=dataset,
         data_collator=collator,
         callbacks=[bar, *(callbacks or [])],
+        **(trainer_kwargs or {}),
     )
     trainer.remove_callback(PrinterCallback)  # raw log dictionaries: to the log file instead
     # (Trainer sets config.use_cache = False; with a cache, transformers would not build the
@@ -213,6 +244,7 @@ def train_causal_lm(
                     "loss": log["loss"],
                     "learning_rate": log.get("learning_rate"),
                     "grad_norm": log.get("grad_norm"),
+                    **{key: log[key] for key in curve_keys if key in log},
                 }
             )
             for log in trainer.state.log_history
@@ -229,7 +261,7 @@ def train_causal_lm(
         f"train_loss{session}": round(output.training_loss, 4),
         "sequences": len(dataset),
         "processes": args.world_size,
-        "examples_cut": cut,
+        **(extra_summary or {}),
         "resumed_from_step": int(resume.rsplit("-", 1)[-1]) if resume else None,
     }
     card_inputs = {

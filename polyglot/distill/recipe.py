@@ -1,0 +1,114 @@
+"""The typed recipe of ``polyglot distill``: a YAML in ``configs/distill/`` plus ``key=value``
+overrides, or the command's flags, validated into ``DistillRecipe``."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import Field, field_validator, model_validator
+
+from polyglot.config import StrictModel, validate_model
+from polyglot.train.recipe import EvalSettings, FinetuneSettings, LoraSettings, recipe_data
+
+
+class ParallelData(StrictModel):
+    """Parallel items: one JSONL file per language (``{lang}`` in ``path``; ``{testbed}`` is the
+    testbed folder), the same ``id`` in every language, with ``question`` and ``answer`` and,
+    for a gold response, the ``response_field``. ``testbed`` is the built testbed's train
+    split."""
+
+    path: str = "testbed"
+    languages: list[str] = Field(min_length=1)  # the student's languages
+    teacher_language: str = "en"  # the version the teacher reads
+    # the response both read after their prompts: a field of the items (the testbed's cot_en,
+    # cot_native), or None: the teacher's own answer to its version (generated, kept if right)
+    response_field: str | None = "cot_en"
+    response_language: str | None = None  # whose row holds the response (default: teacher's)
+    limit: int | None = Field(None, ge=1)  # the first N items (per language)
+
+    @field_validator("languages")
+    @classmethod
+    def _known(cls, languages: list[str]) -> list[str]:
+        from polyglot.packs import load_pack
+
+        for lang in languages:
+            load_pack(lang)
+        return languages
+
+    def resolved(self) -> str:
+        if self.path == "testbed":
+            return "{testbed}/world/train/{lang}.jsonl"
+        return self.path
+
+
+class SequenceSettings(StrictModel):
+    """How the teacher's responses are generated (``response_field: null``)."""
+
+    max_new_tokens: int = Field(256, ge=1)
+    keep: Literal["correct", "all"] = "correct"  # correct: only right answers are learned
+
+
+class DistillRecipe(StrictModel):
+    teacher: str  # a model folder or a hub id
+    student: str
+    # token: the student matches the teacher's next-token distributions on the response;
+    # sequence: the student is fine-tuned (cross-entropy) on the response alone
+    level: Literal["token", "sequence"] = "token"
+    data: ParallelData
+    divergence: Literal["forward-kl", "reverse-kl", "jsd"] = "forward-kl"
+    beta: float = Field(0.5, ge=0, le=1)  # jsd: 0 = forward KL, 1 = reverse KL
+    temperature: float = Field(1.0, gt=0)  # both softened; the loss is scaled by T²
+    ce_weight: float = Field(0.0, ge=0, le=1)  # loss = (1-w)·divergence + w·cross-entropy
+    on_policy: float = Field(0.0, ge=0, le=1)  # share of steps on the student's own samples
+    on_policy_max_new_tokens: int = Field(128, ge=1)
+    teacher_logits: Literal["online", "topk"] = "online"  # topk: precomputed to disk, reused
+    top_k: int = Field(64, ge=1)
+    same_prompt: bool = False  # the teacher reads the student's prompt (TRL GKD's setting)
+    sequence: SequenceSettings = SequenceSettings()
+    method: Literal["lora", "full"] = "full"
+    lora: LoraSettings = LoraSettings()
+    prompt_mode: Literal["direct", "native-cot", "en-cot"] = "native-cot"
+    training: FinetuneSettings = FinetuneSettings(steps=100)
+    eval: EvalSettings | None = EvalSettings()
+    device: str = "auto"
+    out: str = "runs/distill/run"
+
+    @model_validator(mode="after")
+    def _consistent(self) -> DistillRecipe:
+        if self.level == "sequence":
+            changed = [
+                name
+                for name, default in (("on_policy", 0.0), ("teacher_logits", "online"),
+                                      ("same_prompt", False))
+                if getattr(self, name) != default
+            ]  # fmt: skip
+            if changed:
+                raise ValueError(
+                    f"{', '.join(changed)}: token-level settings; level 'sequence' fine-tunes "
+                    "on the responses alone"
+                )
+        if self.on_policy > 0 and self.teacher_logits == "topk":
+            raise ValueError(
+                "teacher_logits 'topk' precomputes the teacher on fixed responses; on-policy "
+                "samples are new each step: use teacher_logits 'online'"
+            )
+        if self.data.teacher_language in self.data.languages and not self.same_prompt:
+            raise ValueError(
+                f"data.languages: '{self.data.teacher_language}' is the teacher's language; "
+                "cross-lingual distillation teaches the other languages (same_prompt: true for "
+                "plain distillation)"
+            )
+        return self
+
+    def identity(self) -> dict:
+        """What decides the distilled weights (the output folder and the eval aside)."""
+        return self.model_dump(
+            mode="json",
+            exclude={"out": True, "eval": True, "device": True,
+                     "training": {"logging_steps", "save_steps"}},
+        )  # fmt: skip
+
+
+def load_distill_recipe(path=None, overrides: list[str] | None = None) -> DistillRecipe:
+    data, source = recipe_data(path, overrides)
+    return validate_model(data, DistillRecipe, source=source)

@@ -1,0 +1,219 @@
+"""``polyglot distill``: cross-lingual distillation of a teacher into a student, then its eval.
+
+The teacher reads each parallel item in its language (English), the student the same item in a
+target language; both read the same response — the items' gold reasoning (``response_field``)
+or the teacher's own answers to its version, generated first and kept when right.
+
+- ``level: token``: the student matches the teacher's next-token distributions on the response
+  tokens (forward KL, reverse KL or generalized JSD, temperature with T² scaling, mixed with
+  cross-entropy by ``ce_weight``), teacher logits on the fly or precomputed top-k, optionally
+  on the student's own samples for a share of the steps (``polyglot/distill/trainer.py``);
+- ``level: sequence``: the student is fine-tuned on (its prompt → the response): sequence-level
+  KD with the teacher's answers, plain SFT with the gold reasoning.
+
+The output folder is a model ``polyglot eval`` loads (or a LoRA adapter on the student), with
+``curve.jsonl``/``curve.html`` (loss, divergence and cross-entropy per step), ``recipe.yaml``,
+``summary.json``, the card, ``eval/<benchmark>/`` runs, and the scratch it reuses
+(``_teacher/``: the teacher's answers; ``_teacher_topk/``). A rerun of the same recipe reuses
+it; a killed training resumes from its last checkpoint; another recipe's folder is refused
+unless ``overwrite``.
+"""
+
+from __future__ import annotations
+
+import shutil
+import warnings
+from collections.abc import Callable
+from pathlib import Path
+
+import yaml
+
+from polyglot.config import ConfigError
+from polyglot.distill.recipe import DistillRecipe
+from polyglot.files import check_output_dir, read_json, write_atomic, write_json
+
+SUMMARY_FILE = "summary.json"
+RECIPE_FILE = "recipe.yaml"
+CURVE_KEYS = ("divergence", "ce", "on_policy")
+
+
+class _AsTrainRecipe:
+    """The fields the training plumbing reads (``polyglot/train/finetune.py``), from a
+    distillation recipe: the student is the base."""
+
+    def __init__(self, recipe: DistillRecipe):
+        self._recipe = recipe
+        self.base, self.format = recipe.student, "prompt"
+
+    def __getattr__(self, name):
+        return getattr(self._recipe, name)
+
+
+def _inputs(recipe: DistillRecipe) -> dict:
+    from polyglot.data.benchmarks import _resolve
+    from polyglot.provenance import hash_file, model_identity
+
+    languages = dict.fromkeys([recipe.data.teacher_language, *recipe.data.languages])
+    files = {}
+    for lang in languages:
+        path = Path(_resolve(recipe.data.resolved(), lang, "train"))
+        files[lang] = hash_file(path)[:16] if path.is_file() else None
+    return {"teacher": model_identity(recipe.teacher), "student": model_identity(recipe.student),
+            "data": files}  # fmt: skip
+
+
+def _teacher_answers(recipe: DistillRecipe, out: Path, dataset, progress: bool, log) -> dict:
+    """The teacher's answer to its version of every item (an ordinary eval run, resumable),
+    kept when right (``sequence.keep``)."""
+    from polyglot.data.benchmarks import _resolve
+    from polyglot.evaluate import EvalConfig, evaluate
+    from polyglot.evaluate.records import read_records
+
+    log(f"the teacher answers its version of {len(dataset.ids)} items -> {out / '_teacher'}")
+    run = evaluate(
+        EvalConfig(
+            model=recipe.teacher, benchmark="custom",
+            data=_resolve(recipe.data.resolved(), "{lang}", "train"), columns={"id": "id"},
+            languages=[recipe.data.teacher_language], items=list(dataset.ids),
+            mode=recipe.prompt_mode, max_new_tokens=recipe.sequence.max_new_tokens,
+            device=recipe.device, out=str(out / "_teacher"), progress=progress,
+        )
+    )  # fmt: skip
+    answers = {}
+    for record in read_records(run.out / "generations.jsonl").values():
+        if (record["correct"] or recipe.sequence.keep == "all") and (
+            record.get("output") or ""
+        ).strip():
+            answers[record["id"]] = record["output"]
+    log(f"kept {len(answers)} of {len(dataset.ids)} answers ({recipe.sequence.keep})")
+    if not answers:
+        raise ConfigError(
+            "the teacher got no item right in its language: nothing to distill (sequence.keep: "
+            "all keeps its wrong answers too)"
+        )
+    return answers
+
+
+def distill(
+    recipe: DistillRecipe,
+    *,
+    overwrite: bool = False,
+    progress: bool = True,
+    log: Callable[[str], None] = print,
+) -> dict:
+    """Distill ``recipe.teacher`` into ``recipe.student`` (or reuse ``recipe.out``), evaluate the
+    result, return the summary (see the module docstring)."""
+    from polyglot.distill.pairs import gold_responses, load_parallel, make_pairs
+    from polyglot.provenance import model_identity
+    from polyglot.train.finetune import _check_folder, _load_base, curve_page, evaluate_trained
+
+    out = check_output_dir(recipe.out)
+    shim = _AsTrainRecipe(recipe)
+    inputs = _inputs(recipe)
+    for name in (recipe.teacher, recipe.student):
+        if Path(name).exists() and out.resolve() in (
+            Path(name).resolve(),
+            *Path(name).resolve().parents,
+        ):
+            raise ConfigError(f"out {out}: is a model's folder or contains it; choose another out")
+    if _check_folder(out, shim, overwrite, inputs):
+        log(f"{out}: already distilled with this recipe; reusing it (--overwrite to redo)")
+        summary = read_json(out / SUMMARY_FILE, "distillation summary")
+        wanted = recipe.eval.model_dump(mode="json") if recipe.eval else None
+        if wanted is not None and summary.get("eval_config") != wanted:
+            summary["eval"] = evaluate_trained(shim, out, progress=progress, overwrite=True)
+            summary["eval_config"] = wanted
+            write_json(out / SUMMARY_FILE, summary)
+        return summary
+    warnings.filterwarnings("ignore", message=".*is_gradient_checkpointing.*")
+    dataset = load_parallel(recipe.data)
+    if overwrite and out.is_dir():
+        for child in out.iterdir():
+            if child.name not in ("_checkpoints", "_teacher", "_teacher_topk"):
+                shutil.rmtree(child) if child.is_dir() else child.unlink()
+    out.mkdir(parents=True, exist_ok=True)
+    if recipe.data.response_field is None:
+        responses = _teacher_answers(recipe, out, dataset, progress, log)
+    else:
+        responses = gold_responses(recipe.data, list(dataset.ids))
+    pairs = make_pairs(dataset, responses, recipe.data, recipe.prompt_mode, recipe.same_prompt)
+    write_atomic(
+        out / RECIPE_FILE,
+        yaml.safe_dump({"identity": recipe.identity(), "inputs": inputs,
+                        "recipe": recipe.model_dump(mode="json")},
+                       allow_unicode=True, sort_keys=False),
+    )  # fmt: skip
+    model, tokenizer = _load_base(shim)
+    config = recipe.training.for_examples(len(pairs))
+    common = {"teacher": model_identity(recipe.teacher), "student": model_identity(recipe.student),
+              "responses": "gold:" + recipe.data.response_field if recipe.data.response_field
+              else "teacher"}  # fmt: skip
+    if recipe.level == "sequence":
+        from polyglot.train.trainer import train_causal_lm
+
+        log(f"sequence level: fine-tuning {recipe.method} on {len(pairs)} pairs, "
+            f"{config.steps} steps of {config.batch_size} ...")  # fmt: skip
+        info = train_causal_lm(
+            model, tokenizer, [(p.student_prompt, p.response) for p in pairs], config, out,
+            progress=progress, inputs=common, log=log,
+        )  # fmt: skip
+    else:
+        info = _token_level(recipe, out, model, tokenizer, pairs, config, common, progress, log)
+    (out / "README.md").unlink(missing_ok=True)  # peft's empty model-card template
+    curve_page(out)
+    summary = {
+        "schema": "polyglot.distill/1",
+        "recipe": recipe.model_dump(mode="json"),
+        "training": info,
+        "pairs": len(pairs),
+        "items": len(dataset.ids),
+        "responses": common["responses"],
+        "eval": None,
+        "eval_config": recipe.eval.model_dump(mode="json") if recipe.eval else None,
+    }
+    write_json(out / SUMMARY_FILE, summary)  # the model is done even if the eval fails
+    if recipe.eval:
+        summary["eval"] = evaluate_trained(shim, out, progress=progress)
+        write_json(out / SUMMARY_FILE, summary)
+    return summary
+
+
+def _token_level(recipe, out, model, tokenizer, pairs, config, common, progress, log) -> dict:
+    from polyglot.distill.pairs import check_vocabularies, encode_pairs
+    from polyglot.distill.trainer import DistillCollator, make_trainer_class
+    from polyglot.models import load_model, load_tokenizer
+    from polyglot.train.trainer import blocks_hash, run_training
+
+    teacher_tokenizer = load_tokenizer(recipe.teacher, padding_side="right")
+    device = next(model.parameters()).device
+    teacher = load_model(recipe.teacher, dtype="float32", device=str(device))
+    vocab = check_vocabularies(teacher_tokenizer, tokenizer, teacher.config.vocab_size,
+                               model.get_output_embeddings().weight.shape[0])  # fmt: skip
+    columns, cut = encode_pairs(tokenizer, pairs, config.max_length)
+    if not columns["index"]:
+        raise ConfigError(f"every prompt fills training.max_length {config.max_length}")
+    cache = None
+    if recipe.teacher_logits == "topk":
+        from polyglot.distill.teacher_cache import FOLDER, build_cache
+
+        cache = build_cache(
+            teacher, columns, k=recipe.top_k, temperature=recipe.temperature, vocab=vocab,
+            pad_id=tokenizer.pad_token_id, folder=out / FOLDER,
+            identity={"teacher": common["teacher"],
+                      "pairs": blocks_hash(columns["teacher_ids"] + columns["teacher_labels"])},
+            log=log,
+        )  # fmt: skip
+        teacher = None  # the cache replaces it
+    what = f"{recipe.divergence}" + (f" (beta {recipe.beta})" if recipe.divergence == "jsd" else "")
+    log(f"token level: {what}, T={recipe.temperature:g}, ce_weight {recipe.ce_weight:g}, "
+        f"on-policy {recipe.on_policy:g}, teacher {recipe.teacher_logits}; {recipe.method} on "
+        f"{len(columns['index'])} pairs, {config.steps} steps of {config.batch_size} ...")  # fmt: skip
+    settings = recipe.model_copy()
+    return run_training(
+        model, tokenizer, columns, DistillCollator(tokenizer.pad_token_id), config, out,
+        trainer_class=make_trainer_class(),
+        trainer_kwargs={"teacher": teacher, "settings": settings, "vocab": vocab, "cache": cache,
+                        "pad_id": tokenizer.pad_token_id, "eos_id": tokenizer.eos_token_id},
+        progress=progress, inputs=common, log=log, curve_keys=CURVE_KEYS,
+        extra_summary={"responses_cut": cut},
+    )  # fmt: skip

@@ -1,0 +1,175 @@
+"""Token-level distillation on transformers' ``Trainer``: a custom ``compute_loss`` reads the
+student on its sequence and the teacher (frozen, on the fly, or its precomputed top-k) on its
+own, aligns the two on the shared response tokens and minimises
+
+    (1 − ce_weight) · divergence(teacher ‖ student) + ce_weight · cross-entropy(response)
+
+averaged over the batch's response tokens. With ``on_policy`` = λ, a seeded λ share of the
+steps replaces each pair's response by the student's own sample for its prompt (GKD), scored
+by the teacher after the teacher's prompt; those steps use the divergence alone."""
+
+from __future__ import annotations
+
+import random
+
+from polyglot.distill.divergence import sparse_divergence, token_divergence
+from polyglot.distill.pairs import response_positions
+
+
+def _pad(rows: list[list[int]], value: int):
+    import torch
+
+    width = max(len(r) for r in rows)
+    out = torch.full((len(rows), width), value, dtype=torch.long)
+    mask = torch.zeros((len(rows), width), dtype=torch.long)
+    for i, row in enumerate(rows):
+        out[i, : len(row)] = torch.tensor(row, dtype=torch.long)
+        mask[i, : len(row)] = 1
+    return out, mask
+
+
+def _prompts(ids, labels) -> list[list[int]]:
+    """Each row's prompt: its tokens before the first labelled one (rows are right-padded)."""
+    prompts = []
+    for row, row_labels in zip(ids.tolist(), labels.tolist(), strict=True):
+        first = next((i for i, label in enumerate(row_labels) if label != -100), len(row))
+        prompts.append(row[:first])
+    return prompts
+
+
+class DistillCollator:
+    """Pads the student and teacher sequences of a batch (right side)."""
+
+    def __init__(self, pad_id: int):
+        self.pad_id = pad_id
+
+    def __call__(self, rows: list[dict]) -> dict:
+        import torch
+
+        batch = {}
+        for side in ("student", "teacher"):
+            ids, mask = _pad([r[f"{side}_ids"] for r in rows], self.pad_id)
+            labels, _ = _pad([r[f"{side}_labels"] for r in rows], -100)
+            batch.update({f"{side}_ids": ids, f"{side}_mask": mask, f"{side}_labels": labels})
+        batch["index"] = torch.tensor([r["index"] for r in rows], dtype=torch.long)
+        return batch
+
+
+def make_trainer_class():
+    """``DistillTrainer`` (built here so that importing polyglot does not import transformers)."""
+    import torch
+    from transformers import Trainer
+
+    class DistillTrainer(Trainer):
+        def __init__(self, *args, teacher=None, settings=None, vocab: int = 0, cache=None,
+                     pad_id: int = 0, eos_id: int | None = None, **kwargs):  # fmt: skip
+            super().__init__(*args, **kwargs)
+            self.teacher, self.settings, self.vocab = teacher, settings, vocab
+            self.cache, self.pad_id, self.eos_id = cache, pad_id, eos_id
+            self._sums: dict[str, float] = {}
+            self._count = 0
+            if self.teacher is not None:
+                self.teacher.eval()
+                for parameter in self.teacher.parameters():
+                    parameter.requires_grad_(False)
+
+        # -- the loss ---------------------------------------------------------------------------
+        def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
+            s = self.settings
+            on_policy = s.on_policy > 0 and self._on_policy_step()
+            if on_policy:
+                inputs = self._sample(model, inputs)
+            outputs = model(input_ids=inputs["student_ids"], attention_mask=inputs["student_mask"])
+            s_logits = outputs.logits[:, :-1, : self.vocab]
+            s_pos = response_positions(inputs["student_labels"])
+            student = s_logits[s_pos]  # [tokens, vocab], row by row, left to right
+            if self.cache is not None and not on_policy:
+                values, indices = self.cache.lookup(inputs["index"].tolist(), student.device)
+                divergence = sparse_divergence(
+                    student, values, indices, s.divergence, beta=s.beta, temperature=s.temperature
+                )
+            else:
+                teacher = self._teacher_logits(inputs)
+                if teacher.shape[0] != student.shape[0]:
+                    raise RuntimeError(
+                        f"{teacher.shape[0]} teacher and {student.shape[0]} student response "
+                        "tokens: the pairs' responses do not align"
+                    )
+                divergence = token_divergence(
+                    student, teacher, s.divergence, beta=s.beta, temperature=s.temperature
+                )
+            divergence = divergence.mean()
+            targets = inputs["student_labels"][:, 1:][s_pos]
+            ce = torch.nn.functional.cross_entropy(student.float(), targets)
+            weight = 0.0 if on_policy else s.ce_weight
+            loss = (1 - weight) * divergence + weight * ce
+            self._note(divergence=divergence.item(), ce=ce.item(), on_policy=float(on_policy))
+            return (loss, outputs) if return_outputs else loss
+
+        def _teacher_logits(self, inputs):
+            with torch.no_grad():
+                logits = self.teacher(
+                    input_ids=inputs["teacher_ids"], attention_mask=inputs["teacher_mask"]
+                ).logits[:, :-1, : self.vocab]
+            return logits[response_positions(inputs["teacher_labels"])]
+
+        # -- on-policy samples ---------------------------------------------------------------
+        def _on_policy_step(self) -> bool:
+            step = self.state.global_step
+            return random.Random(f"{self.args.seed}/{step}").random() < self.settings.on_policy
+
+        def _sample(self, model, inputs) -> dict:
+            """The batch with each response replaced by the student's sample for its prompt."""
+            s_prompts = _prompts(inputs["student_ids"], inputs["student_labels"])
+            t_prompts = _prompts(inputs["teacher_ids"], inputs["teacher_labels"])
+            width = max(len(p) for p in s_prompts)
+            device = inputs["student_ids"].device
+            ids = torch.full((len(s_prompts), width), self.pad_id, dtype=torch.long)
+            mask = torch.zeros_like(ids)
+            for i, prompt in enumerate(s_prompts):  # left padding for generation
+                ids[i, width - len(prompt) :] = torch.tensor(prompt)
+                mask[i, width - len(prompt) :] = 1
+            was_training = model.training
+            model.eval()
+            with torch.no_grad():
+                generated = model.generate(
+                    input_ids=ids.to(device), attention_mask=mask.to(device), do_sample=True,
+                    temperature=1.0, top_k=0, top_p=1.0,
+                    max_new_tokens=self.settings.on_policy_max_new_tokens,
+                    pad_token_id=self.pad_id, eos_token_id=self.eos_id,
+                )[:, width:].tolist()  # fmt: skip
+            if was_training:
+                model.train()
+            rows = {"student_ids": [], "student_labels": [], "teacher_ids": [],
+                    "teacher_labels": []}  # fmt: skip
+            for s_prompt, t_prompt, sample in zip(s_prompts, t_prompts, generated, strict=True):
+                if self.eos_id in sample:
+                    sample = sample[: sample.index(self.eos_id) + 1]
+                sample = sample or [self.eos_id]
+                rows["student_ids"].append(s_prompt + sample)
+                rows["student_labels"].append([-100] * len(s_prompt) + sample)
+                rows["teacher_ids"].append(t_prompt + sample)
+                rows["teacher_labels"].append([-100] * len(t_prompt) + sample)
+            batch = {}
+            for side in ("student", "teacher"):
+                padded, side_mask = _pad(rows[f"{side}_ids"], self.pad_id)
+                labels, _ = _pad(rows[f"{side}_labels"], -100)
+                batch.update({f"{side}_ids": padded.to(device), f"{side}_mask": side_mask.to(device),
+                              f"{side}_labels": labels.to(device)})  # fmt: skip
+            batch["index"] = inputs["index"]
+            return batch
+
+        # -- logging: the divergence and cross-entropy beside the loss -------------------------
+        def _note(self, **values: float) -> None:
+            for key, value in values.items():
+                self._sums[key] = self._sums.get(key, 0.0) + value
+            self._count += 1
+
+        def log(self, logs: dict, *args, **kwargs) -> None:
+            if self._count and "loss" in logs:
+                for key, total in self._sums.items():
+                    logs[key] = round(total / self._count, 6)
+                self._sums, self._count = {}, 0
+            super().log(logs, *args, **kwargs)
+
+    return DistillTrainer

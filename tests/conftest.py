@@ -8,6 +8,9 @@ import pytest
 
 from polyglot.resources import data_dir
 
+# TRL's GKD loss (the reference of polyglot's distillation loss) lives in trl.experimental
+os.environ.setdefault("TRL_EXPERIMENTAL_SILENCE", "1")
+
 
 def _shared_data_or_skip():
     root = data_dir()

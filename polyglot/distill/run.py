@@ -35,6 +35,7 @@ from polyglot.files import check_output_dir, read_json, write_atomic, write_json
 SUMMARY_FILE = "summary.json"
 RECIPE_FILE = "recipe.yaml"
 CURVE_KEYS = ("divergence", "ce", "on_policy")
+MEASURED_PAIRS = 64  # the divergence to the teacher before and after, on this many pairs
 
 
 class _AsTrainRecipe:
@@ -192,6 +193,19 @@ def _token_level(recipe, out, model, tokenizer, pairs, config, common, progress,
     columns, cut = encode_pairs(tokenizer, pairs, config.max_length)
     if not columns["index"]:
         raise ConfigError(f"every prompt fills training.max_length {config.max_length}")
+    from polyglot.distill.measure import mean_divergence
+
+    sample = {key: rows[:MEASURED_PAIRS] for key, rows in columns.items()}
+
+    def measure(student) -> float:  # the recipe's divergence on the first pairs, full vocabulary
+        student.eval()
+        return mean_divergence(teacher, student, sample, vocab=vocab, pad_id=tokenizer.pad_token_id,
+                               kind=recipe.divergence, beta=recipe.beta,
+                               temperature=recipe.temperature)  # fmt: skip
+
+    before = round(measure(model), 6)
+    model.train()
+    log(f"{recipe.divergence} to the teacher on the first {len(sample['index'])} pairs: {before}")
     cache = None
     if recipe.teacher_logits == "topk":
         from polyglot.distill.teacher_cache import FOLDER, build_cache
@@ -203,17 +217,18 @@ def _token_level(recipe, out, model, tokenizer, pairs, config, common, progress,
                       "pairs": blocks_hash(columns["teacher_ids"] + columns["teacher_labels"])},
             log=log,
         )  # fmt: skip
-        teacher = None  # the cache replaces it
     what = f"{recipe.divergence}" + (f" (beta {recipe.beta})" if recipe.divergence == "jsd" else "")
     log(f"token level: {what}, T={recipe.temperature:g}, ce_weight {recipe.ce_weight:g}, "
         f"on-policy {recipe.on_policy:g}, teacher {recipe.teacher_logits}; {recipe.method} on "
         f"{len(columns['index'])} pairs, {config.steps} steps of {config.batch_size} ...")  # fmt: skip
-    settings = recipe.model_copy()
-    return run_training(
+    info = run_training(
         model, tokenizer, columns, DistillCollator(tokenizer.pad_token_id), config, out,
         trainer_class=make_trainer_class(),
-        trainer_kwargs={"teacher": teacher, "settings": settings, "vocab": vocab, "cache": cache,
-                        "pad_id": tokenizer.pad_token_id, "eos_id": tokenizer.eos_token_id},
+        trainer_kwargs={"teacher": None if cache else teacher, "settings": recipe, "vocab": vocab,
+                        "cache": cache, "pad_id": tokenizer.pad_token_id,
+                        "eos_id": tokenizer.eos_token_id},
         progress=progress, inputs=common, log=log, curve_keys=CURVE_KEYS,
-        extra_summary={"responses_cut": cut},
+        extra_summary={"responses_cut": cut, "divergence_before": before},
     )  # fmt: skip
+    info["divergence_after"] = round(measure(model), 6)
+    return info

@@ -152,12 +152,16 @@ def distill(
     if recipe.level == "sequence":
         from polyglot.train.trainer import train_causal_lm
 
+        measure = _sequence_measurer(recipe, tokenizer, pairs, config)
+        before = measure(model)
+        model.train()
         log(f"sequence level: fine-tuning {recipe.method} on {len(pairs)} pairs, "
             f"{config.steps} steps of {config.batch_size} ...")  # fmt: skip
         info = train_causal_lm(
             model, tokenizer, [(p.student_prompt, p.response) for p in pairs], config, out,
             progress=progress, inputs=common, log=log,
         )  # fmt: skip
+        info.update(divergence_before=before, divergence_after=measure(model))
     else:
         info = _token_level(recipe, out, model, tokenizer, pairs, config, common, progress, log)
     (out / "README.md").unlink(missing_ok=True)  # peft's empty model-card template
@@ -193,19 +197,10 @@ def _token_level(recipe, out, model, tokenizer, pairs, config, common, progress,
     columns, cut = encode_pairs(tokenizer, pairs, config.max_length)
     if not columns["index"]:
         raise ConfigError(f"every prompt fills training.max_length {config.max_length}")
-    from polyglot.distill.measure import mean_divergence
-
-    sample = {key: rows[:MEASURED_PAIRS] for key, rows in columns.items()}
-
-    def measure(student) -> float:  # the recipe's divergence on the first pairs, full vocabulary
-        student.eval()
-        return mean_divergence(teacher, student, sample, vocab=vocab, pad_id=tokenizer.pad_token_id,
-                               kind=recipe.divergence, beta=recipe.beta,
-                               temperature=recipe.temperature)  # fmt: skip
-
-    before = round(measure(model), 6)
+    measure = _measurer(recipe, teacher, tokenizer, columns, vocab)
+    before = measure(model)
     model.train()
-    log(f"{recipe.divergence} to the teacher on the first {len(sample['index'])} pairs: {before}")
+    log(f"{recipe.divergence} to the teacher on the first {MEASURED_PAIRS} pairs: {before}")
     cache = None
     if recipe.teacher_logits == "topk":
         from polyglot.distill.teacher_cache import FOLDER, build_cache
@@ -230,5 +225,48 @@ def _token_level(recipe, out, model, tokenizer, pairs, config, common, progress,
         progress=progress, inputs=common, log=log, curve_keys=CURVE_KEYS,
         extra_summary={"responses_cut": cut, "divergence_before": before},
     )  # fmt: skip
-    info["divergence_after"] = round(measure(model), 6)
+    info["divergence_after"] = measure(model)
     return info
+
+
+def _measurer(recipe, teacher, tokenizer, columns, vocab):
+    """The recipe's divergence (full vocabulary) from ``teacher`` to a student on the first
+    ``MEASURED_PAIRS`` pairs: reported before and after, whatever the level."""
+    from polyglot.distill.measure import mean_divergence
+
+    sample = {key: rows[:MEASURED_PAIRS] for key, rows in columns.items()}
+
+    def measure(student) -> float:
+        student.eval()
+        value = mean_divergence(teacher, student, sample, vocab=vocab,
+                                pad_id=tokenizer.pad_token_id, kind=recipe.divergence,
+                                beta=recipe.beta, temperature=recipe.temperature)  # fmt: skip
+        return round(value, 6)
+
+    return measure
+
+
+def _sequence_measurer(recipe, tokenizer, pairs, config):
+    """As ``_measurer``, loading the teacher for each measurement (sequence level keeps no
+    teacher in memory); None when the tokenizers differ (no token-level comparison exists)."""
+    from polyglot.distill.pairs import check_vocabularies, encode_pairs
+    from polyglot.models import load_model, load_tokenizer
+
+    teacher_tokenizer = load_tokenizer(recipe.teacher, padding_side="right")
+    columns, _ = encode_pairs(tokenizer, pairs[:MEASURED_PAIRS], config.max_length)
+
+    def measure(student):
+        device = next(student.parameters()).device
+        teacher = load_model(recipe.teacher, dtype="float32", device=str(device))
+        try:
+            vocab = check_vocabularies(teacher_tokenizer, tokenizer, teacher.config.vocab_size,
+                                       student.get_output_embeddings().weight.shape[0])  # fmt: skip
+        except ConfigError:
+            return None
+        if not columns["index"]:
+            return None
+        value = _measurer(recipe, teacher, tokenizer, columns, vocab)(student)
+        del teacher
+        return value
+
+    return measure

@@ -293,3 +293,23 @@ def test_a_killed_distillation_resumes_to_the_same_weights(in_testbed, tmp_path)
     a, b = load_file(whole / "model.safetensors"), load_file(killed / "model.safetensors")
     for name in a:
         assert torch.allclose(a[name], b[name], atol=1e-5), name
+
+
+def test_every_recipe_runs_on_a_testbed_as_shipped(shipped_testbed, tmp_path, monkeypatch):
+    """Each configs/distill recipe, unchanged but for its length, on the testbed at runs/testbed
+    (the graded base, whose English answers the sequence-level recipe keeps)."""
+    from polyglot.resources import shipped_dir
+
+    (tmp_path / "runs").mkdir()
+    (tmp_path / "runs" / "testbed").symlink_to(shipped_testbed)
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("POLYGLOT_TESTBED_DIR", raising=False)
+    recipes = sorted((shipped_dir("configs") / "distill").glob("*.yaml"))
+    assert len(recipes) >= 3
+    for recipe in recipes:
+        result = runner.invoke(
+            app,
+            ["distill", "-c", str(recipe), "training.steps=2", "data.limit=8", "eval=null",
+             "on_policy_max_new_tokens=16", "sequence.max_new_tokens=96", "--no-progress"],
+        )  # fmt: skip
+        assert result.exit_code == 0, (recipe.name, result.output)

@@ -42,7 +42,13 @@ def train(
     ),
     shots: int = typer.Option(0, "--shots", help="Few-shot examples, as in `polyglot eval`."),
     chat_template: bool = typer.Option(
-        False, "--chat-template/--no-chat-template", help="Wrap prompts in the chat template."
+        False, "--chat-template/--plain", help="Wrap prompts in the chat template."
+    ),
+    overwrite: bool = typer.Option(
+        False, "--overwrite", help="Redo the calibration runs made with other settings."
+    ),
+    probe: str = typer.Option(
+        "logistic", "--probe", help="logistic (default) or mlp (one hidden layer of 64 units)."
     ),
     seed: int = typer.Option(0, "--seed", help="Seeds the splits and the probe."),
     out: str = typer.Option(..., "--out", "-o", help="Folder for the probe and its report."),
@@ -59,7 +65,8 @@ def train(
     meta = train_detectors(
         model, out, benchmark=benchmark, languages=langs, data=data, limit=limit,
         max_new_tokens=max_new_tokens, device=device, adapter=adapter, revision=revision,
-        mode=mode, shots=shots, chat_template=chat_template, seed=seed, progress=progress,
+        mode=mode, shots=shots, chat_template=chat_template, seed=seed, probe_kind=probe, overwrite=overwrite,
+        progress=progress,
         log=lambda m: console.print(m, markup=False),
     )  # fmt: skip
     table = Table(title=f"detectors on {meta['splits']['held_out']} held-out items")

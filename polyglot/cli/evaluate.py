@@ -157,6 +157,12 @@ def eval_command(
     threshold: float | None = typer.Option(
         None, "--threshold", help="selective: translate items whose score is above this."
     ),
+    calibration: str | None = typer.Option(
+        None,
+        "--calibration",
+        help="selective: a `polyglot detect train` folder; the --detector's max-F1 threshold "
+        "on its calibration items.",
+    ),
     translator: str | None = typer.Option(
         None,
         "--translator",
@@ -226,6 +232,7 @@ def eval_command(
         pivots=[p.strip() for p in pivots.split(",")] if pivots else None,
         budget=budget,
         threshold=threshold,
+        calibration=calibration,
     )
     values.update({k: v for k, v in flags.items() if v is not None})
     values.update(

@@ -138,3 +138,16 @@ def report(scores: list[float], labels: list[int], threshold: float) -> dict:
         "roc_auc": roc_auc(scores, labels),
         "pr_auc": pr_auc(scores, labels),
     }
+
+
+def question_digests(dataset) -> list[str]:
+    """A short digest of every question of a dataset, in every language (whitespace and case
+    folded): what the items are, whatever their ids, file paths or benchmark name."""
+    import hashlib
+
+    found = set()
+    for lang in dataset.languages:
+        for example in dataset.for_language(lang):
+            text = " ".join(example.question.split()).casefold()
+            found.add(hashlib.sha1(text.encode("utf-8")).hexdigest()[:16])
+    return sorted(found)

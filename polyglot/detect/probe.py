@@ -1,5 +1,5 @@
-"""The probe detector: logistic regression on the last hidden state at the end of prompt +
-trace (Kang et al.'s best detector), trained with class weights and early stopping on a
+"""The probe detector: logistic regression (or a small MLP) on the last hidden state at the end
+of prompt + trace (Kang et al.'s best detector), trained with class weights and early stopping on a
 validation split, saved with the identity of the model it reads (``probe.safetensors`` +
 ``probe.json``); loading it for another model or layer width is refused."""
 
@@ -14,18 +14,35 @@ from polyglot.files import read_json, write_json
 WEIGHTS, META = "probe.safetensors", "probe.json"
 
 
+KINDS = ("logistic", "mlp")
+MLP_WIDTH = 64
+
+
+def _network(kind: str, width: int):
+    import torch
+
+    if kind == "mlp":
+        return torch.nn.Sequential(
+            torch.nn.Linear(width, MLP_WIDTH), torch.nn.ReLU(), torch.nn.Linear(MLP_WIDTH, 1)
+        )
+    return torch.nn.Sequential(torch.nn.Linear(width, 1))
+
+
 class Probe:
-    def __init__(self, weight, bias, mean, std, meta: dict):
-        self.weight, self.bias, self.mean, self.std, self.meta = weight, bias, mean, std, meta
+    def __init__(self, network, mean, std, meta: dict, kind: str = "logistic"):
+        self.network, self.mean, self.std, self.meta, self.kind = network, mean, std, meta, kind
 
     @classmethod
     def fit(cls, train: list, train_labels: list[int], val: list, val_labels: list[int],
-            *, seed: int = 0, max_epochs: int = 500, patience: int = 25) -> Probe:  # fmt: skip
-        """Full-batch logistic regression (Adam, weight decay), each class weighted by the
-        inverse of its count, stopped when the validation loss has not improved for
-        ``patience`` epochs (the best epoch is kept)."""
+            *, seed: int = 0, max_epochs: int = 500, patience: int = 25,
+            kind: str = "logistic") -> Probe:  # fmt: skip
+        """Full-batch logistic regression (or a one-hidden-layer MLP of 64 units, ``kind``;
+        Adam, weight decay), each class weighted by the inverse of its count, stopped when the
+        validation loss has not improved for ``patience`` epochs (the best epoch is kept)."""
         import torch
 
+        if kind not in KINDS:
+            raise ConfigError(f"probe kind {kind!r}: one of {', '.join(KINDS)}")
         torch.manual_seed(seed)
         x = torch.stack(train).float()
         y = torch.tensor(train_labels, dtype=torch.float32)
@@ -40,7 +57,7 @@ class Probe:
                 "more or other items are needed to train a probe"
             )
         pos_weight = torch.tensor((len(y) - positives) / positives)
-        linear = torch.nn.Linear(x.shape[1], 1)
+        linear = _network(kind, x.shape[1])
         optimizer = torch.optim.Adam(linear.parameters(), lr=1e-2, weight_decay=1e-3)
         loss_fn = torch.nn.BCEWithLogitsLoss(pos_weight=pos_weight)
         best, best_state, waited = math.inf, None, 0
@@ -59,13 +76,15 @@ class Probe:
                 if waited >= patience:
                     break
         linear.load_state_dict(best_state)
-        return cls(linear.weight.detach()[0], linear.bias.detach()[0], mean, std, {})
+        linear.eval()
+        return cls(linear, mean, std, {}, kind)
 
     def score(self, hidden) -> float:
         import torch
 
         z = (hidden.float() - self.mean) / self.std
-        return float(torch.dot(z, self.weight) + self.bias)
+        with torch.no_grad():
+            return float(self.network(z[None])[0, 0])
 
     def scores(self, hidden: dict) -> dict[str, float]:
         width = self.mean.shape[0]
@@ -82,9 +101,10 @@ class Probe:
 
         folder = Path(folder)
         folder.mkdir(parents=True, exist_ok=True)
-        tensors = {"weight": self.weight, "bias": self.bias.reshape(1), "mean": self.mean,
-                   "std": self.std}  # fmt: skip
+        tensors = {f"network.{k}": v for k, v in self.network.state_dict().items()}
+        tensors.update(mean=self.mean, std=self.std)
         save_file({k: v.contiguous() for k, v in tensors.items()}, str(folder / WEIGHTS))
+        meta = {**meta, "probe_kind": self.kind}
         write_json(folder / META, meta)
         self.meta = meta
 
@@ -106,7 +126,17 @@ class Probe:
                     "for this model with `polyglot detect train`"
                 )
         t = load_file(str(folder / WEIGHTS))
-        return cls(t["weight"], t["bias"][0], t["mean"], t["std"], meta)
+        kind = meta.get("probe_kind", "logistic")
+        network = _network(kind, t["mean"].shape[0])
+        if "weight" in t:  # a probe saved before MLP probes existed: one linear layer
+            state = {"0.weight": t["weight"][None], "0.bias": t["bias"]}
+        else:
+            state = {
+                k.removeprefix("network."): v for k, v in t.items() if k.startswith("network.")
+            }
+        network.load_state_dict(state)
+        network.eval()
+        return cls(network, t["mean"], t["std"], meta, kind)
 
 
 def identity_mismatch(recorded: dict | None, wanted: dict) -> str | None:

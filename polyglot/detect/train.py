@@ -44,17 +44,20 @@ def train_detectors(
     shots: int = 0,
     chat_template: bool = False,
     seed: int = 0,
+    probe_kind: str = "logistic",
+    overwrite: bool = False,
     progress: bool = True,
     log: Callable[[str], None] = print,
 ) -> dict:
     """See the module docstring; the prompt settings (``mode``, ``shots``, ``chat_template``)
     are those of the runs the probe will watch, and are recorded with it."""
     from polyglot.config import validate_model
-    from polyglot.detect.calibration import label_items, split_by_item
+    from polyglot.detect.calibration import label_items, question_digests, split_by_item
     from polyglot.detect.probe import Probe
     from polyglot.detect.understanding import SIGNAL_DETECTORS, detector_scores, model_signals
     from polyglot.evaluate import EvalConfig, evaluate
     from polyglot.evaluate.records import read_records
+    from polyglot.evaluate.runner import config_dataset
     from polyglot.models import load_model, load_tokenizer
     from polyglot.provenance import model_identity, read_card
 
@@ -74,9 +77,20 @@ def train_detectors(
     )  # fmt: skip
     log(f"[1/4] the model's native attempt at each calibration item -> {out / 'native'}")
     backends: dict = {}  # both runs generate with the same settings: one model load
-    native = evaluate(native_config, backends)
+
+    def run(config):
+        """Reused when the same; with ``overwrite``, replaced when its settings changed."""
+        try:
+            return evaluate(config, backends)
+        except ConfigError as err:
+            if not (overwrite and "--overwrite" in str(err)):
+                raise ConfigError(str(err).replace("pass --overwrite", "pass --overwrite to "
+                                                   "`polyglot detect train`")) from None  # fmt: skip
+            return evaluate(config.model_copy(update={"overwrite": True}), backends)
+
+    native = run(native_config)
     log(f"[2/4] its attempt with the reference English -> {out / 'understood'}")
-    understood = evaluate(understood_config, backends)
+    understood = run(understood_config)
     backends.clear()
     native_records = read_records(native.out / "generations.jsonl")
     labels = label_items(native_records, read_records(understood.out / "generations.jsonl"))
@@ -99,7 +113,8 @@ def train_detectors(
     log(f"[4/4] the probe ({len(train)} training, {len(val)} validation items), and every "
         f"detector judged on {len(held_out)} held-out items")  # fmt: skip
     probe = Probe.fit([signals[k]["hidden"] for k in train], [labels[k] for k in train],
-                      [signals[k]["hidden"] for k in val], [labels[k] for k in val], seed=seed)  # fmt: skip
+                      [signals[k]["hidden"] for k in val], [labels[k] for k in val], seed=seed,
+                      kind=probe_kind)  # fmt: skip
     labelled = {k: native_records[k] for k in keys}
     reports = {}
     for name in SIGNAL_DETECTORS:
@@ -116,7 +131,12 @@ def train_detectors(
         "adapter": adapter,
         # the prompts the probe read: a run prompted otherwise is refused (its hidden states
         # and scores are not the ones the threshold was calibrated on)
-        "prompting": {"mode": mode, "shots": shots, "chat_template": chat_template},
+        "prompting": {
+            "mode": mode,
+            "shots": shots,
+            "chat_template": chat_template,
+            "max_new_tokens": max_new_tokens,
+        },  # fmt: skip
         "hidden_size": int(probe.mean.shape[0]),
         "layers": getattr(loaded.config, "num_hidden_layers", None),
         "benchmark": benchmark,
@@ -127,6 +147,9 @@ def train_detectors(
         # the calibration items: an evaluation of the same items would let the probe's
         # threshold see its labels (selective refuses it)
         "calibration_ids": sorted({k.split("/", 1)[1] for k in keys}),
+        # what the items say, whatever file or benchmark name they come under: an evaluation
+        # of any of them is refused (see polyglot.detect.calibration.question_digests)
+        "calibration_questions": question_digests(config_dataset(native_config)),
         "dataset_hash": card.get("dataset_hash"),
         "labels": {"not_understood": positives, "understood": len(labels) - positives},
         "splits": {"train": len(train), "validation": len(val), "held_out": len(held_out)},

@@ -8,6 +8,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from polyglot.config import ConfigError
+from polyglot.evaluate.cost import run_cost
 from polyglot.evaluate.metrics import mcnemar_exact, paired_bootstrap
 from polyglot.evaluate.records import read_records
 from polyglot.files import check_output_dir, read_json, write_atomic, write_json
@@ -96,7 +97,10 @@ def compare_runs(paths: list[str | Path], *, seed: int = 0) -> dict:
         "paired": pairs,
         "attribution": _attribution(runs, names),
         "translations": _translations(runs, names),
-        "cost": {name: r.get("cost") for name, (_, r, _) in zip(names, runs, strict=True)},
+        "cost": {
+            name: r.get("cost") or run_cost(path)  # runs finished before costs were recorded
+            for name, (path, r, _) in zip(names, runs, strict=True)
+        },
         "selective": _selective(runs, names),
         "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
     }
@@ -106,6 +110,7 @@ def _attribution(runs, names) -> dict:
     """Gap attribution for each run that gave the reference English, against a native run of
     the same model among the compared ones (the first such, which must have English)."""
     from polyglot.evaluate.attribution import gap_attribution, understood_run
+    from polyglot.evaluate.selective_curve import same_generation
 
     native = [
         (results, records)
@@ -117,9 +122,8 @@ def _attribution(runs, names) -> dict:
     for name, (_, results, records) in zip(names, runs, strict=True):
         if not understood_run(results):
             continue
-        model = results["run"].get("model", {}).get("fingerprint")
-        for base_results, base_records in native:
-            if base_results["run"].get("model", {}).get("fingerprint") == model:
+        for base_results, base_records in native:  # the same model, prompted the same way
+            if same_generation(base_results, results):
                 found[name] = gap_attribution(base_records, records)
                 break
     return found

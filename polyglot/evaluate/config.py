@@ -23,6 +23,7 @@ STRATEGY_DEFAULTS = {
     "detector": None,
     "budget": None,
     "threshold": None,
+    "calibration": None,
     "items": None,
     "pivots": None,
 }
@@ -54,6 +55,8 @@ class EvalConfig(GenerationSettings):
     detector: str | None = None
     budget: float | None = None
     threshold: float | None = None
+    # a `polyglot detect train` folder: the detector's max-F1 threshold on its calibration items
+    calibration: str | None = None
     items: list[str] | None = None  # only these item ids (the same in every language)
     # clc: the languages whose versions of each item vote with the item's own ("all": every
     # language of the benchmark)
@@ -100,6 +103,9 @@ class EvalConfig(GenerationSettings):
         pivots are the model's restatements in each pivot language."""
         shorthands = {"self-translate": ("translate-all", "self"),
                       "clp": ("translate-all", "clp"), "clsp": ("clc", "clp")}  # fmt: skip
+        known = ("native", "translate-all", "selective", "clc", *shorthands)
+        if isinstance(values, dict) and values.get("strategy", "native") not in known:
+            raise ValueError(f"strategy {values['strategy']!r}: one of {', '.join(known)}")
         if isinstance(values, dict) and values.get("strategy") in shorthands:
             strategy, translator = shorthands[values["strategy"]]
             if values.get("translator") not in (None, translator):
@@ -114,7 +120,8 @@ class EvalConfig(GenerationSettings):
     def _strategy_needs(self):
         if self.strategy in ("translate-all", "selective") and not self.translator:
             raise ValueError(
-                f"--strategy {self.strategy} needs --translator (reference, noisy-reference:0.3)"
+                f"--strategy {self.strategy} needs --translator (reference, noisy-reference:0.3, "
+                "self, clp, hf-seq2seq:MODEL, vllm:MODEL, hf:MODEL)"
             )
         if self.strategy == "native" and self.translator:
             raise ValueError("--translator is used by --strategy translate-all or selective")
@@ -141,31 +148,38 @@ class EvalConfig(GenerationSettings):
             raise ValueError("--pivots goes with --strategy clc")
         selective = self.strategy == "selective"
         if not selective and (
-            self.detector or self.budget is not None or self.threshold is not None
+            self.detector
+            or self.budget is not None
+            or self.threshold is not None
+            or self.calibration is not None
         ):
-            raise ValueError("--detector, --budget and --threshold go with --strategy selective")
+            raise ValueError(
+                "--detector, --budget, --threshold and --calibration go with --strategy selective"
+            )
         if selective:
             from polyglot.detect.understanding import check_detector
 
             if not self.detector:
                 raise ValueError(
-                    "--strategy selective needs --detector (confidence, prompt-nll, self-reflection, "
-                    "language-drift, probe:DIR)"
+                    "--strategy selective needs --detector (confidence, confidence-min, "
+                    "prompt-nll, self-reflection, language-drift, probe:DIR)"
                 )
             check_detector(self.detector)
-            if self.budget is not None and self.threshold is not None:
-                raise ValueError("give --budget or --threshold, not both")
+            given = [name for name, value in (("--budget", self.budget),
+                     ("--threshold", self.threshold), ("--calibration", self.calibration))
+                     if value is not None]  # fmt: skip
+            if len(given) > 1:
+                raise ValueError(f"give one of {', '.join(given)}, not several")
             if self.budget is not None and not 0 < self.budget <= 1:
                 raise ValueError(f"--budget {self.budget}: a share of the items, in (0, 1]")
-            if (
-                self.budget is None
-                and self.threshold is None
-                and not self.detector.startswith("probe:")
-            ):
+            if not given and not self.detector.startswith("probe:"):
                 raise ValueError(
                     f"--detector {self.detector} has no calibrated threshold: give --budget "
-                    "(e.g. 0.2) or --threshold"
+                    "(e.g. 0.2), --threshold, or --calibration DIR (a `polyglot detect train` "
+                    "folder: its max-F1 threshold)"
                 )
+            if self.calibration is not None and self.detector.startswith("probe:"):
+                raise ValueError("a probe carries its own calibration: drop --calibration")
         return self
 
     def generation(self) -> GenerationSettings:

@@ -1,7 +1,8 @@
 """What a run cost: every generation it made and the tokens they took, sub-runs (a selective
 run's native and translated attempts, CLC's pivots) and the model's own translations (``self``,
-``clp``, an instruction or MT model: ``translations*.jsonl`` rows with ``new_tokens``)
-included. A strategy folder's own ``generations.jsonl`` holds copies of its sub-runs' records
+``clp``, an instruction or MT model: ``translations*.jsonl`` rows with ``new_tokens``) and
+a selective run's detector passes (one teacher-forced pass per scored attempt, two more for
+self-reflection's answers, none for language drift) included. A strategy folder's own ``generations.jsonl`` holds copies of its sub-runs' records
 and is not counted twice."""
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ SUB_RUNS = ("native", "translated", "pivots")
 def run_cost(folder: str | Path) -> dict[str, int]:
     folder = Path(folder)
     cost = {"generations": 0, "new_tokens": 0, "prompt_tokens": 0, "translations": 0,
-            "translation_tokens": 0}  # fmt: skip
+            "translation_tokens": 0, "detector_passes": 0}  # fmt: skip
     strategy_folder = any((folder / name).is_dir() for name in SUB_RUNS)
     for path in sorted(folder.rglob("generations.jsonl")):
         if strategy_folder and path.parent == folder:
@@ -31,4 +32,10 @@ def run_cost(folder: str | Path) -> dict[str, int]:
             if "new_tokens" in record:
                 cost["translations"] += 1
                 cost["translation_tokens"] += int(record["new_tokens"])
+    scores = folder / "scores.jsonl"
+    if scores.is_file():  # selective: the detector's teacher-forced passes over the attempts
+        rows = [record for _, record in read_jsonl_objects(scores, skipped=[])]
+        detector = ((rows[0] if rows else {}).get("identity") or {}).get("detector") or ""
+        per_item = {"language-drift": 0, "self-reflection": 3}.get(detector, 1)
+        cost["detector_passes"] = per_item * max(len(rows) - 1, 0)
     return cost

@@ -152,11 +152,11 @@ def what_changed(previous: dict, config: EvalConfig, identity: dict, data_hash: 
 
 
 def _clear(out: Path) -> None:
+    # translations.jsonl is kept: it names its translator, and is reused only by the same one
     for name in (
         RUN_FILE,
         GENERATIONS,
         RESULTS,
-        TRANSLATIONS,
         "report.md",
         "report.html",
         "run.md",
@@ -303,6 +303,9 @@ def evaluate(config: EvalConfig | dict, backends: dict | None = None) -> RunResu
             )
         run["started"] = previous.get("started")
         run["resumed"] = now()
+    # the translator is loaded and checked before anything is written: a translator that
+    # cannot run leaves the folder (and a finished run in it) as it was
+    translating = _translator(config, dataset, backend, backends)
     if config.overwrite:
         _clear(out)
     write_card(out, run, RUN_FILE)
@@ -310,7 +313,7 @@ def evaluate(config: EvalConfig | dict, backends: dict | None = None) -> RunResu
     examples = {
         f"{lang}/{i}": dataset.get(i, lang) for lang in dataset.languages for i in dataset.ids
     }
-    translations, english = _translations(config, dataset, out, backend)
+    translations, english = _translations(config, out, translating)
     requests = _requests(dataset, config, tokenizer, tags, translations)
     opened = {r.key: r.opened for r in requests}
     batches = backend.batches(requests)
@@ -389,12 +392,13 @@ def _only(dataset: ParallelDataset, items: list[str]) -> ParallelDataset:
     return replace(dataset, ids=[i for i in dataset.ids if i in wanted])
 
 
-def _translations(config: EvalConfig, dataset: ParallelDataset, out: Path, backend=None):
-    """The English translation of every non-English item (translate-all), from the run's
-    cache or the translator; and the benchmark's own English questions by id (for chrF)."""
+def _translator(config: EvalConfig, dataset: ParallelDataset, backend, backends=None):
+    """For a translating strategy: the translator (loaded once per ``backends`` dict and
+    checked on the run's languages), the items to translate and the benchmark's English by id;
+    None for a native run."""
     if config.strategy == "native":
-        return {}, {}
-    from polyglot.translate import TranslationCache, load_translator
+        return None
+    from polyglot.translate import load_translator
 
     try:
         # all of it: a translator's output must not depend on --limit
@@ -404,14 +408,22 @@ def _translations(config: EvalConfig, dataset: ParallelDataset, out: Path, backe
             f"--translator {config.translator} needs the benchmark's English version: {err}"
         ) from None
     english = {example.id: example.question for example in reference.for_language("en")}
-    translator = load_translator(
-        config.translator,
-        {"en": english},
-        seed=config.seed,
-        backend=backend,
-        exemplars={**dataset.exemplars, **reference.exemplars},
-        settings=config.generation(),
+    settings = config.generation()
+    key = (
+        f"translator:{config.translator}:{settings.model_dump_json()}:{dataset.name}:{config.data}"
     )
+    translator = (backends or {}).get(key)
+    if translator is None:
+        translator = load_translator(
+            config.translator,
+            {"en": english},
+            seed=config.seed,
+            backend=backend,
+            exemplars={**dataset.exemplars, **reference.exemplars},
+            settings=settings,
+        )
+        if backends is not None:  # selective's per-language sub-runs load an MT model once
+            backends[key] = translator
     sources = [lang for lang in dataset.languages if lang != "en"]
     translator.check(sources)  # a language it cannot translate: said before any generation
     items = [
@@ -419,7 +431,19 @@ def _translations(config: EvalConfig, dataset: ParallelDataset, out: Path, backe
         for lang in sources
         for example in dataset.for_language(lang)
     ]
-    cache = TranslationCache(out / TRANSLATIONS, translator.identity())
+    return translator, items, english
+
+
+def _translations(config: EvalConfig, out: Path, translating):
+    """The English translation of every non-English item, from the run's cache (a cache of
+    another translator is replaced with --overwrite, refused without) or the translator; and
+    the benchmark's own English questions by id (for chrF)."""
+    if translating is None:
+        return {}, {}
+    from polyglot.translate import TranslationCache
+
+    translator, items, english = translating
+    cache = TranslationCache(out / TRANSLATIONS, translator.identity(), replace=config.overwrite)
     return cache.translate(translator, items), english
 
 
@@ -438,6 +462,7 @@ def _translation_figures(summary: dict, records: list[dict], languages: list[str
             "rate": round(len(done) / len(rows), 4) if rows else None,
             "translated": len(done),
             "chrf": chrf([h for h, _ in pairs], [ref for _, ref in pairs]) if pairs else None,
+            "translated_ids": sorted(r["id"] for r in done),
         }
 
 

@@ -26,16 +26,31 @@ def read_scores(run: Path) -> dict[str, float]:
     return {r["key"]: float(r["score"]) for r in rows[1:] if "key" in r and "score" in r}
 
 
+def same_generation(a: dict, b: dict, *, also: tuple[str, ...] = ()) -> bool:
+    """Whether two runs' results (``results.json``) generated the same way — the same model
+    (fingerprint) and every generation setting (prompting, tokens, sampling, seed, data) —
+    whatever their strategies, languages and item subsets; and the same ``also`` settings."""
+    from polyglot.evaluate.config import STRATEGY_DEFAULTS
+
+    ignored = (set(STRATEGY_DEFAULTS) | {"languages", "limit"}) - set(also)
+    config_a, config_b = a["run"].get("config", {}), b["run"].get("config", {})
+    keys = (set(config_a) | set(config_b)) - ignored
+    defaults = dict(STRATEGY_DEFAULTS)
+    return all(
+        config_a.get(k, defaults.get(k)) == config_b.get(k, defaults.get(k)) for k in keys
+    ) and a["run"].get("model", {}).get("fingerprint") == b["run"].get("model", {}).get(
+        "fingerprint"
+    )
+
+
 def matches(selective: dict, translate_all: dict) -> bool:
     """Whether ``translate_all``'s results are the translate-all counterpart of the selective
-    run ``selective``'s (same model, translator and way the English enters)."""
-    a, b = selective["run"], translate_all["run"]
-    config_a, config_b = a.get("config", {}), b.get("config", {})
-    return (
-        config_b.get("strategy") == "translate-all"
-        and config_a.get("translator") == config_b.get("translator")
-        and config_a.get("inject", "replace") == config_b.get("inject", "replace")
-        and a.get("model", {}).get("fingerprint") == b.get("model", {}).get("fingerprint")
+    run ``selective``'s: generated the same way, with the same translator entering the same
+    way."""
+    return translate_all["run"].get("config", {}).get(
+        "strategy"
+    ) == "translate-all" and same_generation(
+        selective, translate_all, also=("translator", "inject")
     )
 
 

@@ -354,7 +354,7 @@ def _attribution(comparison: dict) -> tuple[list[list[str]], list[str]]:
 
 TRANSLATION_HEADERS = ["run", "lang", "translated", "chrF", "accuracy gain (points, vs first run)"]
 COST_HEADERS = ["run", "generations", "tokens generated", "translations generated",
-                "translation tokens"]  # fmt: skip
+                "translation tokens", "detector passes"]  # fmt: skip
 SELECTIVE_HEADERS = ["lang", "native", "translate-all", "oracle share", "selective (translated)",
                      "gain recovered", "translated for 95% of the gain"]  # fmt: skip
 
@@ -385,7 +385,8 @@ def _strategy_sections(comparison: dict) -> list[dict]:
                      "with the model's own translations counted apart.",
              "headers": COST_HEADERS,
              "rows": [[n, str(c["generations"]), str(c["new_tokens"]), str(c["translations"]),
-                       str(c["translation_tokens"])] for n, c in costs.items()],
+                       str(c["translation_tokens"]), str(c.get("detector_passes", 0))]
+                      for n, c in costs.items()],
              "charts": []}
         )  # fmt: skip
     for name, found in (comparison.get("selective") or {}).items():

@@ -58,7 +58,7 @@ def evaluate_clc(config, backends: dict | None = None):
         run_warnings,
     )
     from polyglot.files import check_output_dir, read_json, write_lines
-    from polyglot.provenance import make_card, now, write_card
+    from polyglot.provenance import make_card, now, read_card, write_card
 
     out = check_output_dir(config.out)
     out.mkdir(parents=True, exist_ok=True)
@@ -79,8 +79,21 @@ def evaluate_clc(config, backends: dict | None = None):
     languages = list(dict.fromkeys([*asked, *pivots]))
     if len(languages) < 2:
         raise ConfigError("--strategy clc needs at least two languages to vote (--pivots)")
+    previous = read_card(out, RUN_FILE)
+    if (
+        previous is not None
+        and previous.get("config") != config.result_fields()
+        and not config.overwrite
+    ):
+        raise ConfigError(
+            f"{out} holds another run (other settings); pass --overwrite to recompute it, "
+            "or choose another --out"
+        )
+    pivot_translator = None
     if config.translator:  # the item's own language natively; the pivots from the translator
         languages = list(asked)
+        # loaded and checked before any generation
+        pivot_translator = _pivot_translator(config, asked, pivots, backends)
     update = {"strategy": "native", "pivots": None, "translator": None, "languages": languages,
               "out": str(out / "native"), "overwrite": False}  # fmt: skip
     try:  # reused when the same; --overwrite replaces it only when it differs
@@ -94,9 +107,11 @@ def evaluate_clc(config, backends: dict | None = None):
     for record in records.values():
         for source in asked if not config.translator else [record["lang"]]:
             by_item.setdefault(f"{source}/{record['id']}", {})[record["lang"]] = record
-    translated = {}
+    translated, quality = {}, {}
     if config.translator:
-        translated = _translated_pivots(config, asked, pivots, out, native, backends)
+        translated, quality = _translated_pivots(
+            config, asked, pivots, out, pivot_translator, backends
+        )
         for key, versions in translated.items():
             by_item.setdefault(key, {}).update(versions)
     lines = []
@@ -118,7 +133,8 @@ def evaluate_clc(config, backends: dict | None = None):
         make_card("eval-run", config.result_fields(), inputs=native_card.get("inputs"),
                   model=native_card.get("model"), benchmark=benchmark,
                   dataset_hash=native_card.get("dataset_hash"), thinking=native_card.get("thinking"),
-                  started=now(), clc={"pivots": pivots, "translator": config.translator}),
+                  started=now(), clc={"pivots": pivots, "translator": config.translator,
+                       "chrf": quality or None}),
         RUN_FILE,
     )  # fmt: skip
     write_lines(out / GENERATIONS, lines)
@@ -126,39 +142,65 @@ def evaluate_clc(config, backends: dict | None = None):
     return RunResult(Path(out), results, native.generated, run_warnings(results))
 
 
-def _translated_pivots(config, asked, pivots, out: Path, native, backends) -> dict:
-    """``{"<lang>/<id>": {pivot: record}}``: every item of each asked language translated into
-    each pivot (cached), and solved there by an ordinary zero-shot eval run."""
-    from polyglot.data.benchmarks import Columns
-    from polyglot.evaluate.records import read_records
-    from polyglot.evaluate.runner import GENERATIONS, config_dataset, evaluate, shared_backend
-    from polyglot.files import write_lines
-    from polyglot.translate import TranslationCache, load_translator
+def _pivot_translator(config, asked, pivots, backends):
+    """The translator of the pivots, checked on every (source, pivot) pair, the asked
+    languages' items, and the benchmark's own versions in the pivots (chrF), where it has
+    them."""
+    from polyglot.evaluate.runner import config_dataset, shared_backend
+    from polyglot.translate import load_translator
 
     dataset = config_dataset(config, asked)
     references: dict[str, dict[str, str]] = {}
-    with contextlib.suppress(ConfigError):  # a parallel benchmark: its own versions
-        full = config_dataset(config, list(dict.fromkeys([*pivots, "en"])), limit=None)
+    exemplars = dict(dataset.exemplars)
+    try:  # a parallel benchmark: its own versions (and few-shot examples) in the pivots
+        full = config_dataset(config, list(dict.fromkeys([*asked, *pivots])), limit=None)
         references = {
             lang: {e.id: e.question for e in full.for_language(lang)} for lang in full.languages
         }
+        exemplars = {**full.exemplars, **exemplars}
+    except ConfigError:  # pivots the benchmark does not have: the translator makes them
+        pass
     backend = None
     if config.translator.partition(":")[0] in ("self", "clp"):
         backend = shared_backend(config, backends)
     translator = load_translator(
-        config.translator, references, seed=config.seed, backend=backend,
-        exemplars=dict(dataset.exemplars), settings=config.generation(),
+        config.translator, references, seed=config.seed, backend=backend, exemplars=exemplars,
+        settings=config.generation(),
     )  # fmt: skip
-    for pivot in pivots:  # what it cannot translate: said before any generation
+    for pivot in pivots:
         translator.check([lang for lang in asked if lang != pivot], pivot)
+    return translator, dataset, references
+
+
+def _translated_pivots(config, asked, pivots, out: Path, pivot_translator, backends) -> dict:
+    """``{"<lang>/<id>": {pivot: record}}``: every item of each asked language translated into
+    each pivot (cached), and solved there by an ordinary zero-shot eval run."""
+    from polyglot.data.benchmarks import Columns
+    from polyglot.evaluate.records import read_records
+    from polyglot.evaluate.runner import GENERATIONS, evaluate
+    from polyglot.files import write_lines
+    from polyglot.translate import TranslationCache, chrf
+
+    translator, dataset, references = pivot_translator
+    quality: dict[str, dict[str, float]] = {}
     found: dict[str, dict[str, dict]] = {}
     for source in asked:
         examples = dataset.for_language(source)
         items = [(f"{source}/{e.id}", source, e.question) for e in examples]
         for pivot in [p for p in pivots if p != source]:
             folder = out / "pivots" / source / pivot
-            cache = TranslationCache(folder / "translations.jsonl", translator.identity())
+            # this run's own folder: another translator's cache is replaced (the run's
+            # settings were checked above)
+            cache = TranslationCache(folder / "translations.jsonl", translator.identity(),
+                                     replace=True)  # fmt: skip
             texts = cache.translate(translator, items, pivot)
+            reference = references.get(pivot) or {}
+            pairs = [(texts[f"{source}/{e.id}"], reference[e.id]) for e in examples
+                     if e.id in reference]  # fmt: skip
+            if pairs:  # the benchmark has this pivot: the translations' quality
+                quality.setdefault(source, {})[pivot] = chrf(
+                    [h for h, _ in pairs], [r for _, r in pairs]
+                )
             # an empty translation (a restatement the model did not write) casts no vote
             rows = [
                 json.dumps({"id": e.id, "question": texts[f"{source}/{e.id}"],
@@ -183,7 +225,7 @@ def _translated_pivots(config, asked, pivots, out: Path, native, backends) -> di
                 run = evaluate(config.model_copy(update={**update, "overwrite": True}), backends)
             for record in read_records(run.out / GENERATIONS).values():
                 found.setdefault(f"{source}/{record['id']}", {})[pivot] = record
-    return found
+    return found, quality
 
 
 def _plain(value: float) -> str:

@@ -75,6 +75,18 @@ def _flagged(config, scores: dict[str, float]) -> tuple[set[str], float | None, 
         )
     if config.threshold is not None:
         threshold, rule = config.threshold, "fixed (--threshold)"
+    elif config.calibration is not None:
+        meta = Probe.load(config.calibration).meta
+        found = (meta.get("detectors") or {}).get(config.detector) or {}
+        if found.get("threshold") is None:
+            raise ConfigError(
+                f"--calibration {config.calibration}: no threshold for {config.detector} "
+                "(calibrated before it existed?); rerun `polyglot detect train`"
+            )
+        threshold = float(found["threshold"])
+        rule = (
+            f"{config.detector}'s max-F1 threshold on the calibration items of {config.calibration}"
+        )
     else:
         probe = Probe.load(probe_folder(config.detector))
         threshold = float(probe.meta["threshold"])
@@ -88,7 +100,7 @@ def check_selective(config) -> None:
     calibrated on the items being evaluated)."""
     from polyglot.detect.probe import Probe
     from polyglot.detect.understanding import probe_folder
-    from polyglot.evaluate.runner import _check_not_other_output, config_dataset
+    from polyglot.evaluate.runner import _check_not_other_output, _only, config_dataset
     from polyglot.provenance import model_identity
 
     out = check_output_dir(config.out)
@@ -96,7 +108,9 @@ def check_selective(config) -> None:
     _check_not_other_output(out)
     if config.samples > 1:
         raise ConfigError("--strategy selective reads one output per item: use --samples 1")
-    folder = probe_folder(config.detector)
+    folder = probe_folder(config.detector) or (
+        Path(config.calibration) if config.calibration else None
+    )
     if folder is None:
         return
     probe = Probe.load(folder, model_identity(config.model, config.adapter, config.revision))
@@ -109,8 +123,10 @@ def check_selective(config) -> None:
                 f"layers, this one has {layers}"
             )
     meta = probe.meta
-    prompting = {"mode": config.mode, "shots": config.shots, "chat_template": config.chat_template}
-    calibrated = meta.get("prompting") or {"mode": "native-cot", "shots": 0, "chat_template": False}
+    prompting = {"mode": config.mode, "shots": config.shots, "chat_template": config.chat_template,
+                 "max_new_tokens": config.max_new_tokens}  # fmt: skip
+    calibrated = {"mode": "native-cot", "shots": 0, "chat_template": False,
+                  "max_new_tokens": meta.get("max_new_tokens"), **(meta.get("prompting") or {})}  # fmt: skip
     changed = [f"--{k.replace('_', '-')} {calibrated.get(k)} (this run: {v})"
                for k, v in prompting.items() if calibrated.get(k) != v]  # fmt: skip
     if changed:
@@ -118,8 +134,20 @@ def check_selective(config) -> None:
             f"{folder}: the probe was calibrated on prompts made with {', '.join(changed)}; "
             "train one with this run's prompt settings (`polyglot detect train` takes them)"
         )
-    if meta.get("benchmark") == config.benchmark and meta.get("data") == config.data:
-        dataset = config_dataset(config)
+    dataset = config_dataset(config)
+    if config.items is not None:
+        dataset = _only(dataset, config.items)
+    if meta.get("calibration_questions") is not None:  # by content: any path or name
+        from polyglot.detect.calibration import question_digests
+
+        seen = set(meta["calibration_questions"]) & set(question_digests(dataset))
+        if seen:
+            raise ConfigError(
+                f"{folder}: the probe was calibrated on {len(seen)} of the questions evaluated "
+                "here: its threshold would have seen their labels. Calibrate on other items "
+                "(`polyglot detect train --data ...`, e.g. the train split) or evaluate other ones"
+            )
+    elif meta.get("benchmark") == config.benchmark and meta.get("data") == config.data:
         shared = sorted(set(meta.get("calibration_ids") or []) & set(dataset.ids))
         if shared:
             raise ConfigError(

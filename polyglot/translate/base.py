@@ -82,7 +82,14 @@ def load_translator(
     shared = {} if settings is None else settings.model_dump(
         include={"device", "dtype", "batch_size", "batch_tokens", "seed"}
     )  # fmt: skip
-    return InstructionTranslator(GenerationSettings(model=argument, backend=name, **shared))
+    own = GenerationSettings(model=argument, backend=name, **shared)
+    same_engine = (
+        backend is not None
+        and settings is not None
+        and (settings.backend, settings.model, settings.adapter) == (name, argument, None)
+        and settings.temperature == 0
+    )  # the evaluated model translates: its engine is reused (one vLLM engine per GPU)
+    return InstructionTranslator(own, backend if same_engine else None)
 
 
 def check_spec(spec: str) -> None:
@@ -106,30 +113,38 @@ def check_spec(spec: str) -> None:
 
 class TranslationCache:
     """``translations.jsonl`` in a run folder: the first line names the translator, then one
-    ``{"key", "text"}`` per item; a rerun translates only what is missing, and a cache made by
-    another translator is refused."""
+    ``{"key", "text"}`` per item, written a chunk at a time; a rerun translates only what is
+    missing, and a cache made by another translator is refused (or replaced)."""
 
-    def __init__(self, path: str | Path, identity: dict):
+    chunk = 64  # items translated between two writes
+
+    def __init__(self, path: str | Path, identity: dict, *, replace: bool = False):
+        """``replace``: a cache made by another translator is discarded (else refused)."""
         self.path = Path(path)
-        self.identity = identity
+        self.identity = json.loads(json.dumps(identity))  # as it reads back
         self.texts: dict[str, str] = {}
         if self.path.is_file():
             # a line cut by a kill is skipped (its item is translated again)
             rows = [record for _, record in read_jsonl_objects(self.path, skipped=[])]
             head = rows[0] if rows else {}
-            if head.get("translator") != identity:
-                raise ConfigError(
-                    f"{self.path} holds translations by another translator "
-                    f"({head.get('translator')}); choose another --out or --overwrite"
-                )
+            if head.get("translator") != self.identity:
+                if not replace:
+                    raise ConfigError(
+                        f"{self.path} holds translations by another translator "
+                        f"({head.get('translator')}); choose another --out or --overwrite"
+                    )
+                self.path.unlink()
+                rows = []
             self.texts = {r["key"]: r["text"] for r in rows[1:] if "key" in r and "text" in r}
 
     def translate(
         self, translator: Translator, items: list[tuple[str, str, str]], target: str = "en"
     ) -> dict:
         missing = [item for item in items if item[0] not in self.texts]
-        if missing:
-            fresh = translator.translate(missing, target)
+        # in chunks, each written as soon as it is done: a kill loses one chunk at most
+        for start in range(0, len(missing), self.chunk):
+            part = missing[start : start + self.chunk]
+            fresh = translator.translate(part, target)
             if not self.path.is_file():
                 self.path.parent.mkdir(parents=True, exist_ok=True)
                 append_jsonl(self.path, [{"translator": self.identity}])
@@ -141,7 +156,7 @@ class TranslationCache:
                 self.path,
                 [
                     {"key": k, "text": fresh[k], **({"new_tokens": spent[k]} if k in spent else {})}
-                    for k, _, _ in missing
+                    for k, _, _ in part
                 ],
             )
             self.texts.update(fresh)

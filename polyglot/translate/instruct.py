@@ -12,12 +12,14 @@ REQUEST = (
 
 
 class InstructionTranslator:
-    def __init__(self, settings):
-        """``settings``: the ``GenerationSettings`` of the translating model."""
+    def __init__(self, settings, backend=None):
+        """``settings``: the ``GenerationSettings`` of the translating model; ``backend``: an
+        engine already serving that model (the evaluated one, when it is the translator too:
+        one vLLM engine, not two on one GPU)."""
         from polyglot.generation.registry import load_backend
 
         self.settings = settings
-        self.backend = load_backend(settings)
+        self.backend = backend or load_backend(settings)
         self.tokenizer = getattr(self.backend, "tokenizer", None)
         self.spent: dict[str, int] = {}  # generated tokens per translated key (cost)
 
@@ -40,10 +42,13 @@ class InstructionTranslator:
         source, goal = load_pack(lang).name, load_pack(target).name
         if self.tokenizer is not None and getattr(self.tokenizer, "chat_template", None):
             content = REQUEST.format(source=source, target=goal, text=text)
+            # a reasoning model's thinking switch off (templates without one ignore it): the
+            # translation, not a thinking block, is the answer
             rendered = self.tokenizer.apply_chat_template(
-                [{"role": "user", "content": content}], tokenize=False, add_generation_prompt=True
-            )
-            return rendered, []
+                [{"role": "user", "content": content}], tokenize=False,
+                add_generation_prompt=True, enable_thinking=False,
+            )  # fmt: skip
+            return rendered, ["\n\n"]
         return f"{source}: {text}\n{goal}:", ["\n"]
 
     def translate(self, items: list[tuple[str, str, str]], target: str = "en") -> dict[str, str]:
@@ -56,6 +61,14 @@ class InstructionTranslator:
         texts = {}
         for generations in self.backend.generate(list(enumerate(self.backend.batches(requests)))):
             for g in generations:
-                texts[g.key] = " ".join(g.outputs[0].split())
+                texts[g.key] = " ".join(_without_thinking(g.outputs[0]).split())
                 self.spent[g.key] = int(g.new_tokens[0]) if g.new_tokens else 0
         return texts
+
+
+def _without_thinking(text: str) -> str:
+    """The text after a closed thinking block (a model that thinks anyway), else the text."""
+    from polyglot.text.thinking import DEFAULT_TAGS
+
+    closing = DEFAULT_TAGS[1]
+    return text.split(closing, 1)[1] if closing in text else text

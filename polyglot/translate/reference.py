@@ -15,11 +15,6 @@ from polyglot.config import ConfigError
 class ReferenceTranslator:
     def __init__(self, references: dict[str, dict[str, str]]):
         """``references``: language -> item id -> the benchmark's question in that language."""
-        if not references.get("en"):
-            raise ConfigError(
-                "--translator reference needs the benchmark's English version (a parallel "
-                "benchmark with 'en')"
-            )
         self.references = references
 
     def identity(self) -> dict:
@@ -28,7 +23,8 @@ class ReferenceTranslator:
     def check(self, sources: list[str], target: str = "en") -> None:
         if not self.references.get(target):
             raise ConfigError(
-                f"--translator reference: the benchmark has no '{target}' version to read"
+                f"--translator {self.identity()['name']}: the benchmark has no '{target}' "
+                "version to read (a parallel benchmark with that language)"
             )
 
     def translate(self, items: list[tuple[str, str, str]], target: str = "en") -> dict[str, str]:

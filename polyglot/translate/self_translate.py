@@ -37,8 +37,15 @@ class SelfTranslator:
 
     def identity(self) -> dict:
         described = self.backend.describe()
+        settings = getattr(self.backend, "settings", None)
+        # what changes its output: the model, and how the backend samples and cuts it
+        sampling = (
+            settings.model_dump(include={"adapter", "max_new_tokens", "temperature", "top_p",
+                                         "seed", "dtype"})
+            if settings is not None else {}
+        )  # fmt: skip
         return {"name": "self", "shots": self.shots, "model": described.get("model"),
-                "fingerprint": described.get("fingerprint")}  # fmt: skip
+                "fingerprint": described.get("fingerprint"), **sampling}  # fmt: skip
 
     def check(self, sources: list[str], target: str = "en") -> None:
         for lang in sources:

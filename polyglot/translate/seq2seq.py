@@ -1,11 +1,14 @@
 """``hf-seq2seq:MODEL``: a transformers sequence-to-sequence MT checkpoint (NLLB, M2M100,
 Marian/OPUS-MT), local or a hub id, with each language's code read from its pack's
 ``mt_codes``: NLLB and M2M100 set the tokenizer's source language and force the target
-language's token first; a Marian model translates into English as it was trained (a bilingual
-xx-en or mul-en checkpoint) and into another language with the pack's ``>>xxx<<`` token.
+language's token first; a Marian model reads the source it was trained on (a bilingual xx-en
+or a mul-en checkpoint) and writes its target, led by the pack's ``>>xxx<<`` token when it is
+a multilingual-target model.
 Greedy or beam search, in batches sorted by length."""
 
 from __future__ import annotations
+
+import warnings
 
 from polyglot.config import ConfigError
 
@@ -45,6 +48,8 @@ class Seq2SeqTranslator:
         )
 
         _check_local(model)
+        # MarianTokenizer asks for sacremoses, which only its detokenizer of some models uses
+        warnings.filterwarnings("ignore", message=".*pip install sacremoses.*")
         self.model_name = model
         self.tokenizer = load_tokenizer(model, padding_side=None)
         self.device = pick_device(device)
@@ -66,12 +71,10 @@ class Seq2SeqTranslator:
         return {"name": "hf-seq2seq", "model": model_identity(self.model_name),
                 "num_beams": self.num_beams, "max_new_tokens": self.max_new_tokens}  # fmt: skip
 
-    def code(self, lang: str) -> str | None:
-        """The language's code for this checkpoint (None: Marian's English, which needs none)."""
+    def code(self, lang: str) -> str:
+        """The language's code for this checkpoint (NLLB, M2M100), checked in its tokenizer."""
         from polyglot.packs import load_pack
 
-        if self.family == "marian" and lang == "en":
-            return None
         pack = load_pack(lang)
         code = pack.mt_codes.get(self.family)
         if code is None:
@@ -79,27 +82,48 @@ class Seq2SeqTranslator:
                 f"--translator hf-seq2seq:{self.model_name}: the '{lang}' language pack has no "
                 f"{self.family} code (mt_codes.{self.family} in its file)"
             )
-        if self.family in ("nllb", "m2m100"):
-            token = code if self.family == "nllb" else f"__{code}__"
-            if self.tokenizer.convert_tokens_to_ids(token) in (None, self.tokenizer.unk_token_id):
-                raise ConfigError(
-                    f"--translator hf-seq2seq:{self.model_name}: its tokenizer has no "
-                    f"'{token}' token for '{lang}'"
-                )
+        token = code if self.family == "nllb" else f"__{code}__"
+        if self.tokenizer.convert_tokens_to_ids(token) in (None, self.tokenizer.unk_token_id):
+            raise ConfigError(
+                f"--translator hf-seq2seq:{self.model_name}: its tokenizer has no '{token}' "
+                f"token for '{lang}'"
+            )
         return code
 
+    def marian_prefix(self, target: str) -> str:
+        """A multilingual OPUS-MT model's ``>>xxx<<`` target token (from the pack), or nothing:
+        into English, and for a bilingual checkpoint (no such token), it translates as trained."""
+        from polyglot.packs import load_pack
+
+        if target == "en":
+            return ""
+        code = load_pack(target).mt_codes.get("marian")
+        token = f">>{code}<<" if code else None
+        if token and token in self.tokenizer.get_vocab():
+            return token + " "
+        if any(t.startswith(">>") and t.endswith("<<") for t in self.tokenizer.get_vocab()):
+            raise ConfigError(
+                f"--translator hf-seq2seq:{self.model_name}: a multilingual Marian model without "
+                f"a target token for '{target}' (mt_codes.marian: {code})"
+            )
+        return ""
+
     def check(self, sources: list[str], target: str = "en") -> None:
-        """Every language's code, before any generation."""
+        """Every language's code, before any generation (a Marian model reads the source it was
+        trained on: only a multilingual one's target token is checked)."""
+        if self.family == "marian":
+            self.marian_prefix(target)
+            return
         for lang in [*sources, target]:
             self.code(lang)
 
     def _target_token_id(self, target: str) -> int | None:
+        if self.family == "marian":
+            return None
         code = self.code(target)
-        if self.family == "nllb":
-            return self.tokenizer.convert_tokens_to_ids(code)
-        if self.family == "m2m100":
-            return self.tokenizer.convert_tokens_to_ids(f"__{code}__")
-        return None
+        return self.tokenizer.convert_tokens_to_ids(
+            code if self.family == "nllb" else f"__{code}__"
+        )
 
     def translate(self, items: list[tuple[str, str, str]], target: str = "en") -> dict[str, str]:
         import torch
@@ -113,8 +137,9 @@ class Seq2SeqTranslator:
         for lang, rows in by_source.items():
             if self.family in ("nllb", "m2m100"):
                 self.tokenizer.src_lang = self.code(lang)
-            elif target != "en":  # multilingual Marian: the target's token leads the input
-                rows = [(key, f">>{self.code(target)}<< {text}") for key, text in rows]
+            else:  # a multilingual Marian model: the target's token leads the input
+                prefix = self.marian_prefix(target)
+                rows = [(key, prefix + text) for key, text in rows]
             rows = sorted(rows, key=lambda row: len(row[1]))  # similar lengths batch together
             for start in range(0, len(rows), self.batch_size):
                 batch = rows[start : start + self.batch_size]
@@ -130,8 +155,8 @@ class Seq2SeqTranslator:
                 # the forced target-language token is not part of the translation
                 rows_ids = [[i for i in row if i != forced] for row in generated.tolist()]
                 decoded = self.tokenizer.batch_decode(rows_ids, skip_special_tokens=True)
-                pad = self.tokenizer.pad_token_id
+                specials = set(self.tokenizer.all_special_ids)
                 for (key, _), text, ids in zip(batch, decoded, rows_ids, strict=True):
                     texts[key] = " ".join(text.split())
-                    self.spent[key] = sum(i != pad for i in ids)
+                    self.spent[key] = sum(i not in specials for i in ids)
         return texts

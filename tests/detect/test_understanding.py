@@ -89,6 +89,12 @@ def test_the_probe_learns_separable_states_and_guards_its_model(tmp_path):
         again.scores({"sw/1": torch.zeros(4)})
     with pytest.raises(ConfigError, match="one class"):
         Probe.fit(states[:10], [1] * 10, [], [])
+    # a small MLP probe: the same separable states, saved and read back as an MLP
+    mlp = Probe.fit(states[:40], labels[:40], states[40:50], labels[40:50], kind="mlp")
+    assert roc_auc([mlp.score(s) for s in states[50:]], labels[50:]) == 1.0
+    mlp.save(tmp_path / "mlp", {"model_identity": mine})
+    back = Probe.load(tmp_path / "mlp", mine)
+    assert back.kind == "mlp" and back.score(states[3]) == pytest.approx(mlp.score(states[3]))
 
 
 def test_signals_of_a_real_forward_pass(tiny_model):
@@ -183,7 +189,8 @@ def _selective(testbed, out, *extra):
         app,
         ["eval", "--model", str(testbed / "base"), "--benchmark", "testbed", "--data",
          f"{testbed}/world/{{split}}/{{lang}}.jsonl", "--languages", "en,sw,ko", "--limit",
-         "20", "--strategy", "selective", "--translator", "reference", "--out", str(out),
+         "20", "--max-new-tokens", "160", "--strategy", "selective", "--translator", "reference",
+         "--out", str(out),
          "--no-progress", *extra],
     )  # fmt: skip
 
@@ -229,7 +236,8 @@ def test_selective_routes_each_item_by_its_score(shipped_testbed, probe, tmp_pat
         app,
         ["eval", "--model", str(shipped_testbed / "base"), "--benchmark", "testbed", "--data",
          f"{shipped_testbed}/world/{{split}}/{{lang}}.jsonl", "--languages", "en,sw,ko",
-         "--limit", "20", "--strategy", "translate-all", "--translator", "reference",
+         "--limit", "20", "--max-new-tokens", "160", "--strategy", "translate-all",
+         "--translator", "reference",
          "--out", str(full), "--no-progress"],
     )  # fmt: skip
     assert result.exit_code == 0, result.output
@@ -291,9 +299,28 @@ def test_bad_selective_settings_are_one_line(shipped_testbed, tmp_path, extra, m
     assert result.exit_code == 2 and message in result.output, result.output
 
 
+def test_a_signal_detector_takes_its_calibrated_threshold(shipped_testbed, probe, tmp_path):
+    out = tmp_path / "calibrated"
+    result = _selective(shipped_testbed, out, "--detector", "confidence", "--calibration",
+                        str(probe))  # fmt: skip
+    assert result.exit_code == 0, result.output
+    run = json.loads((out / "run.json").read_text())
+    meta = json.loads((probe / "probe.json").read_text())
+    assert run["selective"]["threshold"] == meta["detectors"]["confidence"]["threshold"]
+    records = [json.loads(x) for x in (out / "generations.jsonl").read_text().splitlines()]
+    for record in records:
+        if record["lang"] != "en":
+            translated = record["score"] > run["selective"]["threshold"]
+            assert record["route"] == ("translated" if translated else "native")
+    both = _selective(shipped_testbed, tmp_path / "x", "--detector", "confidence",
+                      "--calibration", str(probe), "--budget", "0.2")  # fmt: skip
+    assert both.exit_code == 2 and "not several" in both.output
+
+
 def test_a_probe_calibrated_on_other_prompts_is_refused(shipped_testbed, probe, tmp_path):
     meta = json.loads((probe / "probe.json").read_text())
-    assert meta["prompting"] == {"mode": "native-cot", "shots": 0, "chat_template": False}
+    assert meta["prompting"] == {"mode": "native-cot", "shots": 0, "chat_template": False,
+                                 "max_new_tokens": 160}  # fmt: skip
     result = _selective(shipped_testbed, tmp_path / "x", "--detector", f"probe:{probe}",
                         "--mode", "en-cot")  # fmt: skip
     assert result.exit_code == 2, result.output
@@ -320,8 +347,19 @@ def test_a_probe_calibrated_on_the_evaluated_items_is_refused(shipped_testbed, t
     assert result.exit_code == 0, result.output
     out = tmp_path / "sel"
     refused = _selective(shipped_testbed, out, "--detector", f"probe:{probe}")
-    assert refused.exit_code == 2 and "calibrated on 20 of the items" in refused.output
+    assert refused.exit_code == 2 and "calibrated on 40 of the questions" in refused.output
     assert not (out / "native").exists()
+    # the same files under another path (or benchmark name) are the same items
+    other_path = runner.invoke(
+        app,
+        ["eval", "--model", str(shipped_testbed / "base"), "--benchmark", "custom", "--data",
+         f"{shipped_testbed}/world/./test/{{lang}}.jsonl", "--columns",
+         "question=question,answer=answer,id=id", "--languages", "sw", "--limit", "5",
+         "--max-new-tokens", "160",
+         "--strategy", "selective", "--translator", "reference", "--detector",
+         f"probe:{probe}", "--out", str(out), "--no-progress"],
+    )  # fmt: skip
+    assert other_path.exit_code == 2 and "calibrated on 5 of the questions" in other_path.output
 
 
 def test_selective_never_writes_into_a_model_folder(shipped_testbed, tmp_path):

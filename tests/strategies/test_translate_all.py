@@ -45,7 +45,8 @@ def test_translate_all_solves_each_item_from_its_english(in_testbed, tmp_path):
             assert not record["translated"]
     results = json.loads((out / "results.json").read_text())
     assert results["languages"]["sw"]["translation"] == {
-        "rate": 1.0, "translated": 3, "chrf": 100.0
+        "rate": 1.0, "translated": 3, "chrf": 100.0,
+        "translated_ids": sorted(r["id"] for r in records.values() if r["lang"] == "sw"),
     }  # fmt: skip
     assert results["run"]["config"]["strategy"] == "translate-all"
     cache = (out / "translations.jsonl").read_text().splitlines()
@@ -333,3 +334,47 @@ def test_clp_and_self_translate_are_translate_all_shorthands(in_testbed, tmp_pat
     assert head["translator"]["name"] == "clp"
     record = next(r for r in _records(out).values() if r["lang"] == "sw")
     assert record["solved_in"] == "en" and record["prompt"].startswith("Question: ")
+
+
+def test_clc_pivots_follow_the_runs_settings(in_testbed, tmp_path):
+    out = tmp_path / "clc"
+    first = _eval(in_testbed, out, "--strategy", "clc", "--translator", "noisy-reference:0.1",
+                  "--pivots", "en")  # fmt: skip
+    assert first.exit_code == 0, first.output
+    cache = out / "pivots" / "sw" / "en" / "translations.jsonl"
+    assert json.loads(cache.read_text().splitlines()[0])["translator"]["share"] == 0.1
+    run = json.loads((out / "run.json").read_text())
+    assert 0 < run["clc"]["chrf"]["sw"]["en"] < 100  # against the benchmark's own English
+    other = ["--strategy", "clc", "--translator", "noisy-reference:0.5", "--pivots", "en"]
+    refused = _eval(in_testbed, out, *other)
+    assert refused.exit_code == 2 and "--overwrite" in refused.output
+    replaced = _eval(in_testbed, out, *other, "--overwrite")
+    assert replaced.exit_code == 0, replaced.output
+    assert json.loads(cache.read_text().splitlines()[0])["translator"]["share"] == 0.5
+
+
+def test_the_models_own_translations_name_how_they_were_generated(in_testbed, tmp_path):
+    out = tmp_path / "clp"
+    assert _eval(in_testbed, out, "--strategy", "clp").exit_code == 0
+    head = json.loads((out / "translations.jsonl").read_text().splitlines()[0])["translator"]
+    assert head["max_new_tokens"] == 12 and head["temperature"] == 0 and "seed" in head
+
+
+def test_runs_pair_only_when_generated_the_same_way():
+    from polyglot.evaluate.selective_curve import matches, same_generation
+
+    def results(**config):
+        return {"run": {"config": {"model": "m", "max_new_tokens": 160, **config},
+                        "model": {"fingerprint": "f"}}}  # fmt: skip
+
+    native = results()
+    full = results(strategy="translate-all", translator="reference")
+    sel = results(strategy="selective", translator="reference", detector="confidence",
+                  budget=0.2, languages=["sw"])  # fmt: skip
+    assert same_generation(native, full) and matches(sel, full)
+    assert not matches(sel, results(strategy="translate-all", translator="noisy-reference:0.1"))
+    assert not matches(sel, results(strategy="translate-all", translator="reference",
+                                    max_new_tokens=20))  # fmt: skip
+    assert not same_generation(native, results(seed=1))
+    other_model = {"run": {**full["run"], "model": {"fingerprint": "g"}}}
+    assert not same_generation(native, other_model)

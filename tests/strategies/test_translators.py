@@ -67,6 +67,57 @@ def nllb(tmp_path_factory):
     return _tiny_seq2seq(tokenizer, tmp_path_factory.mktemp("nllb"), len(tokenizer))
 
 
+@pytest.fixture(scope="module")
+def marian(tmp_path_factory):
+    """A 1-layer multilingual-target Marian model (its >>deu<< and >>swh<< target tokens)."""
+    import sentencepiece as spm
+    from transformers import MarianConfig, MarianMTModel, MarianTokenizer
+
+    out = tmp_path_factory.mktemp("marian")
+    model = io.BytesIO()
+    spm.SentencePieceTrainer.train(
+        sentence_iterator=iter(TEXT), model_writer=model, vocab_size=300, model_type="bpe",
+        byte_fallback=True, bos_id=-1, pad_id=0, eos_id=1, unk_id=2, minloglevel=2,
+    )  # fmt: skip
+    for name in ("source.spm", "target.spm"):
+        (out / name).write_bytes(model.getvalue())
+    pieces = spm.SentencePieceProcessor(model_proto=model.getvalue())
+    vocab = {pieces.id_to_piece(i): i for i in range(pieces.get_piece_size())}
+    for token in (">>deu<<", ">>swh<<"):
+        vocab[token] = len(vocab)
+    (out / "vocab.json").write_text(json.dumps(vocab))
+    tokenizer = MarianTokenizer(str(out / "source.spm"), str(out / "target.spm"),
+                                str(out / "vocab.json"))  # fmt: skip
+    tokenizer.save_pretrained(out)
+    config = MarianConfig(
+        vocab_size=len(vocab), d_model=16, encoder_layers=1, decoder_layers=1,
+        encoder_attention_heads=2, decoder_attention_heads=2, encoder_ffn_dim=32,
+        decoder_ffn_dim=32, max_position_embeddings=128, pad_token_id=tokenizer.pad_token_id,
+        eos_token_id=tokenizer.eos_token_id, decoder_start_token_id=tokenizer.pad_token_id,
+    )  # fmt: skip
+    torch.manual_seed(0)
+    MarianMTModel(config).save_pretrained(out)
+    return out
+
+
+def test_marian_reads_its_source_and_leads_with_the_target_token(marian):
+    from polyglot.translate.seq2seq import Seq2SeqTranslator
+
+    translator = Seq2SeqTranslator(str(marian), device="cpu")
+    translator.max_new_tokens = 4
+    assert translator.family == "marian"
+    calls = _recording(translator)
+    translator.check(["sw", "te"])  # into English: no code needed for any source
+    translator.translate([("sw/1", "sw", "Ana ana 3.")])
+    deu = translator.tokenizer.convert_tokens_to_ids(">>deu<<")
+    assert deu not in calls[-1]["input_ids"][0].tolist()
+    assert "forced_bos_token_id" not in calls[-1]
+    translator.translate([("en/1", "en", "Ana has 3.")], target="de")
+    assert calls[-1]["input_ids"][0].tolist()[0] == deu  # >>deu<< leads the input
+    with pytest.raises(ConfigError, match="without a target token for 'th'"):
+        translator.check(["en"], "th")
+
+
 def _recording(translator):
     """Wrap the model's generate to record what reached it."""
     calls = []
@@ -179,3 +230,66 @@ def test_bad_translator_specs_are_one_line(in_testbed, tmp_path, spec, message):
          "translate-all", "--translator", spec, "--out", str(tmp_path / "x"), "--no-progress"],
     )  # fmt: skip
     assert result.exit_code == 2 and message in result.output, result.output
+
+
+def test_overwrite_with_a_translator_that_cannot_run_keeps_the_finished_run(
+    in_testbed, m2m, tmp_path, monkeypatch
+):
+    from polyglot import packs
+
+    out = tmp_path / "kept"
+    args = ["eval", "--model", str(in_testbed / "base"), "--benchmark", "testbed",
+            "--languages", "en,sw", "--limit", "2", "--max-new-tokens", "8", "--strategy",
+            "translate-all", "--out", str(out), "--no-progress"]  # fmt: skip
+    assert runner.invoke(app, [*args, "--translator", "reference"]).exit_code == 0
+    before = {p.name: p.read_bytes() for p in out.iterdir() if p.is_file()}
+    real = packs.load_pack
+    monkeypatch.setattr(packs, "load_pack", lambda code: real(code).model_copy(
+        update={"mt_codes": {}}) if code == "sw" else real(code))  # fmt: skip
+    result = runner.invoke(app, [*args, "--translator", f"hf-seq2seq:{m2m}", "--overwrite"])
+    assert result.exit_code == 2 and "no m2m100 code" in result.output
+    assert {p.name: p.read_bytes() for p in out.iterdir() if p.is_file()} == before
+
+
+def test_an_overwritten_run_keeps_the_same_translators_cache(in_testbed, m2m, tmp_path,
+                                                             monkeypatch):  # fmt: skip
+    from polyglot.translate.seq2seq import Seq2SeqTranslator
+
+    out = tmp_path / "mt"
+    args = ["eval", "--model", str(in_testbed / "base"), "--benchmark", "testbed",
+            "--languages", "en,sw", "--limit", "2", "--max-new-tokens", "8", "--strategy",
+            "translate-all", "--translator", f"hf-seq2seq:{m2m}", "--out", str(out),
+            "--no-progress"]  # fmt: skip
+    assert runner.invoke(app, args).exit_code == 0
+    cache = (out / "translations.jsonl").read_text()
+
+    def refuse(self, items, target="en"):
+        raise AssertionError("translated again")
+
+    monkeypatch.setattr(Seq2SeqTranslator, "translate", refuse)
+    again = runner.invoke(app, [*args, "--overwrite"])  # regenerated, not retranslated
+    assert again.exit_code == 0, again.output
+    assert (out / "translations.jsonl").read_text() == cache
+
+
+def test_translations_are_written_a_chunk_at_a_time(tmp_path):
+    from polyglot.translate import TranslationCache
+
+    class Failing:
+        calls = 0
+
+        def identity(self):
+            return {"name": "failing"}
+
+        def translate(self, items, target="en"):
+            Failing.calls += 1
+            if Failing.calls == 2:
+                raise RuntimeError("killed")
+            return {k: f"t{k}" for k, _, _ in items}
+
+    items = [(f"sw/{i}", "sw", "q") for i in range(100)]
+    cache = TranslationCache(tmp_path / "t.jsonl", Failing().identity())
+    with pytest.raises(RuntimeError):
+        cache.translate(Failing(), items)
+    kept = TranslationCache(tmp_path / "t.jsonl", Failing().identity()).texts
+    assert len(kept) == TranslationCache.chunk  # the first chunk survived the failure

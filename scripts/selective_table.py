@@ -104,6 +104,30 @@ def main() -> None:
           f"{100 * m['translated']:.1f}% (oracle share {100 * m['oracle']:.1f}%; "
           f"{m['translated'] / m['oracle']:.2f}x): {100 * recovered:.1f}% of the gain")  # fmt: skip
 
+    print("\nSelective (probe) with noisier translators: the gain follows translation quality"
+          " (accuracy over all gap languages; translated share):\n")  # fmt: skip
+    print("| translator | chrF | translate-all | selective, probe | gain recovered |")
+    print("|---|---|---|---|---|")
+    for spec in ("reference", "noisy-reference:0.1", "noisy-reference:0.2"):
+        name = spec.replace(":", "-")
+        noisy_full = evaluate(EvalConfig(**common, strategy="translate-all", translator=spec,
+                                         out=str(args.out / f"translate-all-{name}")))  # fmt: skip
+        noisy_sel = (
+            probe_run if spec == "reference" else
+            evaluate(EvalConfig(**common, strategy="selective", translator=spec,
+                                detector=f"probe:{probe_dir}",
+                                out=str(args.out / f"selective-probe-{name}")))
+        )  # fmt: skip
+        f, s_ = records(noisy_full.out), records(noisy_sel.out)
+        acc_full = sum(f[k]["correct"] for k in foreign) / len(foreign)
+        acc_sel = sum(s_[k]["correct"] for k in foreign) / len(foreign)
+        rate = sum(s_[k]["route"] == "translated" for k in foreign) / len(foreign)
+        chrf = [noisy_full.results["languages"][lang]["translation"]["chrf"] for lang in languages]
+        gain = acc_full - m["native"]
+        recovered = f"{100 * (acc_sel - m['native']) / gain:.0f}%" if gain > 0.005 else "–"
+        print(f"| {spec} | {min(chrf):.0f}–{max(chrf):.0f} | {100 * acc_full:.1f}% | "
+              f"{100 * acc_sel:.1f}% ({100 * rate:.1f}%) | {recovered} |")  # fmt: skip
+
     from polyglot.evaluate.selective_curve import selective_curve
 
     curve = selective_curve(probe_run.out, t)["all"]

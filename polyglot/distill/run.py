@@ -88,9 +88,12 @@ def _teacher_answers(recipe: DistillRecipe, out: Path, dataset, progress: bool, 
             answers[record["id"]] = record["output"]
     log(f"kept {len(answers)} of {len(dataset.ids)} answers ({recipe.sequence.keep})")
     if not answers:
+        written = recipe.sequence.keep == "all"
         raise ConfigError(
-            "the teacher got no item right in its language: nothing to distill (sequence.keep: "
-            "all keeps its wrong answers too)"
+            "the teacher wrote no answer to any item: nothing to distill"
+            if written
+            else "the teacher got no item right in its language: nothing to distill "
+            "(sequence.keep: all keeps its wrong answers too)"
         )
     return answers
 

@@ -14,8 +14,10 @@
 7. selective translation: the base with every non-English item translated (the reference
    English), and with only the items the probe flags (``polyglot detect train`` on train-split
    items, then ``--strategy selective``);
-8. write ``report.html`` / ``summary.json``: one before/after table that later stages
-   (distillation) extend.
+8. cross-lingual distillation in the same language: the base reading English teaches the base
+   reading the language, at the sequence level (its right English answers) and at the token
+   level (its next-token distributions on the gold English reasoning; ``polyglot distill``);
+9. write ``report.html`` / ``summary.json``: one before/after table.
 
 Every stage's output is reused on a rerun; ``fresh`` rebuilds everything.
 """
@@ -55,6 +57,15 @@ SELECTIVE = {
     "full": {"calibration": 200, "detector": "probe", "budget": None},
     "tiny": {"calibration": 0, "detector": "confidence", "budget": 0.5},
 }
+# The distillation stage: cross-lingual self-distillation in one language, the two levels
+# measured in scripts/distill_table.py (README)
+DISTILL = {
+    "full": {"language": "sw", "items": 400, "steps": 120, "max_new_tokens": 256,
+             "teacher_answers": True},
+    # --tiny's base writes no answer to learn from: its sequence level reads the gold CoT
+    "tiny": {"language": "sw", "items": 8, "steps": 2, "max_new_tokens": 32,
+             "teacher_answers": False},
+}  # fmt: skip
 ENGLISH_BAR = 0.9  # English accuracy a testbed base reaches once past the jump
 
 
@@ -83,11 +94,11 @@ def quickstart(
         seconds[stage] = round(now - clock, 1)
         clock = now
 
-    log("[1/8] foundation: language packs, answer extraction and language ID on MGSM")
+    log("[1/9] foundation: language packs, answer extraction and language ID on MGSM")
     foundation = check_foundation(out)
     lap("foundation")
 
-    log(f"[2/8] testbed: world, tokenizer and base model in {testbed}")
+    log(f"[2/9] testbed: world, tokenizer and base model in {testbed}")
     state = build_testbed(
         testbed, config, fresh=fresh, shipped=not fresh and not tiny, progress=progress, log=log
     )
@@ -105,7 +116,7 @@ def quickstart(
         device="auto",
     )
     backends: dict = {}  # both evaluations share one loaded model
-    log("[3/8] evaluating the base model on every testbed language")
+    log("[3/9] evaluating the base model on every testbed language")
     testbed_run = _evaluate(
         EvalConfig(
             **common,
@@ -128,7 +139,7 @@ def quickstart(
             "--fresh --steps 3600 --out runs/testbed-long`) and evaluate it there."
         )
     mgsm_languages = [lang for lang in languages if lang in load_spec("mgsm").languages]
-    log(f"[4/8] evaluating the base model on a slice of real MGSM ({', '.join(mgsm_languages)})")
+    log(f"[4/9] evaluating the base model on a slice of real MGSM ({', '.join(mgsm_languages)})")
     mgsm_run = _evaluate(
         EvalConfig(
             **common,
@@ -143,23 +154,28 @@ def quickstart(
     lap("eval mgsm")
     tune = FINETUNE[size]
     log(
-        f"[5/8] fine-tuning the base model on {tune['schema']} data in {tune['language']} "
+        f"[5/9] fine-tuning the base model on {tune['schema']} data in {tune['language']} "
         f"({tune['budget']} examples, {tune['steps']} steps) and evaluating it"
     )
     tuned_run = _finetune(testbed, languages, out, tune, fresh=fresh, progress=progress, log=log)
     lap("fine-tune")
     swap = LAYER_SWAP[size]
     log(
-        f"[6/8] layer swap in {swap['language']}: a math expert and a {swap['language']} language "
+        f"[6/9] layer swap in {swap['language']}: a math expert and a {swap['language']} language "
         "expert, merged by the suggested swap, each evaluated"
     )
     swap_rows = _layer_swap(testbed, languages, out, swap, fresh=fresh, progress=progress, log=log)
     lap("layer swap")
-    log("[7/8] selective translation: translate-all, and only what the probe flags")
+    log("[7/9] selective translation: translate-all, and only what the probe flags")
     selective_rows = _selective(testbed, languages, out, SELECTIVE[size], fresh=fresh,
                                 progress=progress, log=log)  # fmt: skip
     lap("selective translation")
-    log("[8/8] writing the report")
+    plan = DISTILL[size]
+    log(f"[8/9] distillation in {plan['language']}: the base reading English teaches the base "
+        f"reading {plan['language']} (sequence level, token level)")  # fmt: skip
+    distill_rows = _distill(testbed, languages, out, plan, fresh=fresh, progress=progress, log=log)
+    lap("distillation")
+    log("[9/9] writing the report")
     rows = [
         _row("base model", "testbed", testbed_run.out, testbed_run.results),
         _row("base model", "MGSM slice", mgsm_run.out, mgsm_run.results),
@@ -171,6 +187,7 @@ def quickstart(
         ),
         *swap_rows,
         *selective_rows,
+        *distill_rows,
     ]
     summary = {
         "schema": "polyglot.quickstart/1",
@@ -377,6 +394,46 @@ def _selective(
         _row(f"selective translation ({name}; {100 * rate:.0f}% translated)", "testbed",
              selective.out, selective.results),
     ]  # fmt: skip
+
+
+def _distill(
+    testbed: Path, languages: list[str], out: Path, plan: dict, *, fresh: bool, progress: bool, log
+) -> list[dict]:
+    """``polyglot distill`` of the base into itself across languages, at both levels; the
+    quickstart rows of the two students."""
+    from polyglot.config import validate_model
+    from polyglot.distill.recipe import DistillRecipe
+    from polyglot.distill.run import distill
+
+    lang, base = plan["language"], str(testbed / "base")
+    variants = {
+        "sequence": ("sequence-level KD", {"level": "sequence", "data": {
+            "response_field": None if plan["teacher_answers"] else "cot_en"}}),
+        "token": ("token-level KD, forward KL", {"level": "token"}),
+    }  # fmt: skip
+    rows = []
+    for name, (label, change) in variants.items():
+        data = {"path": f"{testbed}/world/train/{{lang}}.jsonl", "languages": [lang],
+                "limit": plan["items"], "response_field": "cot_en", **change.get("data", {})}  # fmt: skip
+        recipe = validate_model(
+            {
+                "teacher": base, "student": base, "level": change["level"], "data": data,
+                "sequence": {"max_new_tokens": plan["max_new_tokens"]},
+                "training": {"steps": plan["steps"], "batch_size": 8, "learning_rate": 5e-4,
+                             "max_length": 384},
+                "eval": {"benchmarks": [{"name": "testbed", "languages": languages,
+                                         "data": f"{testbed}/world/{{split}}/{{lang}}.jsonl"}],
+                         "max_new_tokens": 160},
+                "out": str(out / f"distill-{name}-{lang}"),
+            },
+            DistillRecipe,
+            source="quickstart",
+        )  # fmt: skip
+        distill(recipe, overwrite=fresh, progress=progress, log=log)
+        run = Path(recipe.out) / "eval" / "testbed"
+        rows.append(_row(f"+ {label} ({lang}, teacher: the base in English)", "testbed", run,
+                         read_json(run / "results.json", "eval results")))  # fmt: skip
+    return rows
 
 
 def _row(model: str, benchmark: str, run: Path, results: dict) -> dict:

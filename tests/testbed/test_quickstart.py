@@ -50,9 +50,13 @@ def test_quickstart_tiny_results_cover_every_testbed_language(quickstart_run):
     assert all(row["n"] == 12 for row in results["languages"].values())
     summary = json.loads((quickstart_run / "qs" / "summary.json").read_text())
     assert [row["benchmark"] for row in summary["stages"]] == [
-        "testbed", "MGSM slice", "testbed", "testbed", "testbed", "testbed", "testbed", "testbed"
+        "testbed", "MGSM slice", *["testbed"] * 8
     ]  # fmt: skip
-    math, language, swap, full, selective = summary["stages"][3:]
+    math, language, swap, full, selective, sequence, token = summary["stages"][3:]
+    assert sequence["model"].startswith("+ sequence-level KD (sw")
+    assert token["model"].startswith("+ token-level KD, forward KL (sw")
+    assert set(token["per_language"]) == set(DEFAULT_LANGUAGES)
+    assert (quickstart_run / "qs" / "distill-token-sw" / "model.safetensors").is_file()
     assert full["model"].startswith("translate-all")
     assert selective["model"].startswith("selective translation (confidence, budget 0.5")
     assert set(selective["per_language"]) == set(DEFAULT_LANGUAGES)
@@ -97,6 +101,8 @@ def test_rerun_reuses_every_stage(quickstart_run):
         p: p.stat().st_mtime_ns for p in (quickstart_run / "qs").glob("layer-swap-sw/*/*/card.json")
     }
     assert len(merged) >= 3  # both experts' cards, the swap's
+    distilled = quickstart_run / "qs" / "distill-token-sw" / "model.safetensors"
+    distilled_at = distilled.stat().st_mtime_ns
     result = runner.invoke(
         app,
         [
@@ -116,6 +122,7 @@ def test_rerun_reuses_every_stage(quickstart_run):
     ).read_bytes() == generations
     assert adapter.stat().st_mtime_ns == trained  # the fine-tuned model is reused too
     assert {p: p.stat().st_mtime_ns for p in merged} == merged  # experts and swap too
+    assert distilled.stat().st_mtime_ns == distilled_at  # the distilled students too
 
 
 def test_testbed_build_refuses_another_config_without_fresh(quickstart_run):

@@ -201,6 +201,7 @@ def _distill(testbed: Path, out: Path, *extra: str):
         [],
         ["--divergence", "jsd", "--teacher-logits", "topk", "--top-k", "8", "--temperature", "2"],
         ["--divergence", "reverse-kl", "--on-policy", "0.5", "--ce-weight", "0.2"],
+        ["--method", "lora", "training.learning_rate=0.005"],
     ],
 )
 def test_a_run_lowers_the_students_divergence_to_the_teacher(in_shipped, tmp_path, extra):
@@ -214,7 +215,8 @@ def test_a_run_lowers_the_students_divergence_to_the_teacher(in_shipped, tmp_pat
     curve = [json.loads(x) for x in (out / "curve.jsonl").read_text().splitlines()]
     assert {"loss", "divergence", "ce"} <= set(curve[0])
     assert (out / "curve.html").is_file() and (out / "eval" / "testbed" / "results.json").is_file()
-    assert (out / "model.safetensors").is_file() and (out / "card.md").is_file()
+    weights = "adapter_model.safetensors" if "lora" in extra else "model.safetensors"
+    assert (out / weights).is_file() and (out / "card.md").is_file()
     if "topk" in extra:
         assert (out / "_teacher_topk" / "topk.safetensors").is_file()
     again = _distill(in_shipped, out, *extra)  # the same recipe: reused

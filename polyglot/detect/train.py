@@ -53,7 +53,7 @@ def train_detectors(
     are those of the runs the probe will watch, and are recorded with it."""
     from polyglot.config import validate_model
     from polyglot.detect.calibration import label_items, question_digests, split_by_item
-    from polyglot.detect.probe import Probe
+    from polyglot.detect.probe import KINDS, Probe
     from polyglot.detect.understanding import SIGNAL_DETECTORS, detector_scores, model_signals
     from polyglot.evaluate import EvalConfig, evaluate
     from polyglot.evaluate.records import read_records
@@ -61,6 +61,8 @@ def train_detectors(
     from polyglot.models import load_model, load_tokenizer
     from polyglot.provenance import model_identity, read_card
 
+    if probe_kind not in KINDS:
+        raise ConfigError(f"--probe {probe_kind}: one of {', '.join(KINDS)}")
     out = check_output_dir(out)
     if out.is_dir() and any(out.iterdir()) and not (out / "native").is_dir():
         raise ConfigError(f"--out {out} exists and holds no detector calibration; choose another")
@@ -84,8 +86,9 @@ def train_detectors(
             return evaluate(config, backends)
         except ConfigError as err:
             if not (overwrite and "--overwrite" in str(err)):
-                raise ConfigError(str(err).replace("pass --overwrite", "pass --overwrite to "
-                                                   "`polyglot detect train`")) from None  # fmt: skip
+                message = str(err).replace("Pass --overwrite", "pass --overwrite")
+                raise ConfigError(message.replace("pass --overwrite", "pass --overwrite to "
+                                                  "`polyglot detect train`")) from None  # fmt: skip
             return evaluate(config.model_copy(update={"overwrite": True}), backends)
 
     native = run(native_config)

@@ -28,8 +28,9 @@ def run_cost(folder: str | Path) -> dict[str, int]:
             cost["new_tokens"] += sum(tokens) if isinstance(tokens, list) else int(tokens or 0)
             cost["prompt_tokens"] += int(record.get("prompt_tokens") or 0)
     for path in sorted(folder.rglob("translations*.jsonl")):
+        used = _used_keys(path.parent)  # a cache may hold items this run no longer uses
         for _, record in read_jsonl_objects(path, skipped=[]):
-            if "new_tokens" in record:
+            if "new_tokens" in record and (used is None or record.get("key") in used):
                 cost["translations"] += 1
                 cost["translation_tokens"] += int(record["new_tokens"])
     scores = folder / "scores.jsonl"
@@ -39,3 +40,17 @@ def run_cost(folder: str | Path) -> dict[str, int]:
         per_item = {"language-drift": 0, "self-reflection": 3}.get(detector, 1)
         cost["detector_passes"] = per_item * max(len(rows) - 1, 0)
     return cost
+
+
+def _used_keys(folder: Path) -> set[str] | None:
+    """The keys whose translations the run in ``folder`` used: its translated records, or for
+    a CLC pivot (``pivots/<lang>/<pivot>/``) the source items its run solved; None: unknown."""
+    generations = folder / "generations.jsonl"
+    if generations.is_file():
+        rows = [r for _, r in read_jsonl_objects(generations, skipped=[])]
+        return {r["key"] for r in rows if r.get("translated")}
+    pivot_run = folder / "run" / "generations.jsonl"
+    if pivot_run.is_file() and folder.parent.parent.name == "pivots":
+        source = folder.parent.name
+        return {f"{source}/{r['id']}" for _, r in read_jsonl_objects(pivot_run, skipped=[])}
+    return None

@@ -152,14 +152,13 @@ def _pivot_translator(config, asked, pivots, backends):
     dataset = config_dataset(config, asked)
     references: dict[str, dict[str, str]] = {}
     exemplars = dict(dataset.exemplars)
-    try:  # a parallel benchmark: its own versions (and few-shot examples) in the pivots
-        full = config_dataset(config, list(dict.fromkeys([*asked, *pivots])), limit=None)
-        references = {
-            lang: {e.id: e.question for e in full.for_language(lang)} for lang in full.languages
-        }
-        exemplars = {**full.exemplars, **exemplars}
-    except ConfigError:  # pivots the benchmark does not have: the translator makes them
-        pass
+    for lang in dict.fromkeys([*asked, *pivots]):
+        try:  # a parallel benchmark: its own version (and few-shot examples) in this language
+            own = config_dataset(config, [lang], limit=None)
+        except ConfigError:  # a pivot the benchmark does not have: the translator makes it
+            continue
+        references[lang] = {e.id: e.question for e in own.for_language(lang)}
+        exemplars = {**own.exemplars, **exemplars}
     backend = None
     if config.translator.partition(":")[0] in ("self", "clp"):
         backend = shared_backend(config, backends)

@@ -186,6 +186,7 @@ def evaluate_selective(config, backends: dict | None = None):
     from polyglot.provenance import make_card, now, read_card, write_card
 
     check_selective(config)
+    backends = {} if backends is None else backends  # the sub-runs share one model load
     out = Path(config.out)
     previous = read_card(out, RUN_FILE)
     if (
@@ -210,6 +211,15 @@ def evaluate_selective(config, backends: dict | None = None):
                 return evaluate(config.model_copy(update={**update, "overwrite": True}), backends)
             raise
 
+    # the translator loaded and checked on every language before anything is generated (the
+    # translated sub-runs reuse it)
+    from polyglot.evaluate.runner import _only, _translator, config_dataset, shared_backend
+
+    dataset = config_dataset(config)
+    if config.items is not None:
+        dataset = _only(dataset, config.items)
+    _translator(config.model_copy(update={"strategy": "translate-all"}), dataset,
+                shared_backend(config, backends), backends)  # fmt: skip
     native = derived({**plain, "out": str(out / "native")})
     records = read_records(native.out / GENERATIONS)
     foreign = {k: r for k, r in records.items() if r["lang"] != "en"}

@@ -113,8 +113,9 @@ def check_spec(spec: str) -> None:
 
 class TranslationCache:
     """``translations.jsonl`` in a run folder: the first line names the translator, then one
-    ``{"key", "text"}`` per item, written a chunk at a time; a rerun translates only what is
-    missing, and a cache made by another translator is refused (or replaced)."""
+    ``{"key", "text", "source"}`` per item (``source``: a digest of the text translated), written
+    a chunk at a time; a rerun translates only what is missing or was made from another text,
+    and a cache made by another translator is refused (or replaced)."""
 
     chunk = 64  # items translated between two writes
 
@@ -123,6 +124,7 @@ class TranslationCache:
         self.path = Path(path)
         self.identity = json.loads(json.dumps(identity))  # as it reads back
         self.texts: dict[str, str] = {}
+        self.sources: dict[str, str | None] = {}  # a digest of the text each was made from
         if self.path.is_file():
             # a line cut by a kill is skipped (its item is translated again)
             rows = [record for _, record in read_jsonl_objects(self.path, skipped=[])]
@@ -136,11 +138,17 @@ class TranslationCache:
                 self.path.unlink()
                 rows = []
             self.texts = {r["key"]: r["text"] for r in rows[1:] if "key" in r and "text" in r}
+            self.sources = {r["key"]: r.get("source") for r in rows[1:] if "key" in r}
 
     def translate(
         self, translator: Translator, items: list[tuple[str, str, str]], target: str = "en"
     ) -> dict:
-        missing = [item for item in items if item[0] not in self.texts]
+        # an item whose text changed since (another data file under the same ids) is stale
+        missing = [
+            item
+            for item in items
+            if item[0] not in self.texts or self.sources.get(item[0]) != _digest(item[2], target)
+        ]
         # in chunks, each written as soon as it is done: a kill loses one chunk at most
         for start in range(0, len(missing), self.chunk):
             part = missing[start : start + self.chunk]
@@ -155,13 +163,25 @@ class TranslationCache:
             append_jsonl(
                 self.path,
                 [
-                    {"key": k, "text": fresh[k], **({"new_tokens": spent[k]} if k in spent else {})}
-                    for k, _, _ in part
+                    {
+                        "key": k,
+                        "text": fresh[k],
+                        "source": _digest(text, target),
+                        **({"new_tokens": spent[k]} if k in spent else {}),
+                    }
+                    for k, _, text in part
                 ],
             )
             self.texts.update(fresh)
+            self.sources.update({k: _digest(text, target) for k, _, text in part})
         return {key: self.texts[key] for key, _, _ in items}
 
 
 def describe(identity: dict) -> str:
     return json.dumps(identity, sort_keys=True)
+
+
+def _digest(text: str, target: str) -> str:
+    import hashlib
+
+    return hashlib.sha1(f"{target}\n{text}".encode()).hexdigest()[:12]

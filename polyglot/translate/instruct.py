@@ -26,8 +26,11 @@ class InstructionTranslator:
     def identity(self) -> dict:
         from polyglot.provenance import model_identity
 
+        # the engine's own settings (a shared engine: the evaluated run's token limit)
+        used = getattr(self.backend, "settings", None) or self.settings
         return {"name": self.settings.backend, "model": model_identity(self.settings.model),
-                "max_new_tokens": self.settings.max_new_tokens}  # fmt: skip
+                "max_new_tokens": used.max_new_tokens, "temperature": used.temperature,
+                "seed": used.seed}  # fmt: skip
 
     def check(self, sources: list[str], target: str = "en") -> None:
         from polyglot.packs import load_pack
@@ -48,7 +51,7 @@ class InstructionTranslator:
                 [{"role": "user", "content": content}], tokenize=False,
                 add_generation_prompt=True, enable_thinking=False,
             )  # fmt: skip
-            return rendered, ["\n\n"]
+            return rendered, []  # the reply ends at the end of its turn
         return f"{source}: {text}\n{goal}:", ["\n"]
 
     def translate(self, items: list[tuple[str, str, str]], target: str = "en") -> dict[str, str]:

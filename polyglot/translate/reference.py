@@ -18,7 +18,17 @@ class ReferenceTranslator:
         self.references = references
 
     def identity(self) -> dict:
-        return {"name": "reference"}
+        return {"name": "reference", "texts": self.digest()}
+
+    def digest(self) -> str:
+        """The benchmark text it reads (another version of the data is another translator)."""
+        import hashlib
+
+        found = hashlib.sha1()
+        for lang in sorted(self.references):
+            for item_id, text in sorted(self.references[lang].items()):
+                found.update(f"{lang}\t{item_id}\t{text}\n".encode())
+        return found.hexdigest()[:12]
 
     def check(self, sources: list[str], target: str = "en") -> None:
         if not self.references.get(target):
@@ -48,7 +58,8 @@ class NoisyReferenceTranslator(ReferenceTranslator):
         }
 
     def identity(self) -> dict:
-        return {"name": "noisy-reference", "share": self.share, "seed": self.seed}
+        return {"name": "noisy-reference", "share": self.share, "seed": self.seed,
+                "texts": self.digest()}  # fmt: skip
 
     def translate(self, items: list[tuple[str, str, str]], target: str = "en") -> dict[str, str]:
         exact = super().translate(items, target)

@@ -44,8 +44,13 @@ class SelfTranslator:
                                          "seed", "dtype"})
             if settings is not None else {}
         )  # fmt: skip
+        import hashlib
+
+        shots = "\n".join(f"{lang}:{e.question}" for lang, rows in sorted(self.exemplars.items())
+                          for e in rows[: self.shots])  # fmt: skip
         return {"name": "self", "shots": self.shots, "model": described.get("model"),
-                "fingerprint": described.get("fingerprint"), **sampling}  # fmt: skip
+                "fingerprint": described.get("fingerprint"), **sampling,
+                "examples": hashlib.sha1(shots.encode()).hexdigest()[:12]}  # fmt: skip
 
     def check(self, sources: list[str], target: str = "en") -> None:
         for lang in sources:
@@ -87,7 +92,9 @@ class RestatingTranslator(SelfTranslator):
     alignment prompt); that restatement then enters like a translation (the solver step)."""
 
     def identity(self) -> dict:
-        return {**super().identity(), "name": "clp", "shots": 0}
+        found = {**super().identity(), "name": "clp", "shots": 0}
+        found.pop("examples", None)  # zero-shot: it reads none
+        return found
 
     def check(self, sources: list[str], target: str = "en") -> None:
         return None  # zero-shot: nothing to check

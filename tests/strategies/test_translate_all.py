@@ -50,7 +50,8 @@ def test_translate_all_solves_each_item_from_its_english(in_testbed, tmp_path):
     }  # fmt: skip
     assert results["run"]["config"]["strategy"] == "translate-all"
     cache = (out / "translations.jsonl").read_text().splitlines()
-    assert json.loads(cache[0]) == {"translator": {"name": "reference"}} and len(cache) == 4
+    head = json.loads(cache[0])["translator"]
+    assert head["name"] == "reference" and len(head["texts"]) == 12 and len(cache) == 4
 
 
 def test_prefill_keeps_the_native_question(in_testbed, tmp_path):
@@ -219,7 +220,12 @@ def test_self_translation_prompts_the_model_with_parallel_examples(in_testbed, t
     assert prompt.startswith("Swahili: Swali 0\nEnglish: Question 0\n\n")
     assert prompt.endswith("Swahili: Ana ana matufaha 3.\nEnglish:")
     assert backend.requests[0].stop == ["\n"]
-    assert translator.identity() == {"name": "self", "shots": 3, "model": "m", "fingerprint": "f"}
+    identity = translator.identity()
+    assert {k: identity[k] for k in ("name", "shots", "model", "fingerprint")} == {
+        "name": "self", "shots": 3, "model": "m", "fingerprint": "f"
+    }  # fmt: skip
+    other = SelfTranslator(backend, {**shots, "sw": shots["sw"][::-1]}).identity()
+    assert other["examples"] != identity["examples"]  # other few-shot examples: another cache
     with pytest.raises(ConfigError, match="parallel few-shot examples"):
         SelfTranslator(backend, {"sw": shots["sw"][:1], "en": shots["en"]}).prompt("sw", "x")
     out = tmp_path / "self"
@@ -378,3 +384,24 @@ def test_runs_pair_only_when_generated_the_same_way():
     assert not same_generation(native, results(seed=1))
     other_model = {"run": {**full["run"], "model": {"fingerprint": "g"}}}
     assert not same_generation(native, other_model)
+
+
+def test_a_translation_of_text_that_changed_is_made_again(in_testbed, tmp_path):
+    folder = tmp_path / "data"
+    folder.mkdir()
+    for lang in ("en", "sw"):
+        rows = (in_testbed / "world" / "test" / f"{lang}.jsonl").read_text().splitlines()[:2]
+        (folder / f"{lang}.jsonl").write_text("\n".join(rows) + "\n")
+    out = tmp_path / "run"
+    args = ["eval", "--model", str(in_testbed / "base"), "--benchmark", "custom", "--data",
+            f"{folder}/{{lang}}.jsonl", "--columns", "question=question,answer=answer,id=id",
+            "--languages", "en,sw", "--max-new-tokens", "8", "--strategy", "translate-all",
+            "--translator", "reference", "--out", str(out), "--no-progress"]  # fmt: skip
+    assert runner.invoke(app, args).exit_code == 0
+    english = [json.loads(x) for x in (folder / "en.jsonl").read_text().splitlines()]
+    english[0]["question"] = "Tom has 7 apples. How many apples does Tom have?"
+    (folder / "en.jsonl").write_text("\n".join(json.dumps(r) for r in english) + "\n")
+    assert runner.invoke(app, args).exit_code == 2  # the data changed: refused
+    assert runner.invoke(app, [*args, "--overwrite"]).exit_code == 0
+    first = _records(out)[f"sw/{english[0]['id']}"]
+    assert first["translation"] == english[0]["question"] == first["reference_en"]

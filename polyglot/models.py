@@ -51,6 +51,12 @@ def _check_local(model: str, what: str = "model") -> None:
     if not path.is_dir():
         raise ConfigError(f"{what} '{model}' is a file; expected a checkpoint folder")
     if what == "model" and not (path / "config.json").exists():
+        if (path / "adapter_config.json").is_file():
+            raise ConfigError(
+                f"'{model}' is a LoRA adapter, not a model: pass its base as the model and this "
+                "folder as the adapter (polyglot eval --model BASE --adapter "
+                f"{model}), or fold it in with `polyglot train merge-adapter`"
+            )
         raise ConfigError(f"'{model}' is not a model checkpoint (no config.json in the folder)")
 
 

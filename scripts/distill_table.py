@@ -12,8 +12,9 @@ same steps, batch and learning rate:
   norm and head (made here; it has never been trained as a 3-layer model).
 
 Variants: SFT on the gold English CoT (``level: sequence``, ``cot_en``), sequence-level KD
-(the teacher's own right answers), token-level KD on the gold CoT with forward KL and with JSD
-(β = 0.5), and JSD with half the steps on the student's own samples (on-policy, λ = 0.5).
+(the teacher's own right answers), token-level KD on the gold CoT with forward KL (the teacher
+on the fly, and as precomputed top-64) and with JSD (β = 0.5), and JSD with half the steps on
+the student's own samples (on-policy, λ = 0.5).
 Every student is evaluated on the test split (200 items per language, greedy, English too).
 Each run is reused when it exists. Prints the Markdown table.
 """
@@ -29,6 +30,11 @@ VARIANTS = {
     "SFT, gold CoT": {"level": "sequence"},
     "sequence-level KD": {"level": "sequence", "data": {"response_field": None}},
     "token-level KD, forward KL": {"divergence": "forward-kl"},
+    "token-level KD, forward KL, top-64 teacher": {
+        "divergence": "forward-kl",
+        "teacher_logits": "topk",
+        "top_k": 64,
+    },
     "token-level KD, JSD": {"divergence": "jsd", "beta": 0.5},
     "token-level KD, JSD, on-policy 0.5": {"divergence": "jsd", "beta": 0.5, "on_policy": 0.5},
 }

@@ -98,11 +98,16 @@ def distill_command(
     from polyglot.distill.run import distill
 
     given = {k: v for k, v in locals().items() if k in FLAGS and v is not None}
+    for key in ("divergence", "level", "teacher_logits", "method"):  # JSD, Token, ...
+        if isinstance(given.get(key), str):
+            given[key] = given[key].lower()
     if config is None and not overrides and not given:
         fail("give a recipe (--config configs/distill/<recipe>.yaml) or --teacher, --student, "
              "--languages and --out")  # fmt: skip
     if benchmark not in (None, "testbed"):
         fail(f"--benchmark {benchmark}: parallel data is 'testbed' or your files (--data)")
+    if benchmark and data:
+        fail("give --benchmark testbed or --data, not both")
     flags = [f"{FLAGS[k]}={v}" for k, v in given.items()]
     if languages:
         flags.append(f"data.languages=[{languages}]")

@@ -107,7 +107,13 @@ def sparse_divergence(
     if temperature <= 0:
         raise ValueError(f"temperature {temperature}: must be > 0")
     log_s = torch.log_softmax(student_logits.float() / temperature, dim=-1)
-    log_s_top = log_s.gather(-1, teacher_indices.long())
+    indices = teacher_indices.long()
+    log_s_top = log_s.gather(-1, indices)
+    if indices.shape[-1] >= log_s.shape[-1]:  # the whole vocabulary: no tail
+        rest = torch.full_like(log_s_top[..., :1], TAIL_FLOOR)
+    else:  # the student's tail from the tokens outside the top-k themselves: exact, and
+        # finite even when its top-k mass rounds to 1 (log(1 - 1) would make the gradient NaN)
+        rest = log_s.scatter(-1, indices, float("-inf")).logsumexp(-1, keepdim=True)
+        rest = rest.clamp(min=TAIL_FLOOR)
     log_t = _with_tail(teacher_values.float())
-    log_s = _with_tail(log_s_top)
-    return _between(log_t, log_s, kind, beta) * temperature**2
+    return _between(log_t, torch.cat([log_s_top, rest], dim=-1), kind, beta) * temperature**2

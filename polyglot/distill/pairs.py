@@ -40,7 +40,8 @@ def load_parallel(data: ParallelData):
     for lang in languages:
         path = Path(_resolve(pattern, lang, "train"))
         if not path.is_file():
-            hint = " (build it: `polyglot testbed build`)" if data.path == "testbed" else ""
+            missing_testbed = data.path == "testbed" and not path.parent.is_dir()
+            hint = " (build it: `polyglot testbed build`)" if missing_testbed else ""
             raise ConfigError(f"data.path: no '{lang}' file: {path}{hint}")
     return load_benchmark(
         "custom", languages, data=_resolve(pattern, "{lang}", "train"), columns={"id": "id"},

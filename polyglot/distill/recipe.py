@@ -33,6 +33,8 @@ class ParallelData(StrictModel):
 
         for lang in languages:
             load_pack(lang)
+        if len(set(languages)) != len(languages):
+            raise ValueError(f"{languages}: a language twice")
         return languages
 
     def resolved(self) -> str:
@@ -62,6 +64,9 @@ class DistillRecipe(StrictModel):
     on_policy: float = Field(0.0, ge=0, le=1)  # share of steps on the student's own samples
     on_policy_max_new_tokens: int = Field(128, ge=1)
     teacher_logits: Literal["online", "topk"] = "online"  # topk: precomputed to disk, reused
+    # the teacher's weights in memory ("auto": bfloat16 on a GPU, float32 on the CPU); its
+    # logits are read in float32 either way
+    teacher_dtype: Literal["auto", "float32", "bfloat16", "float16"] = "auto"
     top_k: int = Field(64, ge=1)
     same_prompt: bool = False  # the teacher reads the student's prompt (TRL GKD's setting)
     sequence: SequenceSettings = SequenceSettings()
@@ -92,7 +97,11 @@ class DistillRecipe(StrictModel):
                 "teacher_logits 'topk' precomputes the teacher on fixed responses; on-policy "
                 "samples are new each step: use teacher_logits 'online'"
             )
-        if self.data.teacher_language in self.data.languages and not self.same_prompt:
+        if (
+            self.level == "token"
+            and self.data.teacher_language in self.data.languages
+            and not self.same_prompt
+        ):
             raise ValueError(
                 f"data.languages: '{self.data.teacher_language}' is the teacher's language; "
                 "cross-lingual distillation teaches the other languages (same_prompt: true for "
@@ -101,12 +110,16 @@ class DistillRecipe(StrictModel):
         return self
 
     def identity(self) -> dict:
-        """What decides the distilled weights (the output folder and the eval aside)."""
-        return self.model_dump(
+        """What decides the distilled weights (the output folder and the eval aside); settings
+        added later are recorded only when not their default (older folders stay reusable)."""
+        found = self.model_dump(
             mode="json",
             exclude={"out": True, "eval": True, "device": True,
                      "training": {"logging_steps", "save_steps"}},
         )  # fmt: skip
+        if found.get("teacher_dtype") == "auto":
+            del found["teacher_dtype"]
+        return found
 
 
 def load_distill_recipe(path=None, overrides: list[str] | None = None) -> DistillRecipe:

@@ -33,9 +33,12 @@ from polyglot.distill.recipe import DistillRecipe
 from polyglot.files import check_output_dir, read_json, write_atomic, write_json
 
 SUMMARY_FILE = "summary.json"
+# what a distillation writes before it has a model (reused by a rerun, never a reason to refuse)
+SCRATCH = {"_checkpoints", "_teacher", "_teacher_topk", "_data", "_evals"}
 RECIPE_FILE = "recipe.yaml"
 CURVE_KEYS = ("divergence", "ce", "on_policy")
 MEASURED_PAIRS = 64  # the divergence to the teacher before and after, on this many pairs
+# (spread over the pairs, so every language is in it)
 
 
 class _AsTrainRecipe:
@@ -48,6 +51,33 @@ class _AsTrainRecipe:
 
     def __getattr__(self, name):
         return getattr(self._recipe, name)
+
+
+def _free_unstarted(out: Path) -> None:
+    """A folder where a distillation was set up but never took a step (no model, no
+    checkpoint: it failed early or was killed) is free for any recipe again."""
+    recorded = out / RECIPE_FILE
+    if not recorded.is_file() or (out / SUMMARY_FILE).is_file():
+        return
+    if any((out / "_checkpoints").glob("checkpoint-*")):
+        return
+    try:
+        previous = yaml.safe_load(recorded.read_text(encoding="utf-8"))
+    except (yaml.YAMLError, UnicodeDecodeError):
+        return
+    if isinstance(previous, dict) and "teacher" in (previous.get("recipe") or {}):
+        recorded.unlink()
+
+
+def _teacher_config(name: str):
+    from transformers import AutoConfig
+
+    from polyglot.models import _first_line, _not_local
+
+    try:
+        return AutoConfig.from_pretrained(name)
+    except Exception as err:  # noqa: BLE001 - a missing or damaged config
+        raise ConfigError(f"teacher '{name}'{_not_local(name)}: {_first_line(err)}") from None
 
 
 def _inputs(recipe: DistillRecipe) -> dict:
@@ -71,22 +101,32 @@ def _teacher_answers(recipe: DistillRecipe, out: Path, dataset, progress: bool, 
     from polyglot.evaluate.records import read_records
 
     log(f"the teacher answers its version of {len(dataset.ids)} items -> {out / '_teacher'}")
-    run = evaluate(
-        EvalConfig(
-            model=recipe.teacher, benchmark="custom",
-            data=_resolve(recipe.data.resolved(), "{lang}", "train"), columns={"id": "id"},
-            languages=[recipe.data.teacher_language], items=list(dataset.ids),
-            mode=recipe.prompt_mode, max_new_tokens=recipe.sequence.max_new_tokens,
-            device=recipe.device, out=str(out / "_teacher"), progress=progress,
-        )
+    config = EvalConfig(
+        model=recipe.teacher, benchmark="custom",
+        data=_resolve(recipe.data.resolved(), "{lang}", "train"), columns={"id": "id"},
+        languages=[recipe.data.teacher_language], items=list(dataset.ids),
+        mode=recipe.prompt_mode, max_new_tokens=recipe.sequence.max_new_tokens,
+        device=recipe.device, out=str(out / "_teacher"), progress=progress,
     )  # fmt: skip
-    answers = {}
+    try:
+        run = evaluate(config)
+    except ConfigError as err:  # this folder's own scratch, made with other settings: redone
+        if "--overwrite" not in str(err):
+            raise
+        run = evaluate(config.model_copy(update={"overwrite": True}))
+    answers, cut = {}, 0
+    limit = recipe.sequence.max_new_tokens
     for record in read_records(run.out / "generations.jsonl").values():
-        if (record["correct"] or recipe.sequence.keep == "all") and (
-            record.get("output") or ""
-        ).strip():
-            answers[record["id"]] = record["output"]
-    log(f"kept {len(answers)} of {len(dataset.ids)} answers ({recipe.sequence.keep})")
+        if not (record["correct"] or recipe.sequence.keep == "all"):
+            continue
+        if not (record.get("output") or "").strip():
+            continue
+        if (record.get("new_tokens") or 0) >= limit:  # cut by the limit: not a whole answer
+            cut += 1
+            continue
+        answers[record["id"]] = record["output"]
+    log(f"kept {len(answers)} of {len(dataset.ids)} answers ({recipe.sequence.keep}"
+        + (f"; {cut} cut at {limit} tokens left out" if cut else "") + ")")  # fmt: skip
     if not answers:
         written = recipe.sequence.keep == "all"
         raise ConfigError(
@@ -120,38 +160,48 @@ def distill(
             *Path(name).resolve().parents,
         ):
             raise ConfigError(f"out {out}: is a model's folder or contains it; choose another out")
-    if _check_folder(out, shim, overwrite, inputs):
+    _free_unstarted(out)
+    if _check_folder(out, shim, overwrite, inputs, scratch=SCRATCH, tool="polyglot distill"):
         log(f"{out}: already distilled with this recipe; reusing it (--overwrite to redo)")
         summary = read_json(out / SUMMARY_FILE, "distillation summary")
         wanted = recipe.eval.model_dump(mode="json") if recipe.eval else None
-        if wanted is not None and summary.get("eval_config") != wanted:
+        # another eval, or one a kill cut short
+        if wanted is not None and (summary.get("eval_config") != wanted or not summary.get("eval")):
             summary["eval"] = evaluate_trained(shim, out, progress=progress, overwrite=True)
             summary["eval_config"] = wanted
             write_json(out / SUMMARY_FILE, summary)
         return summary
     warnings.filterwarnings("ignore", message=".*is_gradient_checkpointing.*")
     dataset = load_parallel(recipe.data)
-    if overwrite and out.is_dir():
-        for child in out.iterdir():
-            if child.name not in ("_checkpoints", "_teacher", "_teacher_topk"):
-                shutil.rmtree(child) if child.is_dir() else child.unlink()
     out.mkdir(parents=True, exist_ok=True)
     if recipe.data.response_field is None:
         responses = _teacher_answers(recipe, out, dataset, progress, log)
     else:
         responses = gold_responses(recipe.data, list(dataset.ids))
     pairs = make_pairs(dataset, responses, recipe.data, recipe.prompt_mode, recipe.same_prompt)
+    model, tokenizer = _load_base(shim)
+    if recipe.level == "token":  # refused before the folder is this recipe's
+        from polyglot.distill.pairs import check_vocabularies
+        from polyglot.models import load_tokenizer
+
+        check_vocabularies(load_tokenizer(recipe.teacher, padding_side="right"), tokenizer,
+                           _teacher_config(recipe.teacher).vocab_size,
+                           model.get_output_embeddings().weight.shape[0])  # fmt: skip
+    if overwrite:  # everything validated: the old model goes now (scratch is reused or redone)
+        for child in out.iterdir():
+            if child.name not in SCRATCH:
+                shutil.rmtree(child) if child.is_dir() else child.unlink()
     write_atomic(
         out / RECIPE_FILE,
         yaml.safe_dump({"identity": recipe.identity(), "inputs": inputs,
                         "recipe": recipe.model_dump(mode="json")},
                        allow_unicode=True, sort_keys=False),
     )  # fmt: skip
-    model, tokenizer = _load_base(shim)
     config = recipe.training.for_examples(len(pairs))
+    # everything that decides the weights: a checkpoint of another distillation is not resumed
     common = {"teacher": model_identity(recipe.teacher), "student": model_identity(recipe.student),
               "responses": "gold:" + recipe.data.response_field if recipe.data.response_field
-              else "teacher"}  # fmt: skip
+              else "teacher", "distillation": recipe.identity()}  # fmt: skip
     if recipe.level == "sequence":
         from polyglot.train.trainer import train_causal_lm
 
@@ -194,7 +244,7 @@ def _token_level(recipe, out, model, tokenizer, pairs, config, common, progress,
 
     teacher_tokenizer = load_tokenizer(recipe.teacher, padding_side="right")
     device = next(model.parameters()).device
-    teacher = load_model(recipe.teacher, dtype="float32", device=str(device))
+    teacher = load_model(recipe.teacher, dtype=recipe.teacher_dtype, device=str(device))
     vocab = check_vocabularies(teacher_tokenizer, tokenizer, teacher.config.vocab_size,
                                model.get_output_embeddings().weight.shape[0])  # fmt: skip
     columns, cut = encode_pairs(tokenizer, pairs, config.max_length)
@@ -203,7 +253,8 @@ def _token_level(recipe, out, model, tokenizer, pairs, config, common, progress,
     measure = _measurer(recipe, teacher, tokenizer, columns, vocab)
     before = measure(model)
     model.train()
-    log(f"{recipe.divergence} to the teacher on the first {MEASURED_PAIRS} pairs: {before}")
+    log(f"{recipe.divergence} to the teacher on {len(_spread(columns)['index'])} pairs spread "
+        f"over all: {before}")  # fmt: skip
     cache = None
     if recipe.teacher_logits == "topk":
         from polyglot.distill.teacher_cache import FOLDER, build_cache
@@ -237,7 +288,7 @@ def _measurer(recipe, teacher, tokenizer, columns, vocab):
     ``MEASURED_PAIRS`` pairs: reported before and after, whatever the level."""
     from polyglot.distill.measure import mean_divergence
 
-    sample = {key: rows[:MEASURED_PAIRS] for key, rows in columns.items()}
+    sample = _spread(columns)
 
     def measure(student) -> float:
         student.eval()
@@ -256,11 +307,12 @@ def _sequence_measurer(recipe, tokenizer, pairs, config):
     from polyglot.models import load_model, load_tokenizer
 
     teacher_tokenizer = load_tokenizer(recipe.teacher, padding_side="right")
-    columns, _ = encode_pairs(tokenizer, pairs[:MEASURED_PAIRS], config.max_length)
+    step = max(1, len(pairs) // MEASURED_PAIRS)
+    columns, _ = encode_pairs(tokenizer, pairs[::step][:MEASURED_PAIRS], config.max_length)
 
     def measure(student):
         device = next(student.parameters()).device
-        teacher = load_model(recipe.teacher, dtype="float32", device=str(device))
+        teacher = load_model(recipe.teacher, dtype=recipe.teacher_dtype, device=str(device))
         try:
             vocab = check_vocabularies(teacher_tokenizer, tokenizer, teacher.config.vocab_size,
                                        student.get_output_embeddings().weight.shape[0])  # fmt: skip
@@ -273,3 +325,13 @@ def _sequence_measurer(recipe, tokenizer, pairs, config):
         return value
 
     return measure
+
+
+def _spread(columns: dict[str, list]) -> dict[str, list]:
+    """``MEASURED_PAIRS`` rows spread over all the pairs (every language, not the first one)."""
+    rows = len(columns["index"])
+    step = max(1, rows // MEASURED_PAIRS)
+    picked = list(range(0, rows, step))[:MEASURED_PAIRS]
+    sample = {key: [values[i] for i in picked] for key, values in columns.items()}
+    sample["index"] = list(range(len(picked)))
+    return sample

@@ -103,6 +103,14 @@ def make_trainer_class():
             ce = torch.nn.functional.cross_entropy(student.float(), targets)
             weight = 0.0 if on_policy else s.ce_weight
             loss = (1 - weight) * divergence + weight * ce
+            if not torch.isfinite(loss):  # never train on (and save) NaN weights
+                from polyglot.config import ConfigError
+
+                raise ConfigError(
+                    f"the distillation loss is not finite at step {self.state.global_step + 1} "
+                    f"(divergence {float(divergence)}, cross-entropy {float(ce)}); lower "
+                    "training.learning_rate, or rerun: it resumes from the last checkpoint"
+                )
             self._note(divergence=divergence.item(), ce=ce.item(), on_policy=float(on_policy))
             return (loss, outputs) if return_outputs else loss
 

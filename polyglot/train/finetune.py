@@ -35,7 +35,15 @@ SUMMARY_FILE = "summary.json"
 SCRATCH = {CHECKPOINTS, "_data", "_evals"}  # what a training writes before it has a model
 
 
-def _check_folder(out: Path, recipe, overwrite: bool, inputs: dict | None = None) -> bool:
+def _check_folder(
+    out: Path,
+    recipe,
+    overwrite: bool,
+    inputs: dict | None = None,
+    *,
+    scratch: set[str] = SCRATCH,
+    tool: str = "polyglot train",
+) -> bool:
     """Whether ``out`` already holds this recipe's trained model; refuses another run's folder
     (and the base model's own folder, with or without ``overwrite``). ``inputs``: the identity
     of what the recipe reads (a training recipe's own by default)."""
@@ -50,12 +58,12 @@ def _check_folder(out: Path, recipe, overwrite: bool, inputs: dict | None = None
             raise ConfigError(
                 f"out {out}: is the base model's folder or contains it; choose another out"
             )
-    if not out.is_dir() or all(child.name in SCRATCH for child in out.iterdir()):
+    if not out.is_dir() or all(child.name in scratch for child in out.iterdir()):
         return False  # empty, or what a training that failed before saving left
     recorded = out / RECIPE_FILE
     if not recorded.is_file():
         card = read_card(out)
-        what = f"a {card.get('kind')}" if card else "files not made by `polyglot train`"
+        what = f"a {card.get('kind')}" if card else f"files not made by `{tool}`"
         raise ConfigError(
             f"{out} holds {what}; choose another out (training never writes into another run's "
             "folder, even with --overwrite)"
@@ -64,6 +72,15 @@ def _check_folder(out: Path, recipe, overwrite: bool, inputs: dict | None = None
         previous = yaml.safe_load(recorded.read_text(encoding="utf-8"))
     except (yaml.YAMLError, UnicodeDecodeError):
         previous = None
+    other_tool = isinstance(previous, dict) and (
+        ("teacher" in (previous.get("recipe") or {})) != (tool == "polyglot distill")
+    )
+    if other_tool:
+        made_by = "polyglot train" if tool == "polyglot distill" else "polyglot distill"
+        raise ConfigError(
+            f"{out} holds a model made by `{made_by}`; choose another out ({tool} never writes "
+            "into it, even with --overwrite)"
+        )
     same = (
         isinstance(previous, dict)
         and previous.get("identity") == recipe.identity()
@@ -146,9 +163,15 @@ def curve_page(out: Path) -> None:
     from polyglot.report.charts import line_chart
 
     rows = read_jsonl(out / CURVE)
+    # the loss, and what a distillation logs beside it (its divergence and cross-entropy)
+    series = [
+        (key, [r["step"] for r in rows if key in r], [r[key] for r in rows if key in r])
+        for key in ("loss", "divergence", "ce")
+        if any(key in r for r in rows)
+    ]
     svg = line_chart(
         f"training loss: {out.name}",
-        [("loss", [r["step"] for r in rows], [r["loss"] for r in rows])],
+        series,
         x_label="step",
         y_label="loss",
         markers=len(rows) <= 60,

@@ -315,3 +315,46 @@ def test_every_recipe_runs_on_a_testbed_as_shipped(shipped_testbed, tmp_path, mo
              "on_policy_max_new_tokens=16", "sequence.max_new_tokens=96", "--no-progress"],
         )  # fmt: skip
         assert result.exit_code == 0, (recipe.name, result.output)
+
+
+def test_a_smaller_student_of_another_model_learns_from_the_teacher(in_shipped, tmp_path):
+    """Two different models sharing a tokenizer: the graded base teaches a 3-layer cut of it."""
+    base = load_model(str(in_shipped / "base"), device="cpu", dtype="float32")
+    base.model.layers = base.model.layers[:3]
+    base.config.num_hidden_layers = 3
+    base.config.layer_types = None
+    small = tmp_path / "small"
+    base.save_pretrained(small)
+    load_tokenizer(str(in_shipped / "base"), padding_side=None).save_pretrained(small)
+    out = tmp_path / "d"
+    result = runner.invoke(
+        app,
+        ["distill", "--teacher", str(in_shipped / "base"), "--student", str(small), "-l", "sw",
+         "--limit", "16", "--steps", "8", "--out", str(out), "training.batch_size=4",
+         "training.learning_rate=0.002", "eval=null", "--no-progress"],
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    training = json.loads((out / "summary.json").read_text())["training"]
+    assert training["divergence_after"] < 0.8 * training["divergence_before"]
+
+
+def test_folders_are_never_left_stuck(in_shipped, tmp_path):
+    out = tmp_path / "d"
+    failed = _distill(in_shipped, out, "training.max_length=16")  # every prompt is longer
+    assert failed.exit_code == 2 and "max_length" in failed.output
+    fixed = _distill(in_shipped, out, "eval=null")  # the corrected rerun, same folder
+    assert fixed.exit_code == 0, fixed.output
+    # an evaluation cut short by a kill is finished by the rerun
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["eval"] is None
+    again = _distill(in_shipped, out)
+    assert again.exit_code == 0, again.output
+    assert json.loads((out / "summary.json").read_text())["eval"]["testbed"]["sw"]["n"] == 3
+    # a `polyglot train` output is never written into
+    trained = tmp_path / "trained"
+    trained.mkdir()
+    (trained / "recipe.yaml").write_text("identity: {}\ninputs: {}\nrecipe: {base: x}\n")
+    (trained / "summary.json").write_text("{}")
+    refused = _distill(in_shipped, trained, "--overwrite")
+    assert refused.exit_code == 2 and "made by `polyglot train`" in refused.output
+    assert (trained / "summary.json").read_text() == "{}"

@@ -33,6 +33,9 @@ def load_parallel(data: ParallelData):
     answers is an error naming it."""
     from polyglot.data.benchmarks import _resolve, load_benchmark
 
+    if data.benchmark is not None:
+        languages = list(dict.fromkeys([data.teacher_language, *data.languages]))
+        return load_benchmark(data.benchmark, languages, limit=data.limit)
     pattern = data.resolved()
     if "{lang}" not in pattern:
         raise ConfigError(f"data.path {data.path}: needs {{lang}} (one file per language)")
@@ -80,22 +83,34 @@ def prompt_text(example, mode: str) -> str:
 
 
 def make_pairs(dataset, responses: dict[str, str], data: ParallelData, mode: str,
-               same_prompt: bool = False) -> list[Pair]:  # fmt: skip
-    """One pair per item and student language (items without a response left out)."""
+               same_prompt: bool = False, schema: str = "english-cot") -> list[Pair]:  # fmt: skip
+    """One pair per item and student language (items without a response left out); the
+    response rendered in ``schema`` for the student's language (``polyglot data build``'s
+    schemas: english-cot as it is, mixed, code-switch)."""
+    import random
+
+    from polyglot.data.schemas import render_schema
+
+    testbed = data.benchmark is None and data.path == "testbed"
     pairs = []
     for lang in data.languages:
+        rng = random.Random(f"{lang}/code-switch")
         for item_id in dataset.ids:
             if item_id not in responses:
                 continue
             student = dataset.get(item_id, lang)
             teacher = student if same_prompt else dataset.get(item_id, data.teacher_language)
+            response = responses[item_id].strip()
+            if schema != "english-cot":
+                response = render_schema(schema, lang, {"en": response}, student.answer_value,
+                                         rng=rng, testbed=testbed) or response  # fmt: skip
             pairs.append(
                 Pair(
                     item_id,
                     lang,
                     prompt_text(teacher, mode),
                     prompt_text(student, mode),
-                    " " + responses[item_id].strip(),
+                    " " + response,
                     student.answer_value,
                 )  # fmt: skip
             )

@@ -18,6 +18,9 @@ class ParallelData(StrictModel):
     split."""
 
     path: str = "testbed"
+    # or a benchmark in eval/ (mgsm, polymath-low, ...) read as it is: no gold reasoning, so
+    # the teacher's answers are the responses (response_field: null)
+    benchmark: str | None = None
     languages: list[str] = Field(min_length=1)  # the student's languages
     teacher_language: str = "en"  # the version the teacher reads
     # the response both read after their prompts: a field of the items (the testbed's cot_en,
@@ -36,6 +39,15 @@ class ParallelData(StrictModel):
         if len(set(languages)) != len(languages):
             raise ValueError(f"{languages}: a language twice")
         return languages
+
+    @model_validator(mode="after")
+    def _benchmark_has_no_field(self) -> ParallelData:
+        if self.benchmark is not None and self.response_field is not None:
+            raise ValueError(
+                f"benchmark {self.benchmark}: its items carry no reasoning to read; set "
+                "response_field: null (the teacher's answers are the responses)"
+            )
+        return self
 
     def resolved(self) -> str:
         if self.path == "testbed":
@@ -70,6 +82,10 @@ class DistillRecipe(StrictModel):
     top_k: int = Field(64, ge=1)
     same_prompt: bool = False  # the teacher reads the student's prompt (TRL GKD's setting)
     sequence: SequenceSettings = SequenceSettings()
+    # the response as both read it: the English reasoning as it is, or (polyglot data build's
+    # schemas) with the question's entities and answer in the student's language (mixed), or a
+    # share of its terms switched (code-switch); native reasoning: response_field cot_native
+    schema: Literal["english-cot", "mixed", "code-switch"] = "english-cot"
     method: Literal["lora", "full"] = "full"
     lora: LoraSettings = LoraSettings()
     prompt_mode: Literal["direct", "native-cot", "en-cot"] = "native-cot"
@@ -117,8 +133,11 @@ class DistillRecipe(StrictModel):
             exclude={"out": True, "eval": True, "device": True,
                      "training": {"logging_steps", "save_steps"}},
         )  # fmt: skip
-        if found.get("teacher_dtype") == "auto":
-            del found["teacher_dtype"]
+        for key, default in (("teacher_dtype", "auto"), ("schema", "english-cot")):
+            if found.get(key) == default:
+                del found[key]
+        if found["data"].get("benchmark") is None:
+            found["data"].pop("benchmark", None)
         return found
 
 

@@ -85,6 +85,13 @@ def _inputs(recipe: DistillRecipe) -> dict:
     from polyglot.provenance import hash_file, model_identity
 
     languages = dict.fromkeys([recipe.data.teacher_language, *recipe.data.languages])
+    if recipe.data.benchmark is not None:  # its items, by content
+        from polyglot.distill.pairs import load_parallel
+        from polyglot.evaluate.runner import dataset_hash
+
+        return {"teacher": model_identity(recipe.teacher),
+                "student": model_identity(recipe.student),
+                "data": {recipe.data.benchmark: dataset_hash(load_parallel(recipe.data))}}  # fmt: skip
     files = {}
     for lang in languages:
         path = Path(_resolve(recipe.data.resolved(), lang, "train"))
@@ -101,9 +108,14 @@ def _teacher_answers(recipe: DistillRecipe, out: Path, dataset, progress: bool, 
     from polyglot.evaluate.records import read_records
 
     log(f"the teacher answers its version of {len(dataset.ids)} items -> {out / '_teacher'}")
+    where = (
+        {"benchmark": recipe.data.benchmark}
+        if recipe.data.benchmark is not None
+        else {"benchmark": "custom", "columns": {"id": "id"},
+              "data": _resolve(recipe.data.resolved(), "{lang}", "train")}
+    )  # fmt: skip
     config = EvalConfig(
-        model=recipe.teacher, benchmark="custom",
-        data=_resolve(recipe.data.resolved(), "{lang}", "train"), columns={"id": "id"},
+        model=recipe.teacher, **where,
         languages=[recipe.data.teacher_language], items=list(dataset.ids),
         mode=recipe.prompt_mode, max_new_tokens=recipe.sequence.max_new_tokens,
         device=recipe.device, out=str(out / "_teacher"), progress=progress,
@@ -178,7 +190,8 @@ def distill(
         responses = _teacher_answers(recipe, out, dataset, progress, log)
     else:
         responses = gold_responses(recipe.data, list(dataset.ids))
-    pairs = make_pairs(dataset, responses, recipe.data, recipe.prompt_mode, recipe.same_prompt)
+    pairs = make_pairs(dataset, responses, recipe.data, recipe.prompt_mode, recipe.same_prompt,
+                       recipe.schema)  # fmt: skip
     model, tokenizer = _load_base(shim)
     if recipe.level == "token":  # refused before the folder is this recipe's
         from polyglot.distill.pairs import check_vocabularies

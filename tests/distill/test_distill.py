@@ -358,3 +358,33 @@ def test_folders_are_never_left_stuck(in_shipped, tmp_path):
     refused = _distill(in_shipped, trained, "--overwrite")
     assert refused.exit_code == 2 and "made by `polyglot train`" in refused.output
     assert (trained / "summary.json").read_text() == "{}"
+
+
+def test_a_mixed_schema_puts_the_students_terms_in_the_response(parts):
+    dataset, _, _ = parts
+    data = ParallelData(languages=["sw"], limit=6)
+    gold = {i: f"Sara has {n} apples. The answer is {n}." for n, i in enumerate(dataset.ids)}
+    english = make_pairs(dataset, gold, data, "native-cot")
+    mixed = make_pairs(dataset, gold, data, "native-cot", schema="mixed")
+    assert [p.response for p in english] == [" " + gold[p.id] for p in english]
+    for pair in mixed:
+        assert pair.response.rstrip().endswith(f"Jibu ni {int(pair.answer)}.")
+        assert "apples" not in pair.response  # the lexicon's term in Swahili
+
+
+def test_a_named_benchmark_is_parallel_data(in_shipped, shared_data, tmp_path):
+    """MGSM read as it is: no gold reasoning, so the teacher's own answers are the responses."""
+    out = tmp_path / "mgsm"
+    result = runner.invoke(
+        app,
+        ["distill", "--teacher", str(in_shipped / "base"), "--student", str(in_shipped / "base"),
+         "-l", "sw", "--level", "sequence", "data.benchmark=mgsm", "data.response_field=null",
+         "sequence.keep=all", "data.limit=4", "--steps", "2", "eval=null",
+         "sequence.max_new_tokens=64", "--out", str(out), "--no-progress"],
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    teacher = (out / "_teacher" / "run.json").read_text()
+    assert '"mgsm"' in teacher
+    refused = runner.invoke(app, ["distill", "--teacher", "t", "--student", "s", "-l", "sw",
+                                  "data.benchmark=mgsm", "--out", str(tmp_path / "x")])  # fmt: skip
+    assert refused.exit_code == 2 and "response_field: null" in refused.output

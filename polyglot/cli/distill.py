@@ -114,6 +114,8 @@ def distill_command(
     recipe = load_distill_recipe(config, [*(overrides or []), *flags])
     summary = distill(recipe, overwrite=overwrite, progress=progress and not quiet,
                       log=stage_messages(quiet))  # fmt: skip
+    if summary.get("rank"):  # another process of a multi-process run: the main one reports
+        return
     info = summary["training"]
     console.print(
         f"distilled ({recipe.level} level): {info['steps']} steps, loss {info['first_loss']} -> "

@@ -100,7 +100,9 @@ class DistillRecipe(StrictModel):
             changed = [
                 name
                 for name, default in (("on_policy", 0.0), ("teacher_logits", "online"),
-                                      ("same_prompt", False))
+                                      ("same_prompt", False), ("ce_weight", 0.0),
+                                      ("temperature", 1.0), ("divergence", "forward-kl"),
+                                      ("beta", 0.5))
                 if getattr(self, name) != default
             ]  # fmt: skip
             if changed:

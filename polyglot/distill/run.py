@@ -34,7 +34,8 @@ from polyglot.files import check_output_dir, read_json, write_atomic, write_json
 
 SUMMARY_FILE = "summary.json"
 # what a distillation writes before it has a model (reused by a rerun, never a reason to refuse)
-SCRATCH = {"_checkpoints", "_teacher", "_teacher_topk", "_data", "_evals"}
+SCRATCH = {"_checkpoints", "_teacher", "_teacher_topk", "_data", "_evals", "_ready.json"}
+READY = "_ready.json"  # the main process's word to the others: the folder is prepared
 RECIPE_FILE = "recipe.yaml"
 CURVE_KEYS = ("divergence", "ce", "on_policy")
 MEASURED_PAIRS = 64  # the divergence to the teacher before and after, on this many pairs
@@ -51,6 +52,37 @@ class _AsTrainRecipe:
 
     def __getattr__(self, name):
         return getattr(self._recipe, name)
+
+
+def _launch_id() -> str:
+    """What every process of one torchrun / accelerate launch shares (a stale word from an
+    earlier launch is not this one's)."""
+    import os
+
+    return os.environ.get("TORCHELASTIC_RUN_ID") or os.environ.get("MASTER_PORT") or "single"
+
+
+def _say_ready(out: Path, recipe: DistillRecipe) -> None:
+    write_json(out / READY, {"identity": recipe.identity(), "launch": _launch_id()})
+
+
+def _wait_until_ready(out: Path, recipe: DistillRecipe, timeout: float = 7200) -> None:
+    """On a process other than the main one: wait until the main one has prepared the folder
+    for this recipe in this launch (teacher answers, recipe, top-k cache)."""
+    import json as _json
+    import time
+
+    wanted = _json.loads(_json.dumps({"identity": recipe.identity(), "launch": _launch_id()}))
+    deadline = time.time() + timeout
+    while True:
+        try:
+            if read_json(out / READY, "ready note") == wanted:
+                return
+        except ConfigError:
+            pass
+        if time.time() > deadline:
+            raise ConfigError(f"{out}: the main process did not prepare the distillation")
+        time.sleep(1)
 
 
 def _free_unstarted(out: Path) -> None:
@@ -161,8 +193,17 @@ def distill(
     result, return the summary (see the module docstring)."""
     from polyglot.distill.pairs import gold_responses, load_parallel, make_pairs
     from polyglot.provenance import model_identity
-    from polyglot.train.finetune import _check_folder, _load_base, curve_page, evaluate_trained
+    from polyglot.train.finetune import (
+        _check_folder,
+        _load_base,
+        _rank,
+        curve_page,
+        evaluate_trained,
+    )
 
+    rank = _rank()
+    if rank:  # under torchrun / accelerate launch: the main process speaks for all
+        log, progress = (lambda message: None), False
     out = check_output_dir(recipe.out)
     shim = _AsTrainRecipe(recipe)
     inputs = _inputs(recipe)
@@ -172,8 +213,16 @@ def distill(
             *Path(name).resolve().parents,
         ):
             raise ConfigError(f"out {out}: is a model's folder or contains it; choose another out")
-    _free_unstarted(out)
-    if _check_folder(out, shim, overwrite, inputs, scratch=SCRATCH, tool="polyglot distill"):
+    if rank:  # the main process checks and prepares the folder; this one waits for it
+        _wait_until_ready(out, recipe)
+    else:
+        _free_unstarted(out)
+        (out / READY).unlink(missing_ok=True)
+    if _check_folder(out, shim, overwrite and not rank, inputs, scratch=SCRATCH,
+                     tool="polyglot distill"):  # fmt: skip
+        if rank:
+            return {"schema": "polyglot.distill/1", "rank": rank}
+        _say_ready(out, recipe)  # the others find it done too
         log(f"{out}: already distilled with this recipe; reusing it (--overwrite to redo)")
         summary = read_json(out / SUMMARY_FILE, "distillation summary")
         wanted = recipe.eval.model_dump(mode="json") if recipe.eval else None
@@ -200,16 +249,17 @@ def distill(
         check_vocabularies(load_tokenizer(recipe.teacher, padding_side="right"), tokenizer,
                            _teacher_config(recipe.teacher).vocab_size,
                            model.get_output_embeddings().weight.shape[0])  # fmt: skip
-    if overwrite:  # everything validated: the old model goes now (scratch is reused or redone)
+    if overwrite and not rank:  # all validated: the old model goes now (scratch is kept)
         for child in out.iterdir():
             if child.name not in SCRATCH:
                 shutil.rmtree(child) if child.is_dir() else child.unlink()
-    write_atomic(
-        out / RECIPE_FILE,
-        yaml.safe_dump({"identity": recipe.identity(), "inputs": inputs,
-                        "recipe": recipe.model_dump(mode="json")},
-                       allow_unicode=True, sort_keys=False),
-    )  # fmt: skip
+    if not rank:
+        write_atomic(
+            out / RECIPE_FILE,
+            yaml.safe_dump({"identity": recipe.identity(), "inputs": inputs,
+                            "recipe": recipe.model_dump(mode="json")},
+                           allow_unicode=True, sort_keys=False),
+        )  # fmt: skip
     config = recipe.training.for_examples(len(pairs))
     # everything that decides the weights: a checkpoint of another distillation is not resumed
     common = {"teacher": model_identity(recipe.teacher), "student": model_identity(recipe.student),
@@ -219,18 +269,23 @@ def distill(
         from polyglot.train.trainer import train_causal_lm
 
         measure = _sequence_measurer(recipe, tokenizer, pairs, config)
-        before = measure(model)
+        before = None if rank else measure(model)
         model.train()
+        if not rank:
+            _say_ready(out, recipe)
         log(f"sequence level: fine-tuning {recipe.method} on {len(pairs)} pairs, "
             f"{config.steps} steps of {config.batch_size} ...")  # fmt: skip
         info = train_causal_lm(
             model, tokenizer, [(p.student_prompt, p.response) for p in pairs], config, out,
             progress=progress, inputs=common, log=log,
         )  # fmt: skip
-        info.update(divergence_before=before, divergence_after=measure(model))
+        info.update(divergence_before=before, divergence_after=None if rank else measure(model))
     else:
         info = _token_level(recipe, out, model, tokenizer, pairs, config, common, progress, log)
+    if rank:  # the main process writes the curve, evaluates and summarizes
+        return {"schema": "polyglot.distill/1", "training": info, "rank": rank}
     (out / "README.md").unlink(missing_ok=True)  # peft's empty model-card template
+    (out / READY).unlink(missing_ok=True)
     curve_page(out)
     summary = {
         "schema": "polyglot.distill/1",
@@ -264,7 +319,10 @@ def _token_level(recipe, out, model, tokenizer, pairs, config, common, progress,
     if not columns["index"]:
         raise ConfigError(f"every prompt fills training.max_length {config.max_length}")
     measure = _measurer(recipe, teacher, tokenizer, columns, vocab)
-    before = measure(model)
+    from polyglot.train.finetune import _rank
+
+    rank = _rank()
+    before = None if rank else measure(model)
     model.train()
     log(f"{recipe.divergence} to the teacher on {len(_spread(columns)['index'])} pairs spread "
         f"over all: {before}")  # fmt: skip
@@ -283,6 +341,8 @@ def _token_level(recipe, out, model, tokenizer, pairs, config, common, progress,
     log(f"token level: {what}, T={recipe.temperature:g}, ce_weight {recipe.ce_weight:g}, "
         f"on-policy {recipe.on_policy:g}, teacher {recipe.teacher_logits}; {recipe.method} on "
         f"{len(columns['index'])} pairs, {config.steps} steps of {config.batch_size} ...")  # fmt: skip
+    if not rank:
+        _say_ready(out, recipe)  # answers, recipe and cache are there for the other processes
     info = run_training(
         model, tokenizer, columns, DistillCollator(tokenizer.pad_token_id), config, out,
         trainer_class=make_trainer_class(),
@@ -292,7 +352,7 @@ def _token_level(recipe, out, model, tokenizer, pairs, config, common, progress,
         progress=progress, inputs=common, log=log, curve_keys=CURVE_KEYS,
         extra_summary={"responses_cut": cut, "divergence_before": before},
     )  # fmt: skip
-    info["divergence_after"] = measure(model)
+    info["divergence_after"] = None if rank else measure(model)
     return info
 
 

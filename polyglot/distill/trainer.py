@@ -69,6 +69,7 @@ def make_trainer_class():
             self._sums: dict[str, float] = {}
             self._count = 0
             if self.teacher is not None:
+                self.teacher.to(self.args.device)  # each process's own device (DDP)
                 self.teacher.eval()
                 for parameter in self.teacher.parameters():
                     parameter.requires_grad_(False)
@@ -137,6 +138,7 @@ def make_trainer_class():
             for i, prompt in enumerate(s_prompts):  # left padding for generation
                 ids[i, width - len(prompt) :] = torch.tensor(prompt)
                 mask[i, width - len(prompt) :] = 1
+            model = self.accelerator.unwrap_model(model)  # DDP wraps it: generate is inside
             was_training = model.training
             model.eval()
             with torch.no_grad():

@@ -240,6 +240,7 @@ def test_sequence_level_learns_the_teachers_right_answers(in_shipped, tmp_path):
     ("extra", "message"),
     [
         (["--level", "sequence", "--on-policy", "0.5"], "token-level settings"),
+        (["--level", "sequence", "--temperature", "2"], "token-level settings"),
         (["--on-policy", "0.5", "--teacher-logits", "topk"], "on-policy samples are new"),
         (["-l", "en"], "is the teacher's language"),
         (["--divergence", "kl"], "divergence"),
@@ -388,3 +389,33 @@ def test_a_named_benchmark_is_parallel_data(in_shipped, shared_data, tmp_path):
     refused = runner.invoke(app, ["distill", "--teacher", "t", "--student", "s", "-l", "sw",
                                   "data.benchmark=mgsm", "--out", str(tmp_path / "x")])  # fmt: skip
     assert refused.exit_code == 2 and "response_field: null" in refused.output
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    "extra", [["--on-policy", "0.5"], ["--teacher-logits", "topk", "--top-k", "8"]]
+)
+def test_two_processes_distill_one_model_through_torchrun(in_shipped, tmp_path, extra):
+    """`torchrun --nproc_per_node 2 -m polyglot distill` (DDP over gloo on the CPU; on GPUs the
+    same through `accelerate launch`): the main process prepares the folder (and the top-k
+    cache), writes and reports; the other waits for it and trains its shard."""
+    import shutil
+
+    torchrun = shutil.which("torchrun", path=str(Path(sys.executable).parent))
+    if torchrun is None:
+        pytest.skip("torchrun is not installed beside this Python")
+    out = tmp_path / "ddp"
+    command = [
+        torchrun, "--nproc_per_node", "2", "-m", "polyglot", "distill", "--teacher",
+        f"{in_shipped}/base", "--student", f"{in_shipped}/base", "-l", "sw", "--limit", "8",
+        "--steps", "4", "training.batch_size=2", "eval=null", "--out", str(out),
+        "--no-progress", *extra,
+    ]  # fmt: skip
+    env = {**os.environ, "POLYGLOT_TESTBED_DIR": str(in_shipped)}
+    result = subprocess.run(command, env=env, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert result.stdout.count("distilled (token level)") == 1  # one process speaks
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["training"]["processes"] == 2 and summary["training"]["steps"] == 4
+    assert summary["training"]["divergence_after"] < summary["training"]["divergence_before"]
+    assert (out / "model.safetensors").is_file() and not (out / "_ready.json").exists()

@@ -85,7 +85,7 @@ class DistillRecipe(StrictModel):
     # the response as both read it: the English reasoning as it is, or (polyglot data build's
     # schemas) with the question's entities and answer in the student's language (mixed), or a
     # share of its terms switched (code-switch); native reasoning: response_field cot_native
-    schema: Literal["english-cot", "mixed", "code-switch"] = "english-cot"
+    response_schema: Literal["english-cot", "mixed", "code-switch"] = "english-cot"
     method: Literal["lora", "full"] = "full"
     lora: LoraSettings = LoraSettings()
     prompt_mode: Literal["direct", "native-cot", "en-cot"] = "native-cot"
@@ -135,7 +135,7 @@ class DistillRecipe(StrictModel):
             exclude={"out": True, "eval": True, "device": True,
                      "training": {"logging_steps", "save_steps"}},
         )  # fmt: skip
-        for key, default in (("teacher_dtype", "auto"), ("schema", "english-cot")):
+        for key, default in (("teacher_dtype", "auto"), ("response_schema", "english-cot")):
             if found.get(key) == default:
                 del found[key]
         if found["data"].get("benchmark") is None:

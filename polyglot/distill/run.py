@@ -93,6 +93,8 @@ def _free_unstarted(out: Path) -> None:
         return
     if any((out / "_checkpoints").glob("checkpoint-*")):
         return
+    if (out / "model.safetensors").is_file() or (out / "adapter_model.safetensors").is_file():
+        return  # trained, killed before its summary: the same recipe trains it again
     try:
         previous = yaml.safe_load(recorded.read_text(encoding="utf-8"))
     except (yaml.YAMLError, UnicodeDecodeError):
@@ -174,7 +176,8 @@ def _teacher_answers(recipe: DistillRecipe, out: Path, dataset, progress: bool, 
     if not answers:
         written = recipe.sequence.keep == "all"
         raise ConfigError(
-            "the teacher wrote no answer to any item: nothing to distill"
+            "the teacher wrote no whole answer to any item: nothing to distill"
+            + (f" ({cut} cut at sequence.max_new_tokens {limit}: raise it)" if cut else "")
             if written
             else "the teacher got no item right in its language: nothing to distill "
             "(sequence.keep: all keeps its wrong answers too)"
@@ -240,7 +243,7 @@ def distill(
     else:
         responses = gold_responses(recipe.data, list(dataset.ids))
     pairs = make_pairs(dataset, responses, recipe.data, recipe.prompt_mode, recipe.same_prompt,
-                       recipe.schema)  # fmt: skip
+                       recipe.response_schema)  # fmt: skip
     model, tokenizer = _load_base(shim)
     if recipe.level == "token":  # refused before the folder is this recipe's
         from polyglot.distill.pairs import check_vocabularies
@@ -249,10 +252,22 @@ def distill(
         check_vocabularies(load_tokenizer(recipe.teacher, padding_side="right"), tokenizer,
                            _teacher_config(recipe.teacher).vocab_size,
                            model.get_output_embeddings().weight.shape[0])  # fmt: skip
+    config = recipe.training.for_examples(len(pairs))
+    if recipe.level == "token":  # the lengths too
+        from polyglot.distill.pairs import encode_pairs
+
+        if not encode_pairs(tokenizer, pairs, config.max_length)[0]["index"]:
+            raise ConfigError(f"every prompt fills training.max_length {config.max_length}")
+    else:
+        from polyglot.train.trainer import training_blocks
+
+        training_blocks(tokenizer, [(p.student_prompt, p.response) for p in pairs], config)
     if overwrite and not rank:  # all validated: the old model goes now (scratch is kept)
         for child in out.iterdir():
             if child.name not in SCRATCH:
                 shutil.rmtree(child) if child.is_dir() else child.unlink()
+    if not rank:  # evaluations of a model this training replaces
+        shutil.rmtree(out / "eval", ignore_errors=True)
     if not rank:
         write_atomic(
             out / RECIPE_FILE,
@@ -260,7 +275,6 @@ def distill(
                             "recipe": recipe.model_dump(mode="json")},
                            allow_unicode=True, sort_keys=False),
         )  # fmt: skip
-    config = recipe.training.for_examples(len(pairs))
     # everything that decides the weights: a checkpoint of another distillation is not resumed
     common = {"teacher": model_identity(recipe.teacher), "student": model_identity(recipe.student),
               "responses": "gold:" + recipe.data.response_field if recipe.data.response_field

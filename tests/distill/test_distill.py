@@ -351,6 +351,15 @@ def test_folders_are_never_left_stuck(in_shipped, tmp_path):
     again = _distill(in_shipped, out)
     assert again.exit_code == 0, again.output
     assert json.loads((out / "summary.json").read_text())["eval"]["testbed"]["sw"]["n"] == 3
+    # --overwrite with settings that cannot run leaves the old model in place
+    model = (out / "model.safetensors").read_bytes()
+    bad = _distill(in_shipped, out, "training.max_length=16", "--overwrite")
+    assert bad.exit_code == 2 and (out / "model.safetensors").read_bytes() == model
+    # killed after the model was saved, before its summary: the same recipe trains it again
+    (out / "summary.json").unlink()
+    redone = _distill(in_shipped, out)
+    assert redone.exit_code == 0, redone.output
+    assert (out / "summary.json").is_file()
     # a `polyglot train` output is never written into
     trained = tmp_path / "trained"
     trained.mkdir()

@@ -6,12 +6,9 @@ from pathlib import Path
 
 import typer
 from rich.console import Console
-from rich.markup import escape
-from rich.table import Table
 
 from polyglot.cli.errors import fail, friendly_errors
-from polyglot.cli.output import QUIET, stage_messages
-from polyglot.report.format import pct
+from polyglot.cli.output import QUIET, eval_tables, stage_messages
 
 console = Console(highlight=False)
 
@@ -122,12 +119,5 @@ def distill_command(
         f"{info['final_loss']}, {summary['pairs']} pairs → {recipe.out}",
         markup=False,
     )
-    for bench, figures in (summary.get("eval") or {}).items():
-        table = Table(title=escape(f"{bench}: accuracy of the student (Wilson 95%)"))
-        for column in ("language", "accuracy", "95% interval"):
-            table.add_column(column, justify="right")
-        for lang, row in figures.items():
-            low, high = row["ci95"]
-            table.add_row(lang, pct(row["accuracy"]), f"{pct(low)}–{pct(high)}")
-        console.print(table)
+    eval_tables(console, summary.get("eval"), "the student", fidelity=True)
     console.print(f"curve: {recipe.out}/curve.html", markup=False)

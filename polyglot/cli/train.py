@@ -6,13 +6,10 @@ from pathlib import Path
 
 import typer
 from rich.console import Console
-from rich.markup import escape
-from rich.table import Table
 from typer.core import TyperGroup
 
 from polyglot.cli.errors import fail, friendly_errors
-from polyglot.cli.output import QUIET, stage_messages
-from polyglot.report.format import pct
+from polyglot.cli.output import QUIET, eval_tables, stage_messages
 
 
 class _RunByDefault(TyperGroup):
@@ -83,16 +80,7 @@ def run(
     for source in summary["sources"]:
         if source.get("bad_lines"):
             console.print(f"skipped {source['bad_lines']} bad line(s) in {source['label']}")
-    for bench, languages in (summary.get("eval") or {}).items():
-        table = Table(title=escape(f"{bench}: accuracy of the trained model (Wilson 95%)"))
-        for column in ("language", "accuracy", "95% interval", "CoT in language"):
-            table.add_column(column, justify="right")
-        for lang, figures in languages.items():
-            low, high = figures["ci95"]
-            table.add_row(
-                lang, pct(figures["accuracy"]), f"{pct(low)}–{pct(high)}", pct(figures["fidelity"])
-            )
-        console.print(table)
+    eval_tables(console, summary.get("eval"), "the trained model", fidelity=True)
     console.print(f"curve: {recipe.out}/curve.html", markup=False)
 
 

@@ -201,7 +201,8 @@ def distill(
         _load_base,
         _rank,
         curve_page,
-        evaluate_trained,
+        reuse_trained,
+        write_summary_and_evaluate,
     )
 
     rank = _rank()
@@ -227,14 +228,7 @@ def distill(
             return {"schema": "polyglot.distill/1", "rank": rank}
         _say_ready(out, recipe)  # the others find it done too
         log(f"{out}: already distilled with this recipe; reusing it (--overwrite to redo)")
-        summary = read_json(out / SUMMARY_FILE, "distillation summary")
-        wanted = recipe.eval.model_dump(mode="json") if recipe.eval else None
-        # another eval, or one a kill cut short
-        if wanted is not None and (summary.get("eval_config") != wanted or not summary.get("eval")):
-            summary["eval"] = evaluate_trained(shim, out, progress=progress, overwrite=True)
-            summary["eval_config"] = wanted
-            write_json(out / SUMMARY_FILE, summary)
-        return summary
+        return reuse_trained(shim, out, progress=progress, log=log)
     warnings.filterwarnings("ignore", message=".*is_gradient_checkpointing.*")
     dataset = load_parallel(recipe.data)
     out.mkdir(parents=True, exist_ok=True)
@@ -308,14 +302,8 @@ def distill(
         "pairs": len(pairs),
         "items": len(dataset.ids),
         "responses": common["responses"],
-        "eval": None,
-        "eval_config": recipe.eval.model_dump(mode="json") if recipe.eval else None,
     }
-    write_json(out / SUMMARY_FILE, summary)  # the model is done even if the eval fails
-    if recipe.eval:
-        summary["eval"] = evaluate_trained(shim, out, progress=progress)
-        write_json(out / SUMMARY_FILE, summary)
-    return summary
+    return write_summary_and_evaluate(shim, out, summary, progress=progress)
 
 
 def _token_level(recipe, out, model, tokenizer, pairs, config, common, progress, log) -> dict:

@@ -381,6 +381,19 @@ def shared_backend(config: EvalConfig, backends: dict | None, identity: dict | N
     return backend
 
 
+def refuse_another_run(out: Path, config: EvalConfig) -> None:
+    """A strategy's run folder (selective, clc) holding a run with other settings is replaced
+    only with --overwrite."""
+    previous = read_card(out, RUN_FILE)
+    if config.overwrite or previous is None:
+        return
+    if previous.get("config") != config.result_fields():
+        raise ConfigError(
+            f"{out} holds another run (other settings); pass --overwrite to recompute it, "
+            "or choose another --out"
+        )
+
+
 def _only(dataset: ParallelDataset, items: list[str]) -> ParallelDataset:
     """The dataset restricted to ``items`` (ids), in the dataset's order."""
     from dataclasses import replace

@@ -55,10 +55,11 @@ def evaluate_clc(config, backends: dict | None = None):
         _check_not_other_output,
         evaluate,
         finish_run,
+        refuse_another_run,
         run_warnings,
     )
     from polyglot.files import check_output_dir, read_json, write_lines
-    from polyglot.provenance import make_card, now, read_card, write_card
+    from polyglot.provenance import make_card, now, write_card
 
     out = check_output_dir(config.out)
     out.mkdir(parents=True, exist_ok=True)
@@ -79,16 +80,7 @@ def evaluate_clc(config, backends: dict | None = None):
     languages = list(dict.fromkeys([*asked, *pivots]))
     if len(languages) < 2:
         raise ConfigError("--strategy clc needs at least two languages to vote (--pivots)")
-    previous = read_card(out, RUN_FILE)
-    if (
-        previous is not None
-        and previous.get("config") != config.result_fields()
-        and not config.overwrite
-    ):
-        raise ConfigError(
-            f"{out} holds another run (other settings); pass --overwrite to recompute it, "
-            "or choose another --out"
-        )
+    refuse_another_run(out, config)
     pivot_translator = None
     if config.translator:  # the item's own language natively; the pivots from the translator
         languages = list(asked)

@@ -181,23 +181,15 @@ def evaluate_selective(config, backends: dict | None = None):
         RunResult,
         evaluate,
         finish_run,
+        refuse_another_run,
         run_warnings,
     )
-    from polyglot.provenance import make_card, now, read_card, write_card
+    from polyglot.provenance import make_card, now, write_card
 
     check_selective(config)
     backends = {} if backends is None else backends  # the sub-runs share one model load
     out = Path(config.out)
-    previous = read_card(out, RUN_FILE)
-    if (
-        previous is not None
-        and previous.get("config") != config.result_fields()
-        and not config.overwrite
-    ):
-        raise ConfigError(
-            f"{out} holds another run (other settings); pass --overwrite to recompute it, "
-            "or choose another --out"
-        )
+    refuse_another_run(out, config)
     plain = {"strategy": "native", "translator": None, "detector": None, "budget": None,
              "threshold": None, "inject": "replace"}  # fmt: skip
 

@@ -257,6 +257,37 @@ class _EvalEvery:
         return EvalEvery()
 
 
+def reuse_trained(recipe, out: Path, *, progress: bool = True, log=print) -> dict:
+    """The summary of a model already in ``out``, evaluated again when the recipe asks for
+    another evaluation or a kill cut the last one short (``recipe``: a training or
+    distillation recipe)."""
+    summary = read_json(out / SUMMARY_FILE, "training summary")
+    wanted = recipe.eval.model_dump(mode="json") if recipe.eval else None
+    if wanted is None:
+        return {**summary, "eval": None}  # this recipe asks for no evaluation
+    if summary.get("eval") is None or summary.get("eval_config") != wanted:
+        log("evaluating it with this recipe's eval settings ...")
+        summary["eval"] = evaluate_trained(recipe, out, progress=progress, overwrite=True)
+        summary["eval_config"] = wanted
+        write_json(out / SUMMARY_FILE, summary)
+    return summary
+
+
+def write_summary_and_evaluate(recipe, out: Path, summary: dict, *, progress: bool = True) -> dict:
+    """Write ``summary`` (the model is done even if the eval fails), then evaluate the model
+    as the recipe asks and write it again with the figures."""
+    summary = {
+        **summary,
+        "eval": None,
+        "eval_config": recipe.eval.model_dump(mode="json") if recipe.eval else None,
+    }
+    write_json(out / SUMMARY_FILE, summary)
+    if recipe.eval:
+        summary["eval"] = evaluate_trained(recipe, out, progress=progress)
+        write_json(out / SUMMARY_FILE, summary)
+    return summary
+
+
 def train(
     recipe: TrainRecipe,
     *,
@@ -271,18 +302,7 @@ def train(
         if _rank() != 0:  # the main process re-evaluates and reports
             return {"schema": "polyglot.train/1", "rank": _rank()}
         log(f"{out}: already trained with this recipe; reusing it (--overwrite to retrain)")
-        summary = read_json(out / SUMMARY_FILE, "training summary")
-        wanted = recipe.eval.model_dump(mode="json") if recipe.eval else None
-        if wanted is None:
-            return {**summary, "eval": None}  # this recipe asks for no evaluation
-        if wanted is not None and (
-            summary.get("eval") is None or summary.get("eval_config") != wanted
-        ):
-            log("evaluating it with this recipe's eval settings ...")
-            summary["eval"] = evaluate_trained(recipe, out, progress=progress, overwrite=True)
-            summary["eval_config"] = wanted
-            write_json(out / SUMMARY_FILE, summary)
-        return summary
+        return reuse_trained(recipe, out, progress=progress, log=log)
     if _rank() != 0:  # under torchrun / accelerate launch: the main process speaks for all
         log, progress = (lambda message: None), False
     # library deprecation notices (peft asks transformers for is_gradient_checkpointing) are
@@ -357,10 +377,7 @@ def train(
         "eval": None,
         "eval_config": recipe.eval.model_dump(mode="json") if recipe.eval else None,
     }
-    write_json(out / SUMMARY_FILE, summary)  # the model is done even if the eval fails
-    if recipe.eval:
-        summary["eval"] = evaluate_trained(recipe, out, progress=progress)
-        write_json(out / SUMMARY_FILE, summary)
+    summary = write_summary_and_evaluate(recipe, out, summary, progress=progress)
     shutil.rmtree(out / "_evals", ignore_errors=True)
     return summary
 

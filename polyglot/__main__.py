@@ -1,3 +1,4 @@
 from polyglot.cli.main import app
 
-app()
+if __name__ == "__main__":
+    app()

@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import os
+import sys
+from pathlib import Path
 
 import pytest
 
 from polyglot.resources import data_dir
+
+FAKE_VLLM = Path(__file__).parent / "fake_vllm"  # a stand-in vLLM package (tests only)
 
 # TRL's GKD loss (the reference of polyglot's distillation loss) lives in trl.experimental
 os.environ.setdefault("TRL_EXPERIMENTAL_SILENCE", "1")
@@ -84,3 +88,17 @@ def shipped_testbed(tmp_path_factory):
     out = tmp_path_factory.mktemp("shipped-testbed")
     build_testbed(out, TestbedConfig(), shipped=True, progress=False, log=lambda m: None)
     return out
+
+
+@pytest.fixture
+def fake_vllm(monkeypatch, tmp_path):
+    """``import vllm`` finds the stand-in, here and in replica processes; returns the log."""
+    log = tmp_path / "vllm.jsonl"
+    monkeypatch.syspath_prepend(str(FAKE_VLLM))
+    monkeypatch.setenv("PYTHONPATH", f"{FAKE_VLLM}:{':'.join(sys.path)}")
+    monkeypatch.setenv("FAKE_VLLM_LOG", str(log))
+    for name in [m for m in sys.modules if m == "vllm" or m.startswith("vllm.")]:
+        monkeypatch.delitem(sys.modules, name)
+    yield log
+    for name in [m for m in sys.modules if m == "vllm" or m.startswith("vllm.")]:
+        del sys.modules[name]

@@ -6,6 +6,17 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from polyglot.cli.engine import (
+    DATA_PARALLEL,
+    ENFORCE_EAGER,
+    ENGINE_ARG,
+    GPU_MEMORY,
+    MAX_LORA_RANK,
+    MAX_MODEL_LEN,
+    PIPELINE_PARALLEL,
+    TENSOR_PARALLEL,
+    engine_flags,
+)
 from polyglot.cli.errors import fail, friendly_errors
 
 app = typer.Typer(help="Inspect benchmarks (eval/*.yaml) and custom data.", no_args_is_help=True)
@@ -125,6 +136,14 @@ def build(
     temperature: float = typer.Option(0.0, "--temperature", min=0),
     max_new_tokens: int = typer.Option(256, "--max-new-tokens", min=1),
     seed: int = typer.Option(0, "--seed"),
+    tensor_parallel_size: int | None = TENSOR_PARALLEL,
+    pipeline_parallel_size: int | None = PIPELINE_PARALLEL,
+    data_parallel_size: int | None = DATA_PARALLEL,
+    gpu_memory_utilization: float | None = GPU_MEMORY,
+    max_model_len: int | None = MAX_MODEL_LEN,
+    max_lora_rank: int | None = MAX_LORA_RANK,
+    enforce_eager: bool | None = ENFORCE_EAGER,
+    engine_arg: list[str] | None = ENGINE_ARG,
     overwrite: bool = typer.Option(False, "--overwrite", help="Rebuild a folder built otherwise."),
     skip_bad: bool = typer.Option(
         False, "--skip-bad", help="Skip (and count) malformed JSONL lines instead of stopping."
@@ -161,6 +180,14 @@ def build(
             "temperature": temperature,
             "max_new_tokens": max_new_tokens,
         }
+    engine = engine_flags(tensor_parallel_size, pipeline_parallel_size, data_parallel_size,
+                          gpu_memory_utilization, max_model_len, max_lora_rank, enforce_eager,
+                          engine_arg)  # fmt: skip
+    if engine and not teacher:
+        from polyglot.config import ConfigError
+
+        raise ConfigError(f"{', '.join(engine)}: settings of the teacher's engine; give --teacher")
+    settings.get("teacher", {}).update(engine)
     config = validate_model(settings, DataBuildConfig, source="command line")
     summary = build_dataset(config, overwrite=overwrite, progress=progress, skip_bad=skip_bad)
     if summary.get("bad_lines_skipped"):

@@ -10,6 +10,17 @@ from rich.markup import escape
 from rich.table import Table
 
 from polyglot.cli.data import parse_columns
+from polyglot.cli.engine import (
+    DATA_PARALLEL,
+    ENFORCE_EAGER,
+    ENGINE_ARG,
+    GPU_MEMORY,
+    MAX_LORA_RANK,
+    MAX_MODEL_LEN,
+    PIPELINE_PARALLEL,
+    TENSOR_PARALLEL,
+    engine_flags,
+)
 from polyglot.cli.errors import friendly_errors
 from polyglot.cli.output import QUIET
 from polyglot.report.format import pct, percent, points
@@ -178,6 +189,14 @@ def eval_command(
         "prefill (keep the native question, begin the reasoning with 'I understand the "
         "question as: ...').",
     ),
+    tensor_parallel_size: int | None = TENSOR_PARALLEL,
+    pipeline_parallel_size: int | None = PIPELINE_PARALLEL,
+    data_parallel_size: int | None = DATA_PARALLEL,
+    gpu_memory_utilization: float | None = GPU_MEMORY,
+    max_model_len: int | None = MAX_MODEL_LEN,
+    max_lora_rank: int | None = MAX_LORA_RANK,
+    enforce_eager: bool | None = ENFORCE_EAGER,
+    engine_arg: list[str] | None = ENGINE_ARG,
     overwrite: bool = typer.Option(
         False, "--overwrite", help="Recompute a finished run (or replace a different one)."
     ),
@@ -235,6 +254,12 @@ def eval_command(
         calibration=calibration,
     )
     values.update({k: v for k, v in flags.items() if v is not None})
+    engine = engine_flags(tensor_parallel_size, pipeline_parallel_size, data_parallel_size,
+                          gpu_memory_utilization, max_model_len, max_lora_rank, enforce_eager,
+                          engine_arg)  # fmt: skip
+    if "engine_args" in engine and isinstance(values.get("engine_args"), dict):
+        engine["engine_args"] = {**values["engine_args"], **engine["engine_args"]}
+    values.update(engine)
     values.update(
         overwrite=overwrite or values.get("overwrite", False), progress=progress and not quiet
     )

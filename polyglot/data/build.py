@@ -38,6 +38,7 @@ from polyglot.files import (
     write_atomic,
     write_json,
 )
+from polyglot.generation.engine import EngineSettings, result_engine
 from polyglot.packs import load_pack
 from polyglot.provenance import make_card, read_card, write_card
 from polyglot.text.answers import extract_answer, is_correct
@@ -71,13 +72,19 @@ TEACHER_INSTRUCTIONS = {
 }
 
 
-class TeacherSettings(StrictModel):
+class TeacherSettings(EngineSettings):
     model: str
     backend: str = "hf"
     samples: int = Field(1, ge=1)
     temperature: float = Field(0.0, ge=0)
     max_new_tokens: int = Field(256, ge=1)
     device: str = "auto"
+
+    def identity(self) -> dict:
+        """What decides the teacher's text: its engine's speed settings and the engine
+        settings at their defaults left out (caches made before they existed stay valid)."""
+        found = self.model_dump(mode="json", exclude={*EngineSettings.model_fields})
+        return {**found, **result_engine(self)}
 
 
 class DataBuildConfig(StrictModel):
@@ -123,7 +130,10 @@ class DataBuildConfig(StrictModel):
         return self.schema_
 
     def identity(self) -> dict:
-        return self.model_dump(mode="json", by_alias=True, exclude={"out"})
+        found = self.model_dump(mode="json", by_alias=True, exclude={"out"})
+        if self.teacher is not None:
+            found["teacher"] = self.teacher.identity()
+        return found
 
 
 @dataclass
@@ -311,7 +321,7 @@ def teacher_traces(
     assert teacher is not None
     # what decides a generation: the teacher and its settings, the schema (the instruction) and
     # the seed; cached rows of another identity are not reused
-    identity = {**teacher.model_dump(mode="json"), "schema": config.schema, "seed": config.seed}
+    identity = {**teacher.identity(), "schema": config.schema, "seed": config.seed}
     cache_file = out / TEACHER_FILE
     cached: dict[str, list[str]] = {}
     if cache_file.exists():
@@ -336,6 +346,7 @@ def teacher_traces(
                 max_new_tokens=teacher.max_new_tokens,
                 device=teacher.device,
                 seed=config.seed,
+                **teacher.engine(),
             )
         )
         questions = {key(i): i.question for i in wanted}

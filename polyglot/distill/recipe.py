@@ -8,6 +8,7 @@ from typing import Literal
 from pydantic import Field, field_validator, model_validator
 
 from polyglot.config import StrictModel, validate_model
+from polyglot.generation.engine import EngineSettings, result_engine
 from polyglot.train.recipe import EvalSettings, FinetuneSettings, LoraSettings, recipe_data
 
 
@@ -62,6 +63,21 @@ class SequenceSettings(StrictModel):
     keep: Literal["correct", "all"] = "correct"  # correct: only right answers are learned
 
 
+class SamplerSettings(EngineSettings):
+    """How the distillation generates: the teacher's answers (``response_field: null``, an
+    eval run) and the on-policy samples of the student. ``vllm``: the teacher's answers through
+    polyglot's vLLM backend with these engine settings; the on-policy samples through TRL's
+    colocated vLLM engine (``trl.generation.vllm_generation``: the student's weights are copied
+    into it before each on-policy step), which takes ``tensor_parallel_size``,
+    ``gpu_memory_utilization`` (default 0.3: it shares the GPU with training) and
+    ``max_model_len``."""
+
+    backend: Literal["hf", "vllm"] = "hf"
+
+    def identity(self) -> dict:
+        return {"backend": self.backend, **result_engine(self)}
+
+
 class DistillRecipe(StrictModel):
     teacher: str  # a model folder or a hub id
     student: str
@@ -82,6 +98,7 @@ class DistillRecipe(StrictModel):
     top_k: int = Field(64, ge=1)
     same_prompt: bool = False  # the teacher reads the student's prompt (TRL GKD's setting)
     sequence: SequenceSettings = SequenceSettings()
+    generation: SamplerSettings = SamplerSettings()
     # the response as both read it: the English reasoning as it is, or (polyglot data build's
     # schemas) with the question's entities and answer in the student's language (mixed), or a
     # share of its terms switched (code-switch); native reasoning: response_field cot_native
@@ -109,6 +126,17 @@ class DistillRecipe(StrictModel):
                 raise ValueError(
                     f"{', '.join(changed)}: token-level settings; level 'sequence' fine-tunes "
                     "on the responses alone"
+                )
+        g = self.generation
+        if self.on_policy > 0 and g.backend == "vllm":
+            other = [name for name in ("pipeline_parallel_size", "data_parallel_size",
+                                       "max_lora_rank", "enforce_eager", "engine_args")
+                     if getattr(g, name) != EngineSettings.model_fields[name].default]  # fmt: skip
+            if other:
+                raise ValueError(
+                    f"generation.{', generation.'.join(other)}: on-policy samples come from "
+                    "TRL's colocated vLLM engine, which takes tensor_parallel_size, "
+                    "gpu_memory_utilization and max_model_len (one engine per training process)"
                 )
         if self.on_policy > 0 and self.teacher_logits == "topk":
             raise ValueError(
@@ -138,6 +166,14 @@ class DistillRecipe(StrictModel):
         for key, default in (("teacher_dtype", "auto"), ("response_schema", "english-cot")):
             if found.get(key) == default:
                 del found[key]
+        # how samples are generated decides them only where there are samples: the teacher's
+        # answers (response_field null) and on-policy steps; speed settings never
+        sampled = self.data.response_field is None or self.on_policy > 0
+        generation = self.generation.identity()
+        if not sampled or generation == {"backend": "hf"}:
+            del found["generation"]
+        else:
+            found["generation"] = generation
         if found["data"].get("benchmark") is None:
             found["data"].pop("benchmark", None)
         return found

@@ -153,6 +153,7 @@ def _teacher_answers(recipe: DistillRecipe, out: Path, dataset, progress: bool, 
         languages=[recipe.data.teacher_language], items=list(dataset.ids),
         mode=recipe.prompt_mode, max_new_tokens=recipe.sequence.max_new_tokens,
         device=recipe.device, out=str(out / "_teacher"), progress=progress,
+        backend=recipe.generation.backend, **recipe.generation.engine(),
     )  # fmt: skip
     try:
         run = evaluate(config)
@@ -350,7 +351,7 @@ def _token_level(recipe, out, model, tokenizer, pairs, config, common, progress,
         trainer_class=make_trainer_class(),
         trainer_kwargs={"teacher": None if cache else teacher, "settings": recipe, "vocab": vocab,
                         "cache": cache, "pad_id": tokenizer.pad_token_id,
-                        "eos_id": tokenizer.eos_token_id},
+                        "eos_id": tokenizer.eos_token_id, "tokenizer": tokenizer},
         progress=progress, inputs=common, log=log, curve_keys=CURVE_KEYS,
         extra_summary={"responses_cut": cut, "divergence_before": before},
     )  # fmt: skip

@@ -62,8 +62,11 @@ def make_trainer_class():
 
     class DistillTrainer(Trainer):
         def __init__(self, *args, teacher=None, settings=None, vocab: int = 0, cache=None,
-                     pad_id: int = 0, eos_id: int | None = None, **kwargs):  # fmt: skip
+                     pad_id: int = 0, eos_id: int | None = None, tokenizer=None,
+                     **kwargs):  # fmt: skip
             super().__init__(*args, **kwargs)
+            self.student_tokenizer = tokenizer
+            self._vllm = None  # TRL's colocated engine for on-policy samples (generation vllm)
             self.teacher, self.settings, self.vocab = teacher, settings, vocab
             self.cache, self.pad_id, self.eos_id = cache, pad_id, eos_id
             self._sums: dict[str, float] = {}
@@ -139,17 +142,20 @@ def make_trainer_class():
                 ids[i, width - len(prompt) :] = torch.tensor(prompt)
                 mask[i, width - len(prompt) :] = 1
             model = self.accelerator.unwrap_model(model)  # DDP wraps it: generate is inside
-            was_training = model.training
-            model.eval()
-            with torch.no_grad():
-                generated = model.generate(
-                    input_ids=ids.to(device), attention_mask=mask.to(device), do_sample=True,
-                    temperature=1.0, top_k=0, top_p=1.0,
-                    max_new_tokens=self.settings.on_policy_max_new_tokens,
-                    pad_token_id=self.pad_id, eos_token_id=self.eos_id,
-                )[:, width:].tolist()  # fmt: skip
-            if was_training:
-                model.train()
+            if self.settings.generation.backend == "vllm":
+                generated = self._vllm_samples(model, s_prompts)
+            else:
+                was_training = model.training
+                model.eval()
+                with torch.no_grad():
+                    generated = model.generate(
+                        input_ids=ids.to(device), attention_mask=mask.to(device), do_sample=True,
+                        temperature=1.0, top_k=0, top_p=1.0,
+                        max_new_tokens=self.settings.on_policy_max_new_tokens,
+                        pad_token_id=self.pad_id, eos_token_id=self.eos_id,
+                    )[:, width:].tolist()  # fmt: skip
+                if was_training:
+                    model.train()
             rows = {"student_ids": [], "student_labels": [], "teacher_ids": [],
                     "teacher_labels": []}  # fmt: skip
             for s_prompt, t_prompt, sample in zip(s_prompts, t_prompts, generated, strict=True):
@@ -168,6 +174,28 @@ def make_trainer_class():
                               f"{side}_labels": labels.to(device)})  # fmt: skip
             batch["index"] = inputs["index"]
             return batch
+
+        def _vllm_samples(self, model, prompts: list[list[int]]) -> list[list[int]]:
+            """The student's samples from TRL's colocated vLLM engine (its weights synced from
+            the model being trained first): the same sampling as the hf path (T=1, no top-k or
+            top-p), at most on_policy_max_new_tokens."""
+            from trl.generation.vllm_generation import VLLMGeneration
+
+            g = self.settings.generation
+            if self._vllm is None:
+                self._vllm = VLLMGeneration(
+                    model=model, accelerator=self.accelerator,
+                    processing_class=self.student_tokenizer, mode="colocate",
+                    tensor_parallel_size=g.tensor_parallel_size,
+                    gpu_memory_utilization=g.gpu_memory_utilization or 0.3,
+                    max_model_length=g.max_model_len, temperature=1.0, top_p=1.0, top_k=0,
+                    max_completion_length=self.settings.on_policy_max_new_tokens,
+                )  # fmt: skip
+            self._vllm.sync_weights()  # the weights of this step, not the checkpoint's
+            _, completions, _, _ = self._vllm.generate(
+                prompts=prompts, images=None, num_generations=1
+            )
+            return [list(ids) for ids in completions]
 
         # -- logging: the divergence and cross-entropy beside the loss -------------------------
         def _note(self, **values: float) -> None:

@@ -9,13 +9,15 @@ from pydantic import field_validator, model_validator
 from polyglot.config import ConfigError
 from polyglot.data.benchmarks import Columns
 from polyglot.generation.base import GenerationSettings
+from polyglot.generation.engine import RESULT_ENGINE_DEFAULTS, SPEED_ENGINE_FIELDS
 from polyglot.generation.registry import check_backend
 from polyglot.text.thinking import DEFAULT_TAGS
 
-# Fields that do not change what is generated; a run may be resumed with them changed.
-NON_RESULT_FIELDS = {"out", "overwrite", "progress"}
-# Strategy fields, recorded only when they are not the default (so that runs made before they
-# existed still resume)
+# Fields that do not change what is generated; a run may be resumed with them changed (the
+# engine's replicas and memory settings included: run.json's "engine" keeps every setting).
+NON_RESULT_FIELDS = {"out", "overwrite", "progress", *SPEED_ENGINE_FIELDS}
+# Strategy fields (and the engine's result fields, RESULT_ENGINE_DEFAULTS), recorded only when
+# they are not the default (so that runs made before they existed still resume)
 STRATEGY_DEFAULTS = {
     "strategy": "native",
     "translator": None,
@@ -188,7 +190,7 @@ class EvalConfig(GenerationSettings):
     def result_fields(self) -> dict:
         """Everything that determines the generations (compared when a run resumes)."""
         fields = self.model_dump(mode="json", exclude=NON_RESULT_FIELDS)  # as run.json keeps it
-        for key, default in STRATEGY_DEFAULTS.items():
+        for key, default in {**STRATEGY_DEFAULTS, **RESULT_ENGINE_DEFAULTS}.items():
             if fields.get(key) == default:
                 del fields[key]
         return fields

@@ -278,6 +278,7 @@ def evaluate(config: EvalConfig | dict, backends: dict | None = None) -> RunResu
         config.result_fields(),
         inputs={"model": identity, "dataset_hash": data_hash},
         model=backend.describe(),
+        engine=config.engine(),
         benchmark={
             "name": dataset.name,
             "languages": dataset.languages,

@@ -6,11 +6,12 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Literal, Protocol
 
-from polyglot.config import StrictModel
+from polyglot.generation.engine import EngineSettings
 
 
-class GenerationSettings(StrictModel):
-    """How to load the model and sample from it; the same for every backend."""
+class GenerationSettings(EngineSettings):
+    """How to load the model and sample from it; the same for every backend (the engine's
+    parallel sizes and vLLM settings: ``EngineSettings``)."""
 
     model: str  # a local checkpoint directory or a hub id
     adapter: str | None = None  # a PEFT adapter directory trained on ``model``

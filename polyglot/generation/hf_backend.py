@@ -106,6 +106,9 @@ class HFBackend:
             device=self.device,
         )
         self.max_positions = getattr(self.model.config, "max_position_embeddings", None)
+        if settings.max_model_len is not None:  # a shorter context than the model's own
+            self.max_positions = min(self.max_positions or settings.max_model_len,
+                                     settings.max_model_len)  # fmt: skip
         self._prompt_room()  # max_new_tokens must leave room for a prompt: say so before work
         self._encoded: dict[str, list[int]] = {}
         self._eos = _eos_ids(self.model, self.tokenizer)

@@ -30,6 +30,10 @@ def load_backend(settings: GenerationSettings) -> Backend:
     check_backend(settings.backend)
     if settings.samples > 1 and settings.temperature <= 0:
         raise ConfigError("samples > 1 needs temperature > 0 (greedy samples are all the same)")
+    if settings.data_parallel_size > 1:  # replicas, each a process with one backend
+        from polyglot.generation.replicas import ReplicatedBackend
+
+        return ReplicatedBackend(settings)
     target = BACKENDS[settings.backend]
     module, _, attribute = target.partition(":")
     try:

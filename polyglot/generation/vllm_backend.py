@@ -12,6 +12,7 @@ from pathlib import Path
 
 from polyglot.config import ConfigError
 from polyglot.generation.base import Generation, GenerationSettings, Request, cut_output
+from polyglot.generation.engine import check_engine_args, vllm_engine_kwargs
 from polyglot.provenance import looks_local, model_identity
 
 CHUNK = 512  # requests per vLLM call: large enough to fill the GPU, small enough to resume
@@ -37,14 +38,21 @@ class VLLMBackend:
             raise ConfigError(f"no model at '{settings.model}' (not a directory)")
         if settings.adapter and not (Path(settings.adapter) / "adapter_config.json").exists():
             raise ConfigError(f"no PEFT adapter at '{settings.adapter}'")
+        check_engine_args(settings, vllm)
         self.settings = settings
-        self.llm = vllm.LLM(
-            model=settings.model,
-            revision=settings.revision,
-            dtype=settings.dtype,
-            seed=settings.seed,
-            enable_lora=bool(settings.adapter),
-        )
+        self.engine_kwargs = vllm_engine_kwargs(settings, lora=bool(settings.adapter))
+        try:
+            self.llm = vllm.LLM(
+                model=settings.model,
+                revision=settings.revision,
+                dtype=settings.dtype,
+                seed=settings.seed,
+                enable_lora=bool(settings.adapter),
+                **self.engine_kwargs,
+            )
+        except (TypeError, ValueError) as err:  # vLLM's own refusal of a setting (GPU count...)
+            shown = ", ".join(f"{k}={v!r}" for k, v in self.engine_kwargs.items())
+            raise ConfigError(f"vLLM refused the engine ({shown}): {err}") from None
         self.tokenizer = self.llm.get_tokenizer()  # for chat templates and prompt lengths
         self.max_len = self.llm.llm_engine.model_config.max_model_len
         self.lora = None
@@ -56,7 +64,8 @@ class VLLMBackend:
     def describe(self) -> dict:
         s = self.settings
         info = model_identity(s.model, s.adapter, s.revision)
-        info.update(backend="vllm", device="cuda", dtype=s.dtype, context=self.max_len)
+        info.update(backend="vllm", device="cuda", dtype=s.dtype, context=self.max_len,
+                    gpus=s.tensor_parallel_size * s.pipeline_parallel_size)  # fmt: skip
         return info
 
     def batches(self, requests: list[Request]) -> list[list[Request]]:

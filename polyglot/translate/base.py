@@ -82,6 +82,12 @@ def load_translator(
     shared = {} if settings is None else settings.model_dump(
         include={"device", "dtype", "batch_size", "batch_tokens", "seed"}
     )  # fmt: skip
+    if name == "vllm" and settings is not None and getattr(settings, "backend", None) == "vllm":
+        # a vLLM translator spans the evaluated engine's GPUs the same way; beside it, each
+        # engine takes --gpu-memory-utilization of the GPUs (one replica: translation is short)
+        shared.update(settings.model_dump(include={
+            "tensor_parallel_size", "pipeline_parallel_size", "gpu_memory_utilization",
+            "enforce_eager", "engine_args"}))  # fmt: skip
     own = GenerationSettings(model=argument, backend=name, **shared)
     same_engine = (
         backend is not None

@@ -28,9 +28,11 @@ class InstructionTranslator:
 
         # the engine's own settings (a shared engine: the evaluated run's token limit)
         used = getattr(self.backend, "settings", None) or self.settings
+        from polyglot.generation.engine import result_engine
+
         return {"name": self.settings.backend, "model": model_identity(self.settings.model),
                 "max_new_tokens": used.max_new_tokens, "temperature": used.temperature,
-                "seed": used.seed}  # fmt: skip
+                "seed": used.seed, **result_engine(used)}  # fmt: skip
 
     def check(self, sources: list[str], target: str = "en") -> None:
         from polyglot.packs import load_pack

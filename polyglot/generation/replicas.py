@@ -1,0 +1,289 @@
+"""Data parallelism: ``data_parallel_size`` replicas of one backend over disjoint batches.
+
+Each replica is a process of its own with a whole engine (a vLLM engine over its own
+``tensor_parallel_size × pipeline_parallel_size`` GPUs, or an hf model on its own GPU, or on a
+share of the CPU's threads), started with only its GPUs visible. This is vLLM's offline data
+parallelism (one engine per rank over its own prompts) for any backend; the ranks need no
+collective, so dense models need nothing else.
+
+The batches are the single backend's (computed by replica 0 from the same requests), and each
+batch is seeded by its index, so which replica runs a batch, and in what order, never changes
+its text: the generations are those of one process. The main process hands out batches as
+replicas free up (two in flight each) and yields each batch's generations as it finishes, so a
+caller writes them as they come and a killed run resumes like any other.
+"""
+
+from __future__ import annotations
+
+import atexit
+import contextlib
+import dataclasses
+import os
+import queue
+import time
+import traceback
+from collections.abc import Iterator
+
+from polyglot.config import ConfigError
+from polyglot.generation.base import Generation, GenerationSettings, Request
+from polyglot.generation.engine import gpus_per_replica
+
+IN_FLIGHT = 2  # batches handed to a replica before its first one comes back
+READY_TIMEOUT = 3600.0  # loading a 70B model from a slow disk takes a while
+
+
+def visible_gpus() -> list[str]:
+    """The GPU ids this process may use (CUDA_VISIBLE_DEVICES order), without touching CUDA."""
+    given = os.environ.get("CUDA_VISIBLE_DEVICES")
+    if given is not None:
+        return [g.strip() for g in given.split(",") if g.strip() and g.strip() != "-1"]
+    try:
+        import torch
+
+        return [str(i) for i in range(torch.cuda.device_count())]
+    except Exception:  # noqa: BLE001 - no torch or no driver: no GPU
+        return []
+
+
+def plan_replicas(settings: GenerationSettings, gpus: list[str], threads: int) -> list[dict]:
+    """Where each replica runs: ``{"gpus": [...], "threads": n}`` per replica; a plan that does
+    not fit the machine is a ``ConfigError`` saying what would."""
+    size, per = settings.data_parallel_size, gpus_per_replica(settings)
+    on_cpu = settings.device == "cpu" or (settings.backend != "vllm" and not gpus)
+    if on_cpu:
+        if settings.backend == "vllm":
+            raise ConfigError("the vllm backend needs GPUs; none is visible")
+        share = max(1, threads // size)
+        return [{"gpus": [], "threads": share} for _ in range(size)]
+    if settings.device not in ("auto", "cuda"):
+        raise ConfigError(
+            f"device {settings.device}: with data_parallel_size {size} each replica takes its "
+            "own GPUs in order; use device auto or cuda and CUDA_VISIBLE_DEVICES to choose them"
+        )
+    if len(gpus) >= size * per:
+        return [{"gpus": gpus[i * per : (i + 1) * per], "threads": 0} for i in range(size)]
+    if len(gpus) < per:
+        raise ConfigError(
+            f"tensor_parallel_size × pipeline_parallel_size = {per} GPUs per replica; "
+            f"{len(gpus)} visible"
+        )
+    # fewer GPUs than replicas × GPUs each: replicas share GPUs, in turn
+    groups = len(gpus) // per
+    sharing = -(-size // groups)
+    if settings.backend == "vllm":
+        share = settings.gpu_memory_utilization
+        if share is None or share * sharing > 0.95:
+            raise ConfigError(
+                f"data_parallel_size {size} × {per} GPU(s) each needs {size * per} GPUs; "
+                f"{len(gpus)} visible, so {sharing} replicas would share each: give "
+                f"--gpu-memory-utilization {0.9 / sharing:.2f} or less so that they fit, or "
+                "fewer replicas"
+            )
+    return [
+        {"gpus": gpus[(i % groups) * per : (i % groups + 1) * per], "threads": 0}
+        for i in range(size)
+    ]
+
+
+def _serve(rank: int, settings_json: str, plan: dict, inbox, outbox, parent: int) -> None:
+    """One replica: load the backend with only its GPUs visible, then run what it is handed."""
+    if plan["gpus"] or plan["threads"] == 0:
+        os.environ["CUDA_VISIBLE_DEVICES"] = ",".join(plan["gpus"])
+    else:
+        os.environ["CUDA_VISIBLE_DEVICES"] = ""  # a CPU replica never takes a GPU
+    try:
+        if plan["threads"]:
+            import torch
+
+            torch.set_num_threads(plan["threads"])
+        from polyglot.generation.registry import load_backend
+
+        backend = load_backend(GenerationSettings.model_validate_json(settings_json))
+        outbox.put(("ready", rank, backend.describe()))
+    except ConfigError as err:
+        outbox.put(("error", rank, "config", str(err)))
+        return
+    except BaseException:  # noqa: BLE001 - reported to the main process, which raises it
+        outbox.put(("error", rank, "crash", traceback.format_exc()))
+        return
+    while True:
+        try:
+            message = inbox.get(timeout=1.0)
+        except queue.Empty:
+            if os.getppid() != parent:  # the main process is gone: so is this replica
+                return
+            continue
+        try:
+            if message[0] == "stop":
+                return
+            if message[0] == "batches":
+                planned = backend.batches(message[1])
+                outbox.put(("batches", rank, [[r.key for r in batch] for batch in planned]))
+            elif message[0] == "run":
+                index, batch = message[1], message[2]
+                for generations in backend.generate([(index, batch)]):
+                    outbox.put(("done", rank, index, generations))
+        except ConfigError as err:
+            outbox.put(("error", rank, "config", str(err)))
+        except BaseException:  # noqa: BLE001
+            outbox.put(("error", rank, "crash", traceback.format_exc()))
+
+
+class ReplicatedBackend:
+    """The ``Backend`` interface over ``data_parallel_size`` replica processes."""
+
+    def __init__(self, settings: GenerationSettings):
+        import multiprocessing
+
+        from polyglot.models import load_tokenizer
+
+        self.settings = settings
+        self.name = settings.backend
+        self.size = settings.data_parallel_size
+        threads = _cpu_threads()
+        self.plans = plan_replicas(settings, visible_gpus(), threads)
+        # the prompts' chat templates and thinking tags: the model's own tokenizer, no weights
+        self.tokenizer = load_tokenizer(settings.model, revision=settings.revision)
+        replica = GenerationSettings(
+            **settings.model_dump(include=set(GenerationSettings.model_fields))
+        ).model_copy(update={"data_parallel_size": 1})
+        if self.plans[0]["threads"]:
+            replica = replica.model_copy(update={"device": "cpu"})
+        context = multiprocessing.get_context("spawn")  # CUDA and vLLM need a fresh process
+        self._outbox = context.Queue()
+        self._inboxes = [context.Queue() for _ in range(self.size)]
+        self._workers = [
+            context.Process(
+                target=_serve,
+                args=(
+                    rank,
+                    replica.model_dump_json(),
+                    plan,
+                    self._inboxes[rank],
+                    self._outbox,
+                    os.getpid(),
+                ),  # fmt: skip
+                name=f"polyglot-replica-{rank}",
+                daemon=False,  # a vLLM engine starts processes of its own
+            )
+            for rank, plan in enumerate(self.plans)
+        ]
+        atexit.register(self.close)
+        for worker in self._workers:
+            worker.start()
+        described: dict[int, dict] = {}
+        try:
+            while len(described) < self.size:
+                message = self._receive(READY_TIMEOUT)
+                if message[0] == "ready":
+                    described[message[1]] = message[2]
+        except BaseException:
+            self.close()
+            raise
+        self._described = described
+
+    # -- the Backend interface ---------------------------------------------------------------
+    def describe(self) -> dict:
+        info = dict(self._described[0])
+        info["replicas"] = self.size
+        info["placement"] = [plan["gpus"] or f"cpu × {plan['threads']} threads"
+                             for plan in self.plans]  # fmt: skip
+        return info
+
+    def batches(self, requests: list[Request]) -> list[list[Request]]:
+        self._inboxes[0].put(("batches", requests))
+        message = self._receive(READY_TIMEOUT)
+        while message[0] != "batches":
+            message = self._receive(READY_TIMEOUT)
+        by_key = {r.key: r for r in requests}
+        return [[by_key[key] for key in batch] for batch in message[2]]
+
+    def generate(self, batches: list[tuple[int, list[Request]]]) -> Iterator[list[Generation]]:
+        waiting = list(batches)
+        busy = dict.fromkeys(range(self.size), 0)
+        finished = False
+        try:
+            for rank in busy:
+                while waiting and busy[rank] < IN_FLIGHT:
+                    self._hand(rank, waiting.pop(0), busy)
+            last = time.perf_counter()
+            while any(busy.values()):
+                message = self._receive(None)
+                if message[0] != "done":
+                    continue
+                _, rank, _index, generations = message
+                busy[rank] -= 1
+                if waiting:
+                    self._hand(rank, waiting.pop(0), busy)
+                # wall time, shared out: items/s counts the replicas working side by side
+                now = time.perf_counter()
+                share = (now - last) / max(1, len(generations))
+                last = now
+                yield [dataclasses.replace(g, seconds=share) for g in generations]
+            finished = True
+        finally:
+            if not finished:  # stopped half-way: replicas still hold work; start afresh later
+                self.close()
+
+    # -- processes ---------------------------------------------------------------------------
+    def _hand(self, rank: int, item: tuple[int, list[Request]], busy: dict) -> None:
+        self._ensure_running()
+        self._inboxes[rank].put(("run", item[0], item[1]))
+        busy[rank] += 1
+
+    def _ensure_running(self) -> None:
+        if any(not w.is_alive() for w in self._workers):
+            raise RuntimeError("the replicas were stopped; load the backend again")
+
+    def _receive(self, timeout: float | None):
+        """The next message of any replica; a replica's error, or death, is raised here."""
+        waited = 0.0
+        while True:
+            try:
+                message = self._outbox.get(timeout=1.0)
+            except queue.Empty:
+                waited += 1.0
+                dead = [(i, w.exitcode) for i, w in enumerate(self._workers) if not w.is_alive()]
+                if dead:
+                    self.close()
+                    rank, code = dead[0]
+                    raise RuntimeError(
+                        f"replica {rank} stopped (exit code {code}) without a word; its "
+                        "batches were not written, so a rerun resumes them"
+                    ) from None
+                if timeout is not None and waited >= timeout:
+                    self.close()
+                    raise RuntimeError(f"no replica answered in {timeout:.0f} s") from None
+                continue
+            if message[0] == "error":
+                _, rank, kind, text = message
+                self.close()
+                if kind == "config":
+                    raise ConfigError(text)
+                raise RuntimeError(f"replica {rank} failed:\n{text}")
+            return message
+
+    def close(self) -> None:
+        for worker, inbox in zip(getattr(self, "_workers", []), getattr(self, "_inboxes", []),
+                                 strict=False):  # fmt: skip
+            if worker.is_alive():
+                with contextlib.suppress(Exception):
+                    inbox.put(("stop",))
+        for worker in getattr(self, "_workers", []):
+            if worker.pid is None:
+                continue
+            worker.join(timeout=10)
+            if worker.is_alive():
+                worker.terminate()
+                worker.join(timeout=5)
+        with contextlib.suppress(Exception):
+            atexit.unregister(self.close)
+
+
+def _cpu_threads() -> int:
+    try:
+        import torch
+
+        return torch.get_num_threads()
+    except ImportError:
+        return os.cpu_count() or 1

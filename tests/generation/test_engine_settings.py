@@ -1,0 +1,147 @@
+"""Engine settings: validated, refused where they do not apply, passed to ``vllm.LLM`` as given
+(checked with a stand-in vLLM that logs what it is built with), and recorded in run.json."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from polyglot.cli.main import app
+from polyglot.config import ConfigError
+from polyglot.generation import GenerationSettings, load_backend
+from polyglot.generation.engine import parse_engine_args, vllm_engine_kwargs
+
+runner = CliRunner()
+
+
+def _events(log: Path, event: str) -> list[dict]:
+    rows = [json.loads(line) for line in log.read_text().splitlines()] if log.exists() else []
+    return [r for r in rows if r["event"] == event]
+
+
+def _eval(model, out, *extra):
+    return runner.invoke(app, ["eval", "--model", str(model), "--benchmark", "mgsm",
+                               "--languages", "en,de", "--limit", "3", "--max-new-tokens", "16",
+                               "--out", str(out), "--no-progress", *extra])  # fmt: skip
+
+
+def test_settings_are_validated():
+    with pytest.raises(ValueError, match="tensor_parallel_size, enforce_eager: vLLM engine"):
+        GenerationSettings(model="m", tensor_parallel_size=2, enforce_eager=True)
+    with pytest.raises(ValueError, match="greater than or equal to 1"):
+        GenerationSettings(model="m", backend="vllm", data_parallel_size=0)
+    with pytest.raises(ValueError, match="less than or equal to 1"):
+        GenerationSettings(model="m", backend="vllm", gpu_memory_utilization=1.5)
+    with pytest.raises(ValueError, match=r"engine_args.max_model_len: a polyglot setting; give "
+                       r"max_model_len \(--max-model-len\)"):  # fmt: skip
+        GenerationSettings(model="m", backend="vllm", engine_args={"max_model_len": 4})
+    with pytest.raises(ValueError, match="engine_args.dtype: set by polyglot"):
+        GenerationSettings(model="m", backend="vllm", engine_args={"dtype": "half"})
+    # hf takes replicas and a shorter context
+    GenerationSettings(model="m", data_parallel_size=2, max_model_len=128)
+
+
+def test_engine_args_from_the_command_line():
+    assert parse_engine_args(["max_num_seqs=64", "kv-cache-dtype=fp8", "x={a: 1}", "y=true"]) == {
+        "max_num_seqs": 64, "kv_cache_dtype": "fp8", "x": {"a": 1}, "y": True}  # fmt: skip
+    with pytest.raises(ConfigError, match="expected key=value"):
+        parse_engine_args(["max_num_seqs"])
+
+
+def test_kwargs_reaching_vllm_LLM(fake_vllm, tiny_model, tmp_path):
+    from polyglot.testbed.model import TinyModelSpec  # noqa: F401  (tiny_model's tokenizer)
+
+    settings = GenerationSettings(
+        model=str(tiny_model), backend="vllm", tensor_parallel_size=2, pipeline_parallel_size=2,
+        gpu_memory_utilization=0.5, max_model_len=256, enforce_eager=True, max_lora_rank=64,
+        engine_args={"max_num_seqs": 8, "kv_cache_dtype": "fp8"},
+    )  # fmt: skip
+    backend = load_backend(settings)
+    (engine,) = _events(fake_vllm, "engine")
+    assert engine["kwargs"] == {
+        "revision": None, "dtype": "auto", "seed": 0, "enable_lora": False,
+        "tensor_parallel_size": 2, "pipeline_parallel_size": 2, "gpu_memory_utilization": 0.5,
+        "max_model_len": 256, "enforce_eager": True, "max_num_seqs": 8, "kv_cache_dtype": "fp8",
+    }  # fmt: skip
+    assert backend.describe()["context"] == 256 and backend.describe()["gpus"] == 4
+    assert "max_lora_rank" in vllm_engine_kwargs(settings, lora=True)
+    # the defaults: only the parallel sizes, vLLM's own defaults for the rest
+    assert vllm_engine_kwargs(GenerationSettings(model="m", backend="vllm"), lora=False) == {
+        "tensor_parallel_size": 1, "pipeline_parallel_size": 1}  # fmt: skip
+
+
+def test_unknown_engine_args_are_refused_with_vllms_list(fake_vllm, tiny_model, tmp_path):
+    result = _eval(tiny_model, tmp_path / "run", "--backend", "vllm",
+                   "--engine-arg", "max_num_seq=8")  # fmt: skip
+    assert result.exit_code == 2, result.output
+    assert (
+        "'max_num_seq' (did you mean 'max_num_seqs'?) not taken by vLLM 0.0-fake" in result.output
+    )
+    assert "kv_cache_dtype" in result.output and "Traceback" not in result.output
+    assert not (tmp_path / "run" / "run.json").exists()
+    # vLLM's own refusal (more GPUs than there are) is one line too
+    result = _eval(tiny_model, tmp_path / "run", "--backend", "vllm", "--tp", "16")
+    assert result.exit_code == 2 and "vLLM refused the engine" in result.output
+
+
+def test_hf_refuses_vllm_settings(tiny_model, tmp_path):
+    result = _eval(tiny_model, tmp_path / "run", "--tensor-parallel-size", "2")
+    assert result.exit_code == 2
+    assert "tensor_parallel_size: vLLM engine settings; the hf backend" in result.output
+
+
+def test_a_vllm_eval_records_its_engine_and_resumes_by_it(fake_vllm, tiny_model, tmp_path):
+    out = tmp_path / "run"
+    result = _eval(tiny_model, out, "--backend", "vllm", "--tp", "2",
+                   "--gpu-memory-utilization", "0.8", "--engine-arg", "max_num_seqs=8")  # fmt: skip
+    assert result.exit_code == 0, result.output
+    run = json.loads((out / "run.json").read_text())
+    assert run["engine"] == {
+        "tensor_parallel_size": 2, "pipeline_parallel_size": 1, "data_parallel_size": 1,
+        "gpu_memory_utilization": 0.8, "max_model_len": None, "max_lora_rank": None,
+        "enforce_eager": False, "engine_args": {"max_num_seqs": 8},
+    }  # fmt: skip
+    # the text-deciding ones are in the config compared on resume; memory is not
+    assert run["config"]["tensor_parallel_size"] == 2
+    assert run["config"]["engine_args"] == {"max_num_seqs": 8}
+    assert "gpu_memory_utilization" not in run["config"]
+    results = json.loads((out / "results.json").read_text())
+    assert results["languages"]["en"]["n"] == 3
+    again = _eval(tiny_model, out, "--backend", "vllm", "--tp", "2",
+                  "--gpu-memory-utilization", "0.5", "--engine-arg", "max_num_seqs=8")  # fmt: skip
+    assert again.exit_code == 0 and "nothing recomputed" in again.output
+    other = _eval(tiny_model, out, "--backend", "vllm", "--tp", "4",
+                  "--engine-arg", "max_num_seqs=8")  # fmt: skip
+    assert other.exit_code == 2 and "tensor_parallel_size 2 -> 4" in other.output
+
+
+def test_a_run_without_engine_settings_records_none_in_its_config(tiny_model, tmp_path, mgsm):
+    """Runs made before the engine settings existed resume: defaults stay out of the config."""
+    out = tmp_path / "run"
+    assert _eval(tiny_model, out).exit_code == 0
+    config = json.loads((out / "run.json").read_text())["config"]
+    assert not {"tensor_parallel_size", "engine_args", "data_parallel_size"} & set(config)
+
+
+def test_vllm_replicas_take_their_own_gpus(fake_vllm, tiny_model, tmp_path, monkeypatch, mgsm):
+    monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "0,1,2,3")
+    one = _eval(tiny_model, tmp_path / "one", "--backend", "vllm", "--tp", "2")
+    assert one.exit_code == 0, one.output
+    fake_vllm.unlink()
+    two = _eval(tiny_model, tmp_path / "two", "--backend", "vllm", "--tp", "2", "--dp", "2")
+    assert two.exit_code == 0, two.output
+    engines = _events(fake_vllm, "engine")
+    assert sorted(e["visible"] for e in engines) == ["0,1", "2,3"]
+    assert all(e["kwargs"]["tensor_parallel_size"] == 2 for e in engines)
+    assert len({e["pid"] for e in engines}) == 2
+    generated = {e["pid"] for e in _events(fake_vllm, "generate")}
+    assert generated <= {e["pid"] for e in engines}
+    lines = lambda out: sorted((out / "generations.jsonl").read_text().splitlines())  # noqa: E731
+    strip = lambda rows: [{k: v for k, v in json.loads(r).items() if k != "seconds"}  # noqa: E731
+                          for r in rows]  # fmt: skip
+    assert sorted(map(json.dumps, strip(lines(tmp_path / "one")))) == sorted(
+        map(json.dumps, strip(lines(tmp_path / "two")))
+    )

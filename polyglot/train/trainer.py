@@ -208,6 +208,9 @@ def run_training(
         disable_tqdm=True,  # polyglot's own bar (polyglot.progress), or none
         dataloader_num_workers=0,
         remove_unused_columns=False,  # a custom trainer reads its own columns
+        # every trained weight (LoRA or full) takes part in each step: DDP need not look for
+        # unused ones (an extra pass over the graph each step)
+        ddp_find_unused_parameters=False,
     )
     bar = training_callback(config.steps, progress)
     trainer = (trainer_class or Trainer)(

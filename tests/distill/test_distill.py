@@ -402,20 +402,27 @@ def test_a_named_benchmark_is_parallel_data(in_shipped, shared_data, tmp_path):
 
 @pytest.mark.slow
 @pytest.mark.parametrize(
-    "extra", [["--on-policy", "0.5"], ["--teacher-logits", "topk", "--top-k", "8"]]
-)
-def test_two_processes_distill_one_model_through_torchrun(in_shipped, tmp_path, extra):
-    """`torchrun --nproc_per_node 2 -m polyglot distill` (DDP over gloo on the CPU; on GPUs the
-    same through `accelerate launch`): the main process prepares the folder (and the top-k
-    cache), writes and reports; the other waits for it and trains its shard."""
+    ("launcher", "extra"),
+    [
+        (["torchrun", "--nproc_per_node", "2"], ["--on-policy", "0.5"]),
+        (["accelerate", "launch", "--config_file", "configs/accelerate/ddp.yaml",
+          "--num_processes", "2"], ["--teacher-logits", "topk", "--top-k", "8"]),
+    ],
+)  # fmt: skip
+def test_two_processes_distill_one_model(in_shipped, tmp_path, launcher, extra):
+    """`torchrun --nproc_per_node 2 -m polyglot distill`, and `accelerate launch` with the
+    shipped DDP config (DDP over gloo on the CPU): the main process prepares the folder (and
+    the top-k cache), writes and reports; the other waits for it and trains its shard."""
     import shutil
 
-    torchrun = shutil.which("torchrun", path=str(Path(sys.executable).parent))
-    if torchrun is None:
-        pytest.skip("torchrun is not installed beside this Python")
+    program = shutil.which(launcher[0], path=str(Path(sys.executable).parent))
+    if program is None:
+        pytest.skip(f"{launcher[0]} is not installed beside this Python")
     out = tmp_path / "ddp"
+    root = Path(__file__).parents[2]
     command = [
-        torchrun, "--nproc_per_node", "2", "-m", "polyglot", "distill", "--teacher",
+        program, *[str(root / a) if a.startswith("configs/") else a for a in launcher[1:]],
+        "-m", "polyglot", "distill", "--teacher",
         f"{in_shipped}/base", "--student", f"{in_shipped}/base", "-l", "sw", "--limit", "8",
         "--steps", "4", "training.batch_size=2", "eval=null", "--out", str(out),
         "--no-progress", *extra,

@@ -387,19 +387,21 @@ def test_a_datasets_folder_and_a_built_dataset_are_sources(in_testbed, tmp_path)
 
 
 @pytest.mark.slow
-def test_two_processes_train_one_model_through_torchrun(in_testbed, tmp_path):
-    """`torchrun --nproc_per_node 2 -m polyglot train` (DDP over gloo on the CPU; on GPUs the
-    same through `accelerate launch`): the main process builds the data, writes and reports;
-    the other waits for the data and trains its shard."""
+def test_two_processes_train_one_model_through_accelerate(in_testbed, tmp_path):
+    """`accelerate launch --config_file configs/accelerate/ddp.yaml --num_processes 2 -m
+    polyglot train` (DDP over gloo on the CPU; NCCL on GPUs): the main process builds the data,
+    writes and reports; the other waits for the data and trains its shard."""
     import shutil
 
-    torchrun = shutil.which("torchrun", path=str(Path(sys.executable).parent))
-    if torchrun is None:
-        pytest.skip("torchrun is not installed beside this Python")
+    accelerate = shutil.which("accelerate", path=str(Path(sys.executable).parent))
+    if accelerate is None:
+        pytest.skip("accelerate is not installed beside this Python")
     out = tmp_path / "ddp"
     build = "{source: testbed, languages: [sw], schema: english-cot, limit: 40, decontaminate: []}"
+    config = Path(__file__).parents[2] / "configs" / "accelerate" / "ddp.yaml"
     command = [
-        torchrun, "--nproc_per_node", "2", "-m", "polyglot", "train",
+        accelerate, "launch", "--config_file", str(config), "--num_processes", "2",
+        "-m", "polyglot", "train",
         f"base={in_testbed}/base", f"data=[{{build: {build}}}]", "training.steps=4",
         "training.batch_size=2", "eval=null", f"out={out}", "--no-progress",
     ]  # fmt: skip

@@ -264,6 +264,8 @@ def run_training(
         f"train_loss{session}": round(output.training_loss, 4),
         "sequences": len(dataset),
         "processes": args.world_size,
+        # how the processes shared the model: NO (one), MULTI_GPU (DDP), FSDP, DEEPSPEED
+        "distributed": str(getattr(trainer.accelerator.distributed_type, "value", "NO")),
         **(extra_summary or {}),
         "resumed_from_step": int(resume.rsplit("-", 1)[-1]) if resume else None,
     }

@@ -145,3 +145,51 @@ def test_vllm_replicas_take_their_own_gpus(fake_vllm, tiny_model, tmp_path, monk
     assert sorted(map(json.dumps, strip(lines(tmp_path / "one")))) == sorted(
         map(json.dumps, strip(lines(tmp_path / "two")))
     )
+
+
+def test_a_data_builds_teacher_takes_the_engine_settings(fake_vllm, in_testbed, tmp_path):
+    source = tmp_path / "sw.jsonl"
+    source.write_text("".join(json.dumps({"id": f"q{i}", "question": f"Juma ana pipi {i}. "
+                                          "Ana pipi ngapi?", "answer": i}) + "\n"
+                              for i in range(3)))  # fmt: skip
+    args = ["data", "build", "-l", "sw", "--source", str(source), "--schema", "mixed",
+            "--teacher", str(in_testbed / "base"), "--backend", "vllm", "--max-new-tokens", "16",
+            "--out", str(tmp_path / "t"), "--decontaminate", "", "--no-progress"]  # fmt: skip
+    result = runner.invoke(app, [*args, "--tp", "2", "--engine-arg", "max_num_seqs=4"])
+    assert result.exit_code in (0, 2), result.output  # the stand-in's answers may all be wrong
+    (engine,) = _events(fake_vllm, "engine")
+    assert engine["kwargs"]["tensor_parallel_size"] == 2
+    assert engine["kwargs"]["max_num_seqs"] == 4
+    cached = [json.loads(x) for x in (tmp_path / "t" / "teacher.jsonl").read_text().splitlines()]
+    assert cached[0]["teacher"]["tensor_parallel_size"] == 2  # part of the cache's identity
+    # a memory share changes no text: the cached samples are reused
+    again = runner.invoke(app, [*args, "--tp", "2", "--engine-arg", "max_num_seqs=4",
+                                "--gpu-memory-utilization", "0.5", "--overwrite"])  # fmt: skip
+    assert again.exit_code in (0, 2), again.output
+    assert len(_events(fake_vllm, "generate")) == 1
+    # engine flags without a teacher are a clear error
+    lone = runner.invoke(app, [*args[:8], *args[10:], "--tp", "2"])
+    assert lone.exit_code == 2 and "give --teacher" in lone.output
+
+
+def test_a_vllm_translator_spans_the_evaluated_engines_gpus(fake_vllm, tiny_model, tmp_path):
+    result = _eval(tiny_model, tmp_path / "run", "--backend", "vllm", "--tp", "2",
+                   "--gpu-memory-utilization", "0.4", "--strategy", "translate-all",
+                   "--translator", f"vllm:{tiny_model}", "--temperature", "0.5")  # fmt: skip
+    assert result.exit_code == 0, result.output
+    engines = _events(fake_vllm, "engine")
+    assert len(engines) == 2  # the evaluated model samples: a second engine translates
+    assert all(e["kwargs"]["tensor_parallel_size"] == 2 for e in engines)
+    assert all(e["kwargs"]["gpu_memory_utilization"] == 0.4 for e in engines)
+
+
+@pytest.mark.parametrize(
+    "path", sorted((Path(__file__).parents[2] / "configs" / "eval").glob("*.yaml"))
+)
+def test_every_shipped_eval_config_validates(path):
+    from polyglot.config import load_yaml_model
+    from polyglot.evaluate import EvalConfig
+
+    config = load_yaml_model(path, EvalConfig)
+    if config.backend == "vllm":
+        assert config.engine()["tensor_parallel_size"] >= 1

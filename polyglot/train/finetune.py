@@ -215,6 +215,8 @@ def evaluate_trained(
                 out=str(out / "eval" / bench.name),
                 progress=progress,
                 overwrite=overwrite,
+                backend=recipe.eval.backend,
+                **recipe.eval.engine(),
             ),
             backends,
         )
@@ -262,7 +264,7 @@ def reuse_trained(recipe, out: Path, *, progress: bool = True, log=print) -> dic
     another evaluation or a kill cut the last one short (``recipe``: a training or
     distillation recipe)."""
     summary = read_json(out / SUMMARY_FILE, "training summary")
-    wanted = recipe.eval.model_dump(mode="json") if recipe.eval else None
+    wanted = recipe.eval.identity() if recipe.eval else None
     if wanted is None:
         return {**summary, "eval": None}  # this recipe asks for no evaluation
     if summary.get("eval") is None or summary.get("eval_config") != wanted:
@@ -279,7 +281,7 @@ def write_summary_and_evaluate(recipe, out: Path, summary: dict, *, progress: bo
     summary = {
         **summary,
         "eval": None,
-        "eval_config": recipe.eval.model_dump(mode="json") if recipe.eval else None,
+        "eval_config": recipe.eval.identity() if recipe.eval else None,
     }
     write_json(out / SUMMARY_FILE, summary)
     if recipe.eval:
@@ -375,7 +377,7 @@ def train(
         "examples": rows,
         "examples_hash": data_hash,
         "eval": None,
-        "eval_config": recipe.eval.model_dump(mode="json") if recipe.eval else None,
+        "eval_config": recipe.eval.identity() if recipe.eval else None,
     }
     summary = write_summary_and_evaluate(recipe, out, summary, progress=progress)
     shutil.rmtree(out / "_evals", ignore_errors=True)

@@ -10,6 +10,7 @@ import yaml
 from pydantic import Field, field_validator, model_validator
 
 from polyglot.config import ConfigError, StrictModel, read_yaml, validate_model
+from polyglot.generation.engine import EngineSettings
 from polyglot.train.config import TrainingConfig
 
 
@@ -126,12 +127,24 @@ class BenchmarkEval(StrictModel):
         return self
 
 
-class EvalSettings(StrictModel):
+class EvalSettings(EngineSettings):
     benchmarks: list[BenchmarkEval] = [BenchmarkEval()]
     max_new_tokens: int = Field(160, ge=1)
     # also evaluate every N steps (a checkpoint is saved and evaluated; the figures go to
     # eval_curve.jsonl); None: at the end only
     every: int | None = Field(None, ge=1)
+    # the trained model's evaluation: hf, or vllm with the engine settings (tp, dp, ...)
+    backend: Literal["hf", "vllm"] = "hf"
+
+    def identity(self) -> dict:
+        """The settings as the summary records them: the engine's at their defaults left
+        out (a model evaluated before they existed is not evaluated again)."""
+        found = self.model_dump(mode="json")
+        defaults = {name: field.default for name, field in EngineSettings.model_fields.items()}
+        for name, default in {**defaults, "backend": "hf"}.items():
+            if found.get(name) == default:
+                del found[name]
+        return found
 
 
 class TrainRecipe(StrictModel):

@@ -193,3 +193,21 @@ def test_every_shipped_eval_config_validates(path):
     config = load_yaml_model(path, EvalConfig)
     if config.backend == "vllm":
         assert config.engine()["tensor_parallel_size"] >= 1
+
+
+def test_a_trained_model_is_evaluated_with_the_recipes_engine(fake_vllm, in_testbed, tmp_path):
+    out = tmp_path / "trained"
+    build = "{source: testbed, languages: [sw], schema: english-cot, limit: 8, decontaminate: []}"
+    result = runner.invoke(app, [
+        "train", f"base={in_testbed}/base", f"data=[{{build: {build}}}]", "training.steps=2",
+        "training.batch_size=2", f"out={out}", "--no-progress",
+        "eval={benchmarks: [{name: testbed, languages: [sw], limit: 3}], max_new_tokens: 16, "
+        "backend: vllm, tensor_parallel_size: 2, max_lora_rank: 32}",
+    ])  # fmt: skip
+    assert result.exit_code == 0, result.output
+    (engine,) = _events(fake_vllm, "engine")
+    assert engine["kwargs"]["tensor_parallel_size"] == 2
+    assert engine["kwargs"]["enable_lora"] and engine["kwargs"]["max_lora_rank"] == 32
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["eval_config"]["backend"] == "vllm"
+    assert summary["eval"]["testbed"]["sw"]["n"] == 3

@@ -11,7 +11,6 @@ from polyglot.cli.engine import (
     ENFORCE_EAGER,
     ENGINE_ARG,
     GPU_MEMORY,
-    MAX_LORA_RANK,
     MAX_MODEL_LEN,
     PIPELINE_PARALLEL,
     TENSOR_PARALLEL,
@@ -141,7 +140,6 @@ def build(
     data_parallel_size: int | None = DATA_PARALLEL,
     gpu_memory_utilization: float | None = GPU_MEMORY,
     max_model_len: int | None = MAX_MODEL_LEN,
-    max_lora_rank: int | None = MAX_LORA_RANK,
     enforce_eager: bool | None = ENFORCE_EAGER,
     engine_arg: list[str] | None = ENGINE_ARG,
     overwrite: bool = typer.Option(False, "--overwrite", help="Rebuild a folder built otherwise."),
@@ -181,7 +179,7 @@ def build(
             "max_new_tokens": max_new_tokens,
         }
     engine = engine_flags(tensor_parallel_size, pipeline_parallel_size, data_parallel_size,
-                          gpu_memory_utilization, max_model_len, max_lora_rank, enforce_eager,
+                          gpu_memory_utilization, max_model_len, None, enforce_eager,
                           engine_arg)  # fmt: skip
     if engine and not teacher:
         from polyglot.config import ConfigError

@@ -18,8 +18,8 @@ DATA_PARALLEL = typer.Option(
     "--data-parallel-size",
     "--dp",
     help="Independent replicas of the engine, each in its own process on its own GPUs (tp × pp "
-    "each; CPU threads on the hf backend without a GPU), over disjoint batches; the results "
-    "are those of one replica.",
+    "each; CPU threads on the hf backend without a GPU), over disjoint batches; the "
+    "generations are identical to one process's.",
 )
 GPU_MEMORY = typer.Option(
     None,

@@ -354,21 +354,26 @@ def teacher_traces(
             Request(key(i), _teacher_prompt(i, config.schema), ["\n\n", "\nQuestion:"])
             for i in wanted
         ]
-        batches = backend.batches(requests)
-        with generation_bar(progress, len(requests)) as advance:
-            for generations in backend.generate(list(enumerate(batches))):
-                rows = [
-                    {
-                        "key": g.key,
-                        "question": questions[g.key],
-                        "teacher": identity,
-                        "outputs": g.outputs,
-                    }
-                    for g in generations
-                ]
-                append_jsonl(cache_file, rows)
-                cached.update((r["key"], (r["question"], r["outputs"])) for r in rows)
-                advance(len(rows))
+        try:
+            batches = backend.batches(requests)
+            with generation_bar(progress, len(requests)) as advance:
+                for generations in backend.generate(list(enumerate(batches))):
+                    rows = [
+                        {
+                            "key": g.key,
+                            "question": questions[g.key],
+                            "teacher": identity,
+                            "outputs": g.outputs,
+                        }
+                        for g in generations
+                    ]
+                    append_jsonl(cache_file, rows)
+                    cached.update((r["key"], (r["question"], r["outputs"])) for r in rows)
+                    advance(len(rows))
+        finally:  # a teacher's replicas stop now: training may follow
+            close = getattr(backend, "close", None)
+            if callable(close):
+                close()
     return {k: outputs for k, (_, outputs) in cached.items()}
 
 

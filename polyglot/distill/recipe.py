@@ -128,6 +128,20 @@ class DistillRecipe(StrictModel):
                     "on the responses alone"
                 )
         g = self.generation
+        engine = [name for name, field in EngineSettings.model_fields.items()
+                  if getattr(g, name) != field.default]  # fmt: skip
+        answers = self.data.response_field is None  # the teacher's answers: an eval run
+        if not answers and self.on_policy == 0 and (engine or g.backend != "hf"):
+            raise ValueError(
+                "generation: nothing is generated (the responses are data.response_field's, "
+                "no on-policy steps); drop it"
+            )
+        if not answers and g.backend == "hf" and engine:
+            raise ValueError(
+                f"generation.{', generation.'.join(engine)}: the hf on-policy samples take no "
+                "engine settings (they apply to the teacher's answers, data.response_field: "
+                "null, or to backend vllm)"
+            )
         if self.on_policy > 0 and g.backend == "vllm":
             other = [name for name in ("pipeline_parallel_size", "data_parallel_size",
                                        "max_lora_rank", "enforce_eager", "engine_args")

@@ -186,6 +186,28 @@ def _teacher_answers(recipe: DistillRecipe, out: Path, dataset, progress: bool, 
     return answers
 
 
+def _check_vllm_on_policy(recipe: DistillRecipe) -> None:
+    """On-policy samples through TRL's colocated vLLM: vLLM importable, and its tensor-parallel
+    groups dividing the training processes (TRL's rule), said before anything runs."""
+    import importlib.util
+
+    from polyglot.train.finetune import _world_size
+
+    g = recipe.generation
+    if recipe.on_policy <= 0 or g.backend != "vllm":
+        return
+    if importlib.util.find_spec("vllm") is None:
+        raise ConfigError(
+            "generation.backend vllm: on-policy samples through vLLM need vLLM: pip install "
+            "'polyglot-reasoning[vllm]' (GPU machines only), or generation.backend hf"
+        )
+    if _world_size() % g.tensor_parallel_size:
+        raise ConfigError(
+            f"generation.tensor_parallel_size {g.tensor_parallel_size} must divide the "
+            f"{_world_size()} training process(es): TRL's colocated engine spans that many of them"
+        )
+
+
 def distill(
     recipe: DistillRecipe,
     *,
@@ -209,6 +231,7 @@ def distill(
     rank = _rank()
     if rank:  # under torchrun / accelerate launch: the main process speaks for all
         log, progress = (lambda message: None), False
+    _check_vllm_on_policy(recipe)
     out = check_output_dir(recipe.out)
     shim = _AsTrainRecipe(recipe)
     inputs = _inputs(recipe)

@@ -231,6 +231,14 @@ def evaluate(config: EvalConfig | dict, backends: dict | None = None) -> RunResu
         from polyglot.config import validate_model
 
         config = validate_model(config, EvalConfig, source="eval config")
+    if backends is None:  # this call's own engines: closed (replicas stopped) when it ends
+        from polyglot.generation.registry import close_backends
+
+        owned: dict = {}
+        try:
+            return evaluate(config, owned)
+        finally:
+            close_backends(owned)
     if config.strategy == "selective":
         from polyglot.strategies.selective import evaluate_selective
 

@@ -121,8 +121,8 @@ def vllm_engine_fields(vllm) -> list[str] | None:
 
 
 def check_engine_args(settings: EngineSettings, vllm) -> None:
-    """Refuse ``engine_args`` keys (and ``max_lora_rank`` without an adapter) the installed vLLM
-    does not take, listing the ones it does."""
+    """Refuse ``engine_args`` keys the installed vLLM does not take, listing the ones it does
+    (``max_lora_rank`` is passed only with an adapter: it sizes vLLM's LoRA slots)."""
     known = vllm_engine_fields(vllm)
     if known is None:
         return

@@ -107,8 +107,12 @@ class HFBackend:
         )
         self.max_positions = getattr(self.model.config, "max_position_embeddings", None)
         if settings.max_model_len is not None:  # a shorter context than the model's own
-            self.max_positions = min(self.max_positions or settings.max_model_len,
-                                     settings.max_model_len)  # fmt: skip
+            if self.max_positions and settings.max_model_len > self.max_positions:
+                raise ConfigError(
+                    f"max_model_len {settings.max_model_len} is longer than the model's "
+                    f"{self.max_positions} positions"
+                )
+            self.max_positions = settings.max_model_len
         self._prompt_room()  # max_new_tokens must leave room for a prompt: say so before work
         self._encoded: dict[str, list[int]] = {}
         self._eos = _eos_ids(self.model, self.tokenizer)

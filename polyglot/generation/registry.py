@@ -44,3 +44,13 @@ def load_backend(settings: GenerationSettings) -> Backend:
             f"imported: {err}"
         ) from None
     return backend_class(settings)
+
+
+def close_backends(backends: dict) -> None:
+    """Close every backend (or translator) in a shared ``backends`` dict that holds processes
+    of its own (data-parallel replicas): their GPUs are freed now, not at exit."""
+    for backend in list(backends.values()):
+        close = getattr(backend, "close", None)
+        if callable(close):
+            close()
+    backends.clear()

@@ -49,6 +49,8 @@ def plan_replicas(settings: GenerationSettings, gpus: list[str], threads: int) -
     """Where each replica runs: ``{"gpus": [...], "threads": n}`` per replica; a plan that does
     not fit the machine is a ``ConfigError`` saying what would."""
     size, per = settings.data_parallel_size, gpus_per_replica(settings)
+    if settings.device.startswith("cuda") and not gpus:
+        raise ConfigError(f"device '{settings.device}' asked for, but no CUDA GPU is visible")
     on_cpu = settings.device == "cpu" or (settings.backend != "vllm" and not gpus)
     if on_cpu:
         if settings.backend == "vllm":
@@ -85,8 +87,24 @@ def plan_replicas(settings: GenerationSettings, gpus: list[str], threads: int) -
     ]
 
 
-def _serve(rank: int, settings_json: str, plan: dict, inbox, outbox, parent: int) -> None:
+def _watch_parent(parent: int) -> None:
+    """End this replica the moment the main process is gone, whatever it is blocked in (a pipe
+    nobody reads any more, a message cut half-way): its GPUs are freed at once."""
+    import threading
+
+    def watch():
+        while os.getppid() == parent:
+            time.sleep(1.0)
+        os._exit(3)
+
+    threading.Thread(target=watch, name="polyglot-replica-watchdog", daemon=True).start()
+
+
+def _serve(
+    rank: int, settings_json: str, plan: dict, inbox, outbox, parent: int, target: str
+) -> None:
     """One replica: load the backend with only its GPUs visible, then run what it is handed."""
+    _watch_parent(parent)  # (its os._exit never waits on a pipe nobody reads)
     if plan["gpus"] or plan["threads"] == 0:
         os.environ["CUDA_VISIBLE_DEVICES"] = ",".join(plan["gpus"])
     else:
@@ -96,9 +114,11 @@ def _serve(rank: int, settings_json: str, plan: dict, inbox, outbox, parent: int
             import torch
 
             torch.set_num_threads(plan["threads"])
-        from polyglot.generation.registry import load_backend
+        from polyglot.generation.registry import load_backend, register_backend
 
-        backend = load_backend(GenerationSettings.model_validate_json(settings_json))
+        settings = GenerationSettings.model_validate_json(settings_json)
+        register_backend(settings.backend, target)  # a backend the caller registered too
+        backend = load_backend(settings)
         outbox.put(("ready", rank, backend.describe()))
     except ConfigError as err:
         outbox.put(("error", rank, "config", str(err)))
@@ -110,8 +130,6 @@ def _serve(rank: int, settings_json: str, plan: dict, inbox, outbox, parent: int
         try:
             message = inbox.get(timeout=1.0)
         except queue.Empty:
-            if os.getppid() != parent:  # the main process is gone: so is this replica
-                return
             continue
         try:
             if message[0] == "stop":
@@ -129,12 +147,17 @@ def _serve(rank: int, settings_json: str, plan: dict, inbox, outbox, parent: int
             outbox.put(("error", rank, "crash", traceback.format_exc()))
 
 
+class ReplicaError(ConfigError):
+    """A replica stopped or never answered: one line for the user, the run resumable."""
+
+
 class ReplicatedBackend:
     """The ``Backend`` interface over ``data_parallel_size`` replica processes."""
 
     def __init__(self, settings: GenerationSettings):
         import multiprocessing
 
+        from polyglot.generation.registry import BACKENDS
         from polyglot.models import load_tokenizer
 
         self.settings = settings
@@ -162,7 +185,8 @@ class ReplicatedBackend:
                     self._inboxes[rank],
                     self._outbox,
                     os.getpid(),
-                ),  # fmt: skip
+                    BACKENDS[settings.backend],
+                ),
                 name=f"polyglot-replica-{rank}",
                 daemon=False,  # a vLLM engine starts processes of its own
             )
@@ -174,13 +198,14 @@ class ReplicatedBackend:
         described: dict[int, dict] = {}
         try:
             while len(described) < self.size:
-                message = self._receive(READY_TIMEOUT)
+                message = self._receive(READY_TIMEOUT, loading=True)
                 if message[0] == "ready":
                     described[message[1]] = message[2]
         except BaseException:
             self.close()
             raise
         self._described = described
+        self.ran = dict.fromkeys(range(self.size), 0)  # batches each replica ran
 
     # -- the Backend interface ---------------------------------------------------------------
     def describe(self) -> dict:
@@ -203,9 +228,10 @@ class ReplicatedBackend:
         busy = dict.fromkeys(range(self.size), 0)
         finished = False
         try:
-            for rank in busy:
-                while waiting and busy[rank] < IN_FLIGHT:
-                    self._hand(rank, waiting.pop(0), busy)
+            for _ in range(IN_FLIGHT):  # one batch to every replica, then a second to each
+                for rank in busy:
+                    if waiting:
+                        self._hand(rank, waiting.pop(0), busy)
             last = time.perf_counter()
             while any(busy.values()):
                 message = self._receive(None)
@@ -213,6 +239,7 @@ class ReplicatedBackend:
                     continue
                 _, rank, _index, generations = message
                 busy[rank] -= 1
+                self.ran[rank] += 1
                 if waiting:
                     self._hand(rank, waiting.pop(0), busy)
                 # wall time, shared out: items/s counts the replicas working side by side
@@ -232,10 +259,23 @@ class ReplicatedBackend:
         busy[rank] += 1
 
     def _ensure_running(self) -> None:
-        if any(not w.is_alive() for w in self._workers):
-            raise RuntimeError("the replicas were stopped; load the backend again")
+        dead = [(i, w.exitcode) for i, w in enumerate(self._workers) if not w.is_alive()]
+        if dead:
+            self.close()
+            raise self._stopped(*dead[0], loading=False)
 
-    def _receive(self, timeout: float | None):
+    @staticmethod
+    def _stopped(rank: int, code, loading: bool) -> ReplicaError:
+        if code == 0:
+            return ReplicaError("the replicas were stopped (closed); load the backend again")
+        return ReplicaError(
+            f"replica {rank} stopped while loading the model (exit code {code}; out of memory?)"
+            if loading
+            else f"replica {rank} stopped (exit code {code}; out of memory?); the batches it "
+            "held were not written: the same command resumes them"
+        )
+
+    def _receive(self, timeout: float | None, loading: bool = False):
         """The next message of any replica; a replica's error, or death, is raised here."""
         waited = 0.0
         while True:
@@ -246,14 +286,10 @@ class ReplicatedBackend:
                 dead = [(i, w.exitcode) for i, w in enumerate(self._workers) if not w.is_alive()]
                 if dead:
                     self.close()
-                    rank, code = dead[0]
-                    raise RuntimeError(
-                        f"replica {rank} stopped (exit code {code}) without a word; its "
-                        "batches were not written, so a rerun resumes them"
-                    ) from None
+                    raise self._stopped(*dead[0], loading=loading) from None
                 if timeout is not None and waited >= timeout:
                     self.close()
-                    raise RuntimeError(f"no replica answered in {timeout:.0f} s") from None
+                    raise ReplicaError(f"no replica answered in {timeout:.0f} s") from None
                 continue
             if message[0] == "error":
                 _, rank, kind, text = message
@@ -264,8 +300,11 @@ class ReplicatedBackend:
             return message
 
     def close(self) -> None:
+        """Stop the replicas (their GPUs freed); safe to call twice. A later ``generate`` on
+        this backend is refused: load it again."""
         for worker, inbox in zip(getattr(self, "_workers", []), getattr(self, "_inboxes", []),
                                  strict=False):  # fmt: skip
+            inbox.cancel_join_thread()  # unread batches for a dead replica never block exit
             if worker.is_alive():
                 with contextlib.suppress(Exception):
                     inbox.put(("stop",))

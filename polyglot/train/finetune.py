@@ -199,36 +199,41 @@ def evaluate_trained(
     adapter = (model_dir / "adapter_config.json").is_file()
     figures = {}
     backends: dict = {}
-    for bench in recipe.eval.benchmarks if recipe.eval else []:
-        run = evaluate(
-            EvalConfig(
-                model=recipe.base if adapter else str(model_dir),
-                adapter=str(model_dir) if adapter else None,
-                benchmark=bench.name,
-                languages=bench.languages,
-                data=bench.data,
-                limit=bench.limit,
-                mode=recipe.prompt_mode,
-                chat_template=recipe.format == "chat",
-                max_new_tokens=recipe.eval.max_new_tokens,
-                device=recipe.device,
-                out=str(out / "eval" / bench.name),
-                progress=progress,
-                overwrite=overwrite,
-                backend=recipe.eval.backend,
-                **recipe.eval.engine(),
-            ),
-            backends,
-        )
-        figures[bench.name] = {
-            lang: {
-                "accuracy": r["accuracy"],
-                "ci95": r["ci95"],
-                "n": r["n"],
-                "fidelity": (r.get("fidelity") or {}).get("target"),
+    try:
+        for bench in recipe.eval.benchmarks if recipe.eval else []:
+            run = evaluate(
+                EvalConfig(
+                    model=recipe.base if adapter else str(model_dir),
+                    adapter=str(model_dir) if adapter else None,
+                    benchmark=bench.name,
+                    languages=bench.languages,
+                    data=bench.data,
+                    limit=bench.limit,
+                    mode=recipe.prompt_mode,
+                    chat_template=recipe.format == "chat",
+                    max_new_tokens=recipe.eval.max_new_tokens,
+                    device=recipe.device,
+                    out=str(out / "eval" / bench.name),
+                    progress=progress,
+                    overwrite=overwrite,
+                    backend=recipe.eval.backend,
+                    **recipe.eval.engine(),
+                ),
+                backends,
+            )
+            figures[bench.name] = {
+                lang: {
+                    "accuracy": r["accuracy"],
+                    "ci95": r["ci95"],
+                    "n": r["n"],
+                    "fidelity": (r.get("fidelity") or {}).get("target"),
+                }
+                for lang, r in run.results["languages"].items()
             }
-            for lang, r in run.results["languages"].items()
-        }
+    finally:  # engines with replicas of their own stop here, not at exit
+        from polyglot.generation.registry import close_backends
+
+        close_backends(backends)
     return figures
 
 

@@ -84,10 +84,11 @@ def load_translator(
     )  # fmt: skip
     if name == "vllm" and settings is not None and getattr(settings, "backend", None) == "vllm":
         # a vLLM translator spans the evaluated engine's GPUs the same way; beside it, each
-        # engine takes --gpu-memory-utilization of the GPUs (one replica: translation is short)
+        # engine takes --gpu-memory-utilization of the GPUs (one replica: translation is
+        # short). engine_args and the context are the evaluated model's own: not passed on.
         shared.update(settings.model_dump(include={
             "tensor_parallel_size", "pipeline_parallel_size", "gpu_memory_utilization",
-            "enforce_eager", "engine_args"}))  # fmt: skip
+            "enforce_eager"}))  # fmt: skip
     own = GenerationSettings(model=argument, backend=name, **shared)
     same_engine = (
         backend is not None

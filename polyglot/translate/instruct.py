@@ -19,9 +19,16 @@ class InstructionTranslator:
         from polyglot.generation.registry import load_backend
 
         self.settings = settings
+        self.owns_backend = backend is None
         self.backend = backend or load_backend(settings)
         self.tokenizer = getattr(self.backend, "tokenizer", None)
         self.spent: dict[str, int] = {}  # generated tokens per translated key (cost)
+
+    def close(self) -> None:
+        """Stop its own engine's replicas, if any (an engine it shares is its owner's)."""
+        close = getattr(self.backend, "close", None)
+        if self.owns_backend and callable(close):
+            close()
 
     def identity(self) -> dict:
         from polyglot.provenance import model_identity

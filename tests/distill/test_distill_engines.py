@@ -8,6 +8,10 @@ import json
 from pathlib import Path
 
 import pytest
+
+# imported while vLLM is absent (as on this machine): the stand-in vLLM of some tests below
+# lacks the modules TRL's vLLM client would import
+import trl.generation.vllm_generation as trl_vllm
 from typer.testing import CliRunner
 
 from polyglot.cli.main import app
@@ -52,9 +56,9 @@ class FakeVLLMGeneration:
         return prompts, completions, None, None
 
 
-def test_on_policy_samples_come_from_trls_colocated_vllm(in_shipped, tmp_path, monkeypatch):
-    import trl.generation.vllm_generation as trl_vllm
-
+def test_on_policy_samples_come_from_trls_colocated_vllm(
+    in_shipped, tmp_path, monkeypatch, fake_vllm
+):
     FakeVLLMGeneration.built, FakeVLLMGeneration.synced, FakeVLLMGeneration.prompts = [], 0, []
     monkeypatch.setattr(trl_vllm, "VLLMGeneration", FakeVLLMGeneration)
     out = tmp_path / "d"
@@ -73,11 +77,31 @@ def test_on_policy_samples_come_from_trls_colocated_vllm(in_shipped, tmp_path, m
     assert "generation" in json.dumps(card)
 
 
-def test_on_policy_vllm_refuses_what_trls_engine_does_not_take(in_testbed, tmp_path):
-    result = _distill(in_testbed, tmp_path / "bad", "--on-policy", "0.5",
-                      "generation.backend=vllm", "generation.pipeline_parallel_size=2")  # fmt: skip
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [
+        (["--on-policy", "0.5", "generation.backend=vllm", "generation.pipeline_parallel_size=2"],
+         "generation.pipeline_parallel_size: on-policy samples come from TRL"),
+        (["--on-policy", "0.5", "generation.max_model_len=64"],
+         "the hf on-policy samples take no engine settings"),
+        (["generation.backend=vllm"], "generation: nothing is generated"),
+        (["--on-policy", "0.5", "generation.backend=vllm"], "on-policy samples through vLLM need "
+         "vLLM"),
+    ],
+)  # fmt: skip
+def test_generation_settings_that_would_do_nothing_are_refused(in_testbed, tmp_path, extra,
+                                                               message):  # fmt: skip
+    result = _distill(in_testbed, tmp_path / "bad", *extra)
     assert result.exit_code == 2
-    assert "generation.pipeline_parallel_size: on-policy samples come from TRL" in result.output
+    assert message in " ".join(result.output.split()), result.output
+
+
+def test_on_policy_vllm_tensor_parallel_must_divide_the_processes(in_testbed, tmp_path,
+                                                                  fake_vllm):  # fmt: skip
+    result = _distill(in_testbed, tmp_path / "bad", "--on-policy", "0.5",
+                      "generation.backend=vllm", "generation.tensor_parallel_size=2")  # fmt: skip
+    assert result.exit_code == 2
+    assert "tensor_parallel_size 2 must divide the 1 training process" in result.output
 
 
 def test_the_teachers_answers_use_the_recipes_engine(in_shipped, tmp_path, fake_vllm):

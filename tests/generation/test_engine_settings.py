@@ -78,7 +78,7 @@ def test_unknown_engine_args_are_refused_with_vllms_list(fake_vllm, tiny_model, 
                    "--engine-arg", "max_num_seq=8")  # fmt: skip
     assert result.exit_code == 2, result.output
     assert (
-        "'max_num_seq' (did you mean 'max_num_seqs'?) not taken by vLLM 0.0-fake" in result.output
+        "'max_num_seq' (did you mean 'max_num_seqs'?) not taken by vLLM 0.0.0+fake" in result.output
     )
     assert "kv_cache_dtype" in result.output and "Traceback" not in result.output
     assert not (tmp_path / "run" / "run.json").exists()
@@ -187,12 +187,16 @@ def test_a_vllm_translator_spans_the_evaluated_engines_gpus(fake_vllm, tiny_mode
     "path", sorted((Path(__file__).parents[2] / "configs" / "eval").glob("*.yaml"))
 )
 def test_every_shipped_eval_config_validates(path):
+    import yaml
+
     from polyglot.config import load_yaml_model
     from polyglot.evaluate import EvalConfig
 
     config = load_yaml_model(path, EvalConfig)
-    if config.backend == "vllm":
-        assert config.engine()["tensor_parallel_size"] >= 1
+    written = yaml.safe_load(path.read_text())
+    # every engine setting the file writes is the one the run gets (none dropped or renamed)
+    for key, value in config.engine().items():
+        assert value == written.get(key, EvalConfig.model_fields[key].default), key
 
 
 def test_a_trained_model_is_evaluated_with_the_recipes_engine(fake_vllm, in_testbed, tmp_path):
@@ -211,3 +215,10 @@ def test_a_trained_model_is_evaluated_with_the_recipes_engine(fake_vllm, in_test
     summary = json.loads((out / "summary.json").read_text())
     assert summary["eval_config"]["backend"] == "vllm"
     assert summary["eval"]["testbed"]["sw"]["n"] == 3
+
+
+def test_hf_refuses_a_context_longer_than_the_models(tiny_model, tmp_path, mgsm):
+    result = _eval(tiny_model, tmp_path / "run", "--max-model-len", "100000")
+    assert result.exit_code == 2 and "max_model_len 100000 is longer than the model" in (
+        " ".join(result.output.split())
+    )

@@ -107,3 +107,143 @@ def test_replica_plans():
     with pytest.raises(ConfigError, match="own GPUs in order"):
         plan_replicas(GenerationSettings(model="m", data_parallel_size=2, device="cuda:1"),
                       ["0", "1"], 8)  # fmt: skip
+
+
+class DyingBackend:
+    """A backend whose process ends abruptly on its second batch (a replica killed by the
+    OOM killer, say); its outputs are long, so unread messages fill the pipes."""
+
+    name = "dying"
+
+    def __init__(self, settings):
+        self.settings = settings
+
+    def describe(self) -> dict:
+        return {"model": self.settings.model, "backend": "dying", "device": "cpu"}
+
+    def batches(self, requests):
+        ordered = sorted(requests, key=lambda r: r.key)
+        return [ordered[i : i + 2] for i in range(0, len(ordered), 2)]
+
+    def generate(self, batches):
+        import os
+
+        from polyglot.generation import Generation
+
+        for index, batch in batches:
+            if index == 1:
+                os._exit(7)
+            yield [Generation(r.key, ["x" * 100_000 + " 3"], [1], 0.0, index) for r in batch]
+
+
+def test_every_replica_gets_batches_and_stops_when_done(tiny_model):
+    import multiprocessing
+
+    from polyglot.generation import Request, load_backend
+
+    backend = load_backend(GenerationSettings(model=str(tiny_model), max_new_tokens=4,
+                                              batch_size=2, data_parallel_size=2, device="cpu"))  # fmt: skip
+    requests = [Request(f"k{i}", f"Question: {i} plus {i}?", ["\n\n"]) for i in range(8)]
+    batches = backend.batches(requests)
+    done = [g.key for b in backend.generate(list(enumerate(batches))) for g in b]
+    assert sorted(done) == sorted(r.key for r in requests)
+    assert all(count > 0 for count in backend.ran.values()), backend.ran
+    backend.close()
+    backend.close()  # twice is fine
+    assert not [p for p in multiprocessing.active_children() if p.name.startswith("polyglot-")]
+
+
+def test_an_eval_stops_its_replicas_when_it_ends(one_process, tiny_model, tmp_path):
+    import multiprocessing
+
+    result = runner.invoke(app, _args(tiny_model, tmp_path / "r", "--dp", "2"))
+    assert result.exit_code == 0, result.output
+    assert not [p for p in multiprocessing.active_children() if p.name.startswith("polyglot-")]
+
+
+def test_a_replica_that_dies_ends_the_run_with_one_line(tiny_model, tmp_path, mgsm):
+    """No hang (pipes full of unread output), no traceback; a rerun would resume."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    here = Path(__file__).parent
+    script = (
+        f"import sys; sys.path.insert(0, {str(here)!r})\n"
+        "from polyglot.generation import register_backend\n"
+        "register_backend('dying', 'test_replicas:DyingBackend')\n"
+        "from polyglot.cli.main import app\n"
+        "app(sys.argv[1:])\n"
+    )
+    command = [sys.executable, "-c", script, *_args(tiny_model, tmp_path / "d", "--backend",
+                                                     "dying", "--dp", "2")]  # fmt: skip
+    result = subprocess.run(command, capture_output=True, text=True, timeout=120)
+    assert result.returncode == 2, result.stderr[-2000:]
+    message = result.stdout + result.stderr
+    assert "stopped (exit code 7" in message and "Traceback" not in message
+    written = read_records(tmp_path / "d" / "generations.jsonl")
+    assert 0 < len(written) < 12  # what finished is kept: the same command resumes
+
+
+class SlowBackend(DyingBackend):
+    """Long outputs, slowly: the main process is killed while replicas are mid-batch."""
+
+    def generate(self, batches):
+        import time
+
+        from polyglot.generation import Generation
+
+        for index, batch in batches:
+            time.sleep(1.5)
+            yield [Generation(r.key, ["x" * 100_000 + " 3"], [1], 0.0, index) for r in batch]
+
+
+def test_replicas_end_when_the_main_process_is_killed(tiny_model, tmp_path, mgsm):
+    """SIGKILL of the main process alone (the OOM killer): its replicas go too (a watchdog),
+    even blocked on a pipe nobody reads, so they never keep their GPUs."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+    from pathlib import Path
+
+    here = Path(__file__).parent
+    script = (
+        f"import sys; sys.path.insert(0, {str(here)!r})\n"
+        "from polyglot.generation import register_backend\n"
+        "register_backend('slow', 'test_replicas:SlowBackend')\n"
+        "from polyglot.cli.main import app\n"
+        "app(sys.argv[1:])\n"
+    )
+    out = tmp_path / "k"
+    command = [sys.executable, "-c", script, *_args(tiny_model, out, "--backend", "slow",
+                                                     "--dp", "2")]  # fmt: skip
+    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+    def children() -> list[int]:
+        found = []
+        for entry in Path("/proc").iterdir():
+            try:
+                fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+            except (OSError, IndexError):
+                continue
+            if fields[1] == str(process.pid):
+                found.append(int(entry.name))
+        return found
+
+    deadline = time.time() + 120
+    generations = out / "generations.jsonl"
+    while time.time() < deadline and not (generations.exists() and generations.stat().st_size):
+        time.sleep(0.1)
+    replicas = children()
+    assert len(replicas) >= 2
+    os.kill(process.pid, signal.SIGKILL)
+    process.wait()
+    deadline = time.time() + 15
+    alive = replicas
+    while alive and time.time() < deadline:
+        time.sleep(0.2)
+        alive = [pid for pid in replicas if Path(f"/proc/{pid}").exists()
+                 and "Z" not in (Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1][:3])]  # fmt: skip
+    assert not alive, f"replicas {alive} outlived the main process"

@@ -9,7 +9,7 @@ import json
 import os
 from types import SimpleNamespace
 
-__version__ = "0.0-fake"
+__version__ = "0.0.0+fake"
 
 
 @dataclasses.dataclass

@@ -382,8 +382,9 @@ def shared_backend(config: EvalConfig, backends: dict | None, identity: dict | N
     identity = identity or model_identity(config.model, config.adapter, config.revision)
     # the model's identity is part of the key: weights rewritten at the same path are reloaded
     cache_key = settings.model_dump_json() + json.dumps(identity)
-    if backends is not None and cache_key in backends:
-        return backends[cache_key]
+    cached = (backends or {}).get(cache_key)
+    if cached is not None and not getattr(cached, "closed", False):  # replicas stopped: reload
+        return cached
     backend = load_backend(settings)
     if backends is not None:
         backends[cache_key] = backend

@@ -67,6 +67,8 @@ class EngineSettings(StrictModel):
                     f"{', '.join(given)}: vLLM engine settings; the hf backend runs one model "
                     "per device (use backend vllm, or data_parallel_size for replicas)"
                 )
+        if self.max_lora_rank is not None and getattr(self, "adapter", "") is None:
+            raise ValueError("max_lora_rank sizes vLLM's adapter slots: it goes with an adapter")
         named = set(EngineSettings.model_fields) - {"engine_args"}
         for key in self.engine_args:
             if key in named:
@@ -93,9 +95,26 @@ def result_engine(settings) -> dict[str, Any]:
     }
 
 
+LORA_RANKS = (8, 16, 32, 64, 128, 256, 320, 512)  # the adapter slot sizes vLLM serves
+
+
+def adapter_rank(adapter: str | None) -> int | None:
+    """The LoRA rank an adapter folder was trained with (its adapter_config.json ``r``)."""
+    import json
+    from pathlib import Path
+
+    if not adapter:
+        return None
+    try:
+        return int(json.loads((Path(adapter) / "adapter_config.json").read_text())["r"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+
+
 def vllm_engine_kwargs(settings: EngineSettings, lora: bool) -> dict[str, Any]:
     """The engine keyword arguments of ``vllm.LLM`` beyond the model's own (model, revision,
-    dtype, seed, enable_lora): the parallel sizes always, the others only when set."""
+    dtype, seed, enable_lora): the parallel sizes always, the others only when set; an adapter
+    of a rank above vLLM's default slot (16) gets the smallest slot that holds it."""
     kwargs: dict[str, Any] = {
         "tensor_parallel_size": settings.tensor_parallel_size,
         "pipeline_parallel_size": settings.pipeline_parallel_size,
@@ -107,6 +126,10 @@ def vllm_engine_kwargs(settings: EngineSettings, lora: bool) -> dict[str, Any]:
         kwargs["enforce_eager"] = True
     if lora and settings.max_lora_rank is not None:
         kwargs["max_lora_rank"] = settings.max_lora_rank
+    elif lora:
+        rank = adapter_rank(getattr(settings, "adapter", None))
+        if rank is not None and rank > 16:
+            kwargs["max_lora_rank"] = next((r for r in LORA_RANKS if r >= rank), rank)
     kwargs.update(settings.engine_args)
     return kwargs
 

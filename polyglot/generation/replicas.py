@@ -51,6 +51,10 @@ def plan_replicas(settings: GenerationSettings, gpus: list[str], threads: int) -
     size, per = settings.data_parallel_size, gpus_per_replica(settings)
     if settings.device.startswith("cuda") and not gpus:
         raise ConfigError(f"device '{settings.device}' asked for, but no CUDA GPU is visible")
+    if settings.device not in ("auto", "cpu") and not settings.device.startswith("cuda"):
+        raise ConfigError(
+            f"device {settings.device}: data-parallel replicas run on CUDA GPUs or the CPU"
+        )
     on_cpu = settings.device == "cpu" or (settings.backend != "vllm" and not gpus)
     if on_cpu:
         if settings.backend == "vllm":
@@ -101,10 +105,15 @@ def _watch_parent(parent: int) -> None:
 
 
 def _serve(
-    rank: int, settings_json: str, plan: dict, inbox, outbox, parent: int, target: str
+    rank: int, settings_json: str, plan: dict, inbox, results, parent: int, target: str
 ) -> None:
-    """One replica: load the backend with only its GPUs visible, then run what it is handed."""
+    """One replica: load the backend with only its GPUs visible, then run what it is handed.
+    ``results`` is this replica's own pipe to the main process (its end of file, should the
+    replica die, is how the main process learns it at once, even mid-message)."""
+    import signal
+
     _watch_parent(parent)  # (its os._exit never waits on a pipe nobody reads)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the main process's to handle
     if plan["gpus"] or plan["threads"] == 0:
         os.environ["CUDA_VISIBLE_DEVICES"] = ",".join(plan["gpus"])
     else:
@@ -119,12 +128,12 @@ def _serve(
         settings = GenerationSettings.model_validate_json(settings_json)
         register_backend(settings.backend, target)  # a backend the caller registered too
         backend = load_backend(settings)
-        outbox.put(("ready", rank, backend.describe()))
+        results.send(("ready", rank, backend.describe()))
     except ConfigError as err:
-        outbox.put(("error", rank, "config", str(err)))
+        results.send(("error", rank, "config", str(err)))
         return
     except BaseException:  # noqa: BLE001 - reported to the main process, which raises it
-        outbox.put(("error", rank, "crash", traceback.format_exc()))
+        results.send(("error", rank, "crash", traceback.format_exc()))
         return
     while True:
         try:
@@ -136,15 +145,15 @@ def _serve(
                 return
             if message[0] == "batches":
                 planned = backend.batches(message[1])
-                outbox.put(("batches", rank, [[r.key for r in batch] for batch in planned]))
+                results.send(("batches", rank, [[r.key for r in batch] for batch in planned]))
             elif message[0] == "run":
                 index, batch = message[1], message[2]
                 for generations in backend.generate([(index, batch)]):
-                    outbox.put(("done", rank, index, generations))
+                    results.send(("done", rank, index, generations))
         except ConfigError as err:
-            outbox.put(("error", rank, "config", str(err)))
+            results.send(("error", rank, "config", str(err)))
         except BaseException:  # noqa: BLE001
-            outbox.put(("error", rank, "crash", traceback.format_exc()))
+            results.send(("error", rank, "crash", traceback.format_exc()))
 
 
 class ReplicaError(ConfigError):
@@ -173,8 +182,11 @@ class ReplicatedBackend:
         if self.plans[0]["threads"]:
             replica = replica.model_copy(update={"device": "cpu"})
         context = multiprocessing.get_context("spawn")  # CUDA and vLLM need a fresh process
-        self._outbox = context.Queue()
+        self.closed = False
+        self._inflight = 0
         self._inboxes = [context.Queue() for _ in range(self.size)]
+        pipes = [context.Pipe(duplex=False) for _ in range(self.size)]
+        self._results = [reader for reader, _ in pipes]
         self._workers = [
             context.Process(
                 target=_serve,
@@ -183,7 +195,7 @@ class ReplicatedBackend:
                     replica.model_dump_json(),
                     plan,
                     self._inboxes[rank],
-                    self._outbox,
+                    pipes[rank][1],
                     os.getpid(),
                     BACKENDS[settings.backend],
                 ),
@@ -193,8 +205,9 @@ class ReplicatedBackend:
             for rank, plan in enumerate(self.plans)
         ]
         atexit.register(self.close)
-        for worker in self._workers:
+        for worker, (_, writer) in zip(self._workers, pipes, strict=True):
             worker.start()
+            writer.close()  # only the replica writes: its death is an end of file here
         described: dict[int, dict] = {}
         try:
             while len(described) < self.size:
@@ -224,6 +237,8 @@ class ReplicatedBackend:
         return [[by_key[key] for key in batch] for batch in message[2]]
 
     def generate(self, batches: list[tuple[int, list[Request]]]) -> Iterator[list[Generation]]:
+        if self.closed:
+            raise self._stopped(0, 0, loading=False)
         waiting = list(batches)
         busy = dict.fromkeys(range(self.size), 0)
         finished = False
@@ -239,6 +254,7 @@ class ReplicatedBackend:
                     continue
                 _, rank, _index, generations = message
                 busy[rank] -= 1
+                self._inflight -= 1
                 self.ran[rank] += 1
                 if waiting:
                     self._hand(rank, waiting.pop(0), busy)
@@ -257,8 +273,11 @@ class ReplicatedBackend:
         self._ensure_running()
         self._inboxes[rank].put(("run", item[0], item[1]))
         busy[rank] += 1
+        self._inflight += 1
 
     def _ensure_running(self) -> None:
+        if self.closed:
+            raise self._stopped(0, 0, loading=False)
         dead = [(i, w.exitcode) for i, w in enumerate(self._workers) if not w.is_alive()]
         if dead:
             self.close()
@@ -276,21 +295,28 @@ class ReplicatedBackend:
         )
 
     def _receive(self, timeout: float | None, loading: bool = False):
-        """The next message of any replica; a replica's error, or death, is raised here."""
+        """The next message of any replica; a replica's error, or death (an end of file on its
+        pipe, also half-way through a message), is raised here."""
+        from multiprocessing.connection import wait
+
         waited = 0.0
         while True:
-            try:
-                message = self._outbox.get(timeout=1.0)
-            except queue.Empty:
+            ready = wait(self._results, timeout=1.0)
+            if not ready:
                 waited += 1.0
-                dead = [(i, w.exitcode) for i, w in enumerate(self._workers) if not w.is_alive()]
-                if dead:
-                    self.close()
-                    raise self._stopped(*dead[0], loading=loading) from None
                 if timeout is not None and waited >= timeout:
                     self.close()
                     raise ReplicaError(f"no replica answered in {timeout:.0f} s") from None
                 continue
+            reader = ready[0]
+            rank = self._results.index(reader)
+            try:
+                message = reader.recv()
+            except (EOFError, OSError):
+                worker = self._workers[rank]
+                worker.join(timeout=5)
+                self.close()
+                raise self._stopped(rank, worker.exitcode, loading=loading) from None
             if message[0] == "error":
                 _, rank, kind, text = message
                 self.close()
@@ -300,21 +326,33 @@ class ReplicatedBackend:
             return message
 
     def close(self) -> None:
-        """Stop the replicas (their GPUs freed); safe to call twice. A later ``generate`` on
-        this backend is refused: load it again."""
-        for worker, inbox in zip(getattr(self, "_workers", []), getattr(self, "_inboxes", []),
-                                 strict=False):  # fmt: skip
+        """Stop the replicas (their GPUs freed); safe to call twice. Replicas idle stop at once;
+        replicas still holding batches (a run stopped half-way) are terminated. A later
+        ``generate`` on this backend is refused: load it again."""
+        workers = getattr(self, "_workers", [])
+        if getattr(self, "closed", True) and not any(w.is_alive() for w in workers if w.pid):
+            return
+        self.closed = True
+        busy = getattr(self, "_inflight", 0) > 0
+        for worker, inbox in zip(workers, getattr(self, "_inboxes", []), strict=False):
             inbox.cancel_join_thread()  # unread batches for a dead replica never block exit
             if worker.is_alive():
                 with contextlib.suppress(Exception):
-                    inbox.put(("stop",))
-        for worker in getattr(self, "_workers", []):
-            if worker.pid is None:
-                continue
-            worker.join(timeout=10)
-            if worker.is_alive():
+                    if busy:
+                        worker.terminate()
+                    else:
+                        inbox.put(("stop",))
+        deadline = time.monotonic() + 10
+        for worker in workers:
+            if worker.pid is not None:
+                worker.join(timeout=max(0.0, deadline - time.monotonic()))
+        for worker in workers:
+            if worker.pid is not None and worker.is_alive():
                 worker.terminate()
                 worker.join(timeout=5)
+        for reader in getattr(self, "_results", []):
+            with contextlib.suppress(Exception):
+                reader.close()
         with contextlib.suppress(Exception):
             atexit.unregister(self.close)
 

@@ -49,6 +49,9 @@ def _scores(config, native_out: Path, records: dict[str, dict], out: Path) -> di
         model = load_model(config.model, adapter=config.adapter, device=config.device,
                            dtype="float32", revision=config.revision)  # fmt: skip
         tokenizer = load_tokenizer(config.model, revision=config.revision, padding_side="right")
+        # in key order: the passes' batches (and their float sums) never depend on the order
+        # the generations were written in (replicas write them as they finish)
+        records = dict(sorted(records.items()))
         signals = model_signals(model, tokenizer, records, [config.detector])
         del model
     scores = detector_scores(config.detector, records, signals)

@@ -56,7 +56,7 @@ def test_kwargs_reaching_vllm_LLM(fake_vllm, tiny_model, tmp_path):
 
     settings = GenerationSettings(
         model=str(tiny_model), backend="vllm", tensor_parallel_size=2, pipeline_parallel_size=2,
-        gpu_memory_utilization=0.5, max_model_len=256, enforce_eager=True, max_lora_rank=64,
+        gpu_memory_utilization=0.5, max_model_len=256, enforce_eager=True,
         engine_args={"max_num_seqs": 8, "kv_cache_dtype": "fp8"},
     )  # fmt: skip
     backend = load_backend(settings)
@@ -67,7 +67,16 @@ def test_kwargs_reaching_vllm_LLM(fake_vllm, tiny_model, tmp_path):
         "max_model_len": 256, "enforce_eager": True, "max_num_seqs": 8, "kv_cache_dtype": "fp8",
     }  # fmt: skip
     assert backend.describe()["context"] == 256 and backend.describe()["gpus"] == 4
-    assert "max_lora_rank" in vllm_engine_kwargs(settings, lora=True)
+    # the LoRA slot: as given, or the adapter's own rank when above vLLM's default of 16
+    adapter = tmp_path / "adapter"
+    adapter.mkdir()
+    (adapter / "adapter_config.json").write_text('{"r": 48}')
+    with_adapter = settings.model_copy(update={"adapter": str(adapter)})
+    assert vllm_engine_kwargs(with_adapter, lora=True)["max_lora_rank"] == 64
+    given = with_adapter.model_copy(update={"max_lora_rank": 128})
+    assert vllm_engine_kwargs(given, lora=True)["max_lora_rank"] == 128
+    with pytest.raises(ValueError, match="max_lora_rank sizes vLLM's adapter slots"):
+        GenerationSettings(model="m", backend="vllm", max_lora_rank=32)
     # the defaults: only the parallel sizes, vLLM's own defaults for the rest
     assert vllm_engine_kwargs(GenerationSettings(model="m", backend="vllm"), lora=False) == {
         "tensor_parallel_size": 1, "pipeline_parallel_size": 1}  # fmt: skip

@@ -247,3 +247,94 @@ def test_replicas_end_when_the_main_process_is_killed(tiny_model, tmp_path, mgsm
         alive = [pid for pid in replicas if Path(f"/proc/{pid}").exists()
                  and "Z" not in (Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1][:3])]  # fmt: skip
     assert not alive, f"replicas {alive} outlived the main process"
+
+
+class DyingMidMessage(DyingBackend):
+    """Dies half-way through sending a large batch (megabytes of output, as a vLLM chunk)."""
+
+    def generate(self, batches):
+        import os
+        import threading
+
+        from polyglot.generation import Generation
+
+        for index, batch in batches:
+            if index == 1:
+                threading.Timer(0.05, lambda: os._exit(7)).start()  # while the send is under way
+            yield [Generation(r.key, ["x" * 4_000_000 + " 3"], [1], 0.0, index) for r in batch]
+
+
+def test_a_replica_dying_mid_message_ends_the_run_too(tiny_model, tmp_path, mgsm):
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    here = Path(__file__).parent
+    script = (
+        f"import sys; sys.path.insert(0, {str(here)!r})\n"
+        "from polyglot.generation import register_backend\n"
+        "register_backend('mid', 'test_replicas:DyingMidMessage')\n"
+        "from polyglot.cli.main import app\n"
+        "app(sys.argv[1:])\n"
+    )
+    command = [sys.executable, "-c", script, *_args(tiny_model, tmp_path / "m", "--backend",
+                                                     "mid", "--dp", "2")]  # fmt: skip
+    result = subprocess.run(command, capture_output=True, text=True, timeout=120)
+    assert result.returncode == 2, result.stderr[-2000:]
+    assert "stopped (exit code 7" in result.stdout + result.stderr
+
+
+def test_a_closed_backend_is_loaded_again_by_the_next_run(one_process, tiny_model, tmp_path):
+    """A run stopped half-way closes its replicas; the shared backends dict reloads them."""
+    from polyglot.evaluate import EvalConfig, evaluate
+
+    config = EvalConfig(model=str(tiny_model), benchmark="mgsm", languages=["en"], limit=4,
+                        max_new_tokens=8, batch_size=2, data_parallel_size=2, device="cpu",
+                        out=str(tmp_path / "a"), progress=False)  # fmt: skip
+    backends: dict = {}
+    evaluate(config, backends)
+    (backend,) = backends.values()
+    backend.close()
+    again = evaluate(config.model_copy(update={"out": str(tmp_path / "b")}), backends)
+    assert again.generated == 4 and not next(iter(backends.values())).closed
+
+
+def test_replicas_only_on_cuda_or_the_cpu():
+    with pytest.raises(ConfigError, match="replicas run on CUDA GPUs or the CPU"):
+        plan_replicas(GenerationSettings(model="m", data_parallel_size=2, device="mps"), [], 8)
+    with pytest.raises(ConfigError, match="no CUDA GPU is visible"):
+        plan_replicas(GenerationSettings(model="m", data_parallel_size=2, device="cuda"), [], 8)
+
+
+def test_ctrl_c_stops_a_run_with_replicas_at_once(tiny_model, tmp_path, mgsm):
+    """SIGINT to the main process while replicas hold batches: it ends within seconds (busy
+    replicas are terminated, not waited for), and no replica is left."""
+    import signal
+    import subprocess
+    import sys
+    import time
+    from pathlib import Path
+
+    here = Path(__file__).parent
+    script = (
+        f"import sys; sys.path.insert(0, {str(here)!r})\n"
+        "from polyglot.generation import register_backend\n"
+        "register_backend('slow', 'test_replicas:SlowBackend')\n"
+        "from polyglot.cli.main import app\n"
+        "app(sys.argv[1:])\n"
+    )
+    out = tmp_path / "i"
+    command = [sys.executable, "-c", script, *_args(tiny_model, out, "--backend", "slow",
+                                                     "--dp", "2")]  # fmt: skip
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    generations = out / "generations.jsonl"
+    deadline = time.time() + 120
+    while time.time() < deadline and not (generations.exists() and generations.stat().st_size):
+        time.sleep(0.1)
+    process.send_signal(signal.SIGINT)
+    started = time.time()
+    process.communicate(timeout=30)
+    assert time.time() - started < 8, "Ctrl-C waited for the replicas' batches"
+    assert process.returncode != 0
+    written = read_records(generations)
+    assert 0 < len(written) < 12

@@ -102,3 +102,26 @@ def fake_vllm(monkeypatch, tmp_path):
     yield log
     for name in [m for m in sys.modules if m == "vllm" or m.startswith("vllm.")]:
         del sys.modules[name]
+
+
+@pytest.fixture
+def kill_at_checkpoint():
+    """``kill(process, out, step, what)``: SIGKILL ``process`` once a whole Trainer checkpoint
+    of at least ``step`` is in ``out/_checkpoints`` (a kill mid-training, to resume from)."""
+    import signal
+    import time
+
+    def kill(process, out: Path, step: int, what: str) -> None:
+        deadline = time.time() + 120
+        while time.time() < deadline:
+            done = [p for p in (out / "_checkpoints").glob("checkpoint-*")
+                    if (p / "trainer_state.json").exists()]  # fmt: skip
+            if done and int(done[0].name.split("-")[1]) >= step:
+                break
+            if process.poll() is not None:
+                pytest.fail(f"the {what} ended before it could be killed")
+            time.sleep(0.05)
+        process.send_signal(signal.SIGKILL)
+        process.wait()
+
+    return kill

@@ -38,7 +38,7 @@ from polyglot.files import (
     write_atomic,
     write_json,
 )
-from polyglot.generation.engine import EngineSettings, result_engine
+from polyglot.generation.engine import EngineSettings
 from polyglot.packs import load_pack
 from polyglot.provenance import make_card, read_card, write_card
 from polyglot.text.answers import extract_answer, is_correct
@@ -79,12 +79,6 @@ class TeacherSettings(EngineSettings):
     temperature: float = Field(0.0, ge=0)
     max_new_tokens: int = Field(256, ge=1)
     device: str = "auto"
-
-    def identity(self) -> dict:
-        """What decides the teacher's text: its engine's speed settings and the engine
-        settings at their defaults left out (caches made before they existed stay valid)."""
-        found = self.model_dump(mode="json", exclude={*EngineSettings.model_fields})
-        return {**found, **result_engine(self)}
 
 
 class DataBuildConfig(StrictModel):

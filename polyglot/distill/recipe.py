@@ -8,7 +8,7 @@ from typing import Literal
 from pydantic import Field, field_validator, model_validator
 
 from polyglot.config import StrictModel, validate_model
-from polyglot.generation.engine import EngineSettings, result_engine
+from polyglot.generation.engine import EngineSettings
 from polyglot.train.recipe import EvalSettings, FinetuneSettings, LoraSettings, recipe_data
 
 
@@ -73,9 +73,6 @@ class SamplerSettings(EngineSettings):
     ``max_model_len``."""
 
     backend: Literal["hf", "vllm"] = "hf"
-
-    def identity(self) -> dict:
-        return {"backend": self.backend, **result_engine(self)}
 
 
 class DistillRecipe(StrictModel):

@@ -84,6 +84,13 @@ class EngineSettings(StrictModel):
         """Every engine setting, as run cards record it."""
         return self.model_dump(mode="json", include=set(EngineSettings.model_fields))
 
+    def identity(self) -> dict[str, Any]:
+        """What decides the generated text: every other field, and the engine settings that can
+        change it when they are not at their default (what was generated before they existed
+        keeps its identity; replicas and memory settings never enter it)."""
+        found = self.model_dump(mode="json", exclude=set(EngineSettings.model_fields))
+        return {**found, **result_engine(self)}
+
 
 def result_engine(settings) -> dict[str, Any]:
     """The engine settings of ``settings`` that can change the text, those not at their default

@@ -183,7 +183,7 @@ class ReplicatedBackend:
             replica = replica.model_copy(update={"device": "cpu"})
         context = multiprocessing.get_context("spawn")  # CUDA and vLLM need a fresh process
         self.closed = False
-        self._inflight = 0
+        self._busy: dict[int, int] = {}  # batches handed to each replica, not yet back
         self._inboxes = [context.Queue() for _ in range(self.size)]
         pipes = [context.Pipe(duplex=False) for _ in range(self.size)]
         self._results = [reader for reader, _ in pipes]
@@ -240,13 +240,13 @@ class ReplicatedBackend:
         if self.closed:
             raise self._stopped(0, 0, loading=False)
         waiting = list(batches)
-        busy = dict.fromkeys(range(self.size), 0)
+        busy = self._busy = dict.fromkeys(range(self.size), 0)
         finished = False
         try:
             for _ in range(IN_FLIGHT):  # one batch to every replica, then a second to each
                 for rank in busy:
                     if waiting:
-                        self._hand(rank, waiting.pop(0), busy)
+                        self._hand(rank, waiting.pop(0))
             last = time.perf_counter()
             while any(busy.values()):
                 message = self._receive(None)
@@ -254,10 +254,9 @@ class ReplicatedBackend:
                     continue
                 _, rank, _index, generations = message
                 busy[rank] -= 1
-                self._inflight -= 1
                 self.ran[rank] += 1
                 if waiting:
-                    self._hand(rank, waiting.pop(0), busy)
+                    self._hand(rank, waiting.pop(0))
                 # wall time, shared out: items/s counts the replicas working side by side
                 now = time.perf_counter()
                 share = (now - last) / max(1, len(generations))
@@ -269,11 +268,10 @@ class ReplicatedBackend:
                 self.close()
 
     # -- processes ---------------------------------------------------------------------------
-    def _hand(self, rank: int, item: tuple[int, list[Request]], busy: dict) -> None:
+    def _hand(self, rank: int, item: tuple[int, list[Request]]) -> None:
         self._ensure_running()
         self._inboxes[rank].put(("run", item[0], item[1]))
-        busy[rank] += 1
-        self._inflight += 1
+        self._busy[rank] += 1
 
     def _ensure_running(self) -> None:
         if self.closed:
@@ -333,7 +331,7 @@ class ReplicatedBackend:
         if getattr(self, "closed", True) and not any(w.is_alive() for w in workers if w.pid):
             return
         self.closed = True
-        busy = getattr(self, "_inflight", 0) > 0
+        busy = any(getattr(self, "_busy", {}).values())
         for worker, inbox in zip(workers, getattr(self, "_inboxes", []), strict=False):
             inbox.cancel_join_thread()  # unread batches for a dead replica never block exit
             if worker.is_alive():

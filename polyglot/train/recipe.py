@@ -137,13 +137,11 @@ class EvalSettings(EngineSettings):
     backend: Literal["hf", "vllm"] = "hf"
 
     def identity(self) -> dict:
-        """The settings as the summary records them: the engine's at their defaults left
-        out (a model evaluated before they existed is not evaluated again)."""
-        found = self.model_dump(mode="json")
-        defaults = {name: field.default for name, field in EngineSettings.model_fields.items()}
-        for name, default in {**defaults, "backend": "hf"}.items():
-            if found.get(name) == default:
-                del found[name]
+        """The settings as the summary records them (``EngineSettings.identity``; the hf
+        backend left out too: a model evaluated before these existed is not evaluated again)."""
+        found = super().identity()
+        if found["backend"] == "hf":
+            del found["backend"]
         return found
 
 

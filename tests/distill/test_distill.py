@@ -7,10 +7,8 @@ from __future__ import annotations
 
 import json
 import os
-import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -263,7 +261,9 @@ def test_a_recipe_file_with_overrides(in_testbed, tmp_path):
 
 
 @pytest.mark.slow
-def test_a_killed_distillation_resumes_to_the_same_weights(in_testbed, tmp_path):
+def test_a_killed_distillation_resumes_to_the_same_weights(
+    in_testbed, tmp_path, kill_at_checkpoint
+):
     from safetensors.torch import load_file
 
     def command(out: Path) -> list[str]:
@@ -278,17 +278,7 @@ def test_a_killed_distillation_resumes_to_the_same_weights(in_testbed, tmp_path)
     killed = tmp_path / "killed"
     process = subprocess.Popen(command(killed), env=env, stdout=subprocess.DEVNULL,
                                stderr=subprocess.DEVNULL)  # fmt: skip
-    deadline = time.time() + 120
-    while time.time() < deadline:
-        done = [p for p in (killed / "_checkpoints").glob("checkpoint-*")
-                if (p / "trainer_state.json").exists()]  # fmt: skip
-        if done and int(done[0].name.split("-")[1]) >= 8:
-            break
-        if process.poll() is not None:
-            pytest.fail("the distillation ended before it could be killed")
-        time.sleep(0.05)
-    process.send_signal(signal.SIGKILL)
-    process.wait()
+    kill_at_checkpoint(process, killed, 8, "distillation")
     resumed = subprocess.run(command(killed), env=env, capture_output=True, text=True)
     assert resumed.returncode == 0, resumed.stderr
     summary = json.loads((killed / "summary.json").read_text())

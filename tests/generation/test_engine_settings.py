@@ -52,8 +52,6 @@ def test_engine_args_from_the_command_line():
 
 
 def test_kwargs_reaching_vllm_LLM(fake_vllm, tiny_model, tmp_path):
-    from polyglot.testbed.model import TinyModelSpec  # noqa: F401  (tiny_model's tokenizer)
-
     settings = GenerationSettings(
         model=str(tiny_model), backend="vllm", tensor_parallel_size=2, pipeline_parallel_size=2,
         gpu_memory_utilization=0.5, max_model_len=256, enforce_eager=True,

@@ -22,6 +22,21 @@ def _args(model, out, *extra) -> list[str]:
             "--no-progress", *extra]  # fmt: skip
 
 
+def _with_backend(name: str, backend_class: str) -> str:
+    """A ``python -c`` program: ``polyglot`` with a backend of this module registered (the
+    replicas it starts import it by that path)."""
+    from pathlib import Path
+
+    here = Path(__file__).parent
+    return (
+        f"import sys; sys.path.insert(0, {str(here)!r})\n"
+        "from polyglot.generation import register_backend\n"
+        f"register_backend({name!r}, 'test_replicas:{backend_class}')\n"
+        "from polyglot.cli.main import app\n"
+        "app(sys.argv[1:])\n"
+    )
+
+
 def _records(out) -> dict[str, dict]:
     timing = ("seconds",)
     return {
@@ -165,16 +180,8 @@ def test_a_replica_that_dies_ends_the_run_with_one_line(tiny_model, tmp_path, mg
     """No hang (pipes full of unread output), no traceback; a rerun would resume."""
     import subprocess
     import sys
-    from pathlib import Path
 
-    here = Path(__file__).parent
-    script = (
-        f"import sys; sys.path.insert(0, {str(here)!r})\n"
-        "from polyglot.generation import register_backend\n"
-        "register_backend('dying', 'test_replicas:DyingBackend')\n"
-        "from polyglot.cli.main import app\n"
-        "app(sys.argv[1:])\n"
-    )
+    script = _with_backend("dying", "DyingBackend")
     command = [sys.executable, "-c", script, *_args(tiny_model, tmp_path / "d", "--backend",
                                                      "dying", "--dp", "2")]  # fmt: skip
     result = subprocess.run(command, capture_output=True, text=True, timeout=120)
@@ -208,14 +215,7 @@ def test_replicas_end_when_the_main_process_is_killed(tiny_model, tmp_path, mgsm
     import time
     from pathlib import Path
 
-    here = Path(__file__).parent
-    script = (
-        f"import sys; sys.path.insert(0, {str(here)!r})\n"
-        "from polyglot.generation import register_backend\n"
-        "register_backend('slow', 'test_replicas:SlowBackend')\n"
-        "from polyglot.cli.main import app\n"
-        "app(sys.argv[1:])\n"
-    )
+    script = _with_backend("slow", "SlowBackend")
     out = tmp_path / "k"
     command = [sys.executable, "-c", script, *_args(tiny_model, out, "--backend", "slow",
                                                      "--dp", "2")]  # fmt: skip
@@ -267,16 +267,8 @@ class DyingMidMessage(DyingBackend):
 def test_a_replica_dying_mid_message_ends_the_run_too(tiny_model, tmp_path, mgsm):
     import subprocess
     import sys
-    from pathlib import Path
 
-    here = Path(__file__).parent
-    script = (
-        f"import sys; sys.path.insert(0, {str(here)!r})\n"
-        "from polyglot.generation import register_backend\n"
-        "register_backend('mid', 'test_replicas:DyingMidMessage')\n"
-        "from polyglot.cli.main import app\n"
-        "app(sys.argv[1:])\n"
-    )
+    script = _with_backend("mid", "DyingMidMessage")
     command = [sys.executable, "-c", script, *_args(tiny_model, tmp_path / "m", "--backend",
                                                      "mid", "--dp", "2")]  # fmt: skip
     result = subprocess.run(command, capture_output=True, text=True, timeout=120)
@@ -313,16 +305,8 @@ def test_ctrl_c_stops_a_run_with_replicas_at_once(tiny_model, tmp_path, mgsm):
     import subprocess
     import sys
     import time
-    from pathlib import Path
 
-    here = Path(__file__).parent
-    script = (
-        f"import sys; sys.path.insert(0, {str(here)!r})\n"
-        "from polyglot.generation import register_backend\n"
-        "register_backend('slow', 'test_replicas:SlowBackend')\n"
-        "from polyglot.cli.main import app\n"
-        "app(sys.argv[1:])\n"
-    )
+    script = _with_backend("slow", "SlowBackend")
     out = tmp_path / "i"
     command = [sys.executable, "-c", script, *_args(tiny_model, out, "--backend", "slow",
                                                      "--dp", "2")]  # fmt: skip

@@ -5,10 +5,8 @@ from __future__ import annotations
 
 import json
 import os
-import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -308,7 +306,7 @@ def test_every_recipe_runs_on_a_testbed_as_shipped(testbed, tmp_path, monkeypatc
 
 
 @pytest.mark.slow
-def test_a_killed_training_resumes_to_the_same_weights(in_testbed, tmp_path):
+def test_a_killed_training_resumes_to_the_same_weights(in_testbed, tmp_path, kill_at_checkpoint):
     """A real kill (SIGKILL of the process) after a checkpoint; the rerun resumes from it and
     ends with the same adapter as an uninterrupted run."""
     from safetensors.torch import load_file
@@ -327,17 +325,7 @@ def test_a_killed_training_resumes_to_the_same_weights(in_testbed, tmp_path):
     process = subprocess.Popen(
         command(killed), env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
     )
-    deadline = time.time() + 120
-    checkpoints = killed / "_checkpoints"
-    while time.time() < deadline:
-        done = [p for p in checkpoints.glob("checkpoint-*") if (p / "trainer_state.json").exists()]
-        if done and int(done[0].name.split("-")[1]) >= 8:
-            break
-        if process.poll() is not None:
-            pytest.fail("the training ended before it could be killed")
-        time.sleep(0.05)
-    process.send_signal(signal.SIGKILL)
-    process.wait()
+    kill_at_checkpoint(process, killed, 8, "training")
     assert not (killed / "summary.json").exists()
     resumed = subprocess.run(command(killed), env=env, capture_output=True, text=True)
     assert resumed.returncode == 0, resumed.stderr

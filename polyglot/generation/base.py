@@ -108,3 +108,49 @@ def cut_at_stop(text: str, stop: list[str]) -> str:
         if at != -1:
             end = min(end, at)
     return text[:end]
+
+
+def encode_prompt(tokenizer, prompt: str) -> list[int]:
+    """A prompt's token ids as every backend feeds them: the tokenizer's special tokens (BOS)
+    added, unless the prompt already starts with BOS (a chat template may include it)."""
+    bos = tokenizer.bos_token
+    add_special = not (bos and prompt.startswith(bos))
+    return tokenizer(prompt, add_special_tokens=add_special).input_ids
+
+
+def keep_end(ids: list[int], room: int, bos: int | None) -> list[int]:
+    """``ids`` cut to ``room`` tokens from the start, keeping BOS and the end (the question)."""
+    if len(ids) <= room:
+        return ids
+    if bos is not None and ids and ids[0] == bos:
+        return [bos, *ids[len(ids) - room + 1 :]]
+    return ids[-room:]
+
+
+def eos_ids(generation_config, tokenizer) -> set[int]:
+    """The token ids that end a generation: the model's generation config's and the
+    tokenizer's EOS."""
+    ids = getattr(generation_config, "eos_token_id", None) if generation_config else None
+    ids = [ids] if isinstance(ids, int) else list(ids or [])
+    if tokenizer.eos_token_id is not None:
+        ids.append(tokenizer.eos_token_id)
+    return set(ids)
+
+
+def decode_keeping_tags(tokenizer, sequences: list[list[int]], extra=()) -> list[str]:
+    """Decode without special tokens, except thinking tags a tokenizer made special (they
+    would vanish, and "<think>…</think>16" read as "…16"): the known ones and ``extra``."""
+    from polyglot.text.thinking import KNOWN_TAGS
+
+    tags = {tag for pair in KNOWN_TAGS for tag in pair} | set(extra)
+    special = set(getattr(tokenizer, "all_special_tokens", []) or [])
+    added = getattr(tokenizer, "get_added_vocab", dict)()
+    if not (tags & (special | set(added))):
+        return tokenizer.batch_decode(sequences, skip_special_tokens=True)
+    texts = tokenizer.batch_decode(sequences, skip_special_tokens=False)
+    drop = [token for token in special if token not in tags]
+    for i, text in enumerate(texts):
+        for token in drop:
+            text = text.replace(token, "")
+        texts[i] = text
+    return texts

@@ -18,7 +18,16 @@ import time
 from collections.abc import Iterator
 
 from polyglot.config import ConfigError
-from polyglot.generation.base import Generation, GenerationSettings, Request, cut_output
+from polyglot.generation.base import (
+    Generation,
+    GenerationSettings,
+    Request,
+    cut_output,
+    decode_keeping_tags,
+    encode_prompt,
+    eos_ids,
+    keep_end,
+)
 from polyglot.models import load_model_and_tokenizer, pick_device, pick_dtype
 from polyglot.provenance import model_identity
 
@@ -64,33 +73,6 @@ class _StopStrings:
         return [hit.get(row, False) for row in rows]
 
 
-def decode_keeping_tags(tokenizer, sequences: list[list[int]], extra=()) -> list[str]:
-    """Decode without special tokens, except thinking tags a tokenizer made special (they
-    would vanish, and "<think>…</think>16" read as "…16"): the known ones and ``extra``."""
-    from polyglot.text.thinking import KNOWN_TAGS
-
-    tags = {tag for pair in KNOWN_TAGS for tag in pair} | set(extra)
-    special = set(getattr(tokenizer, "all_special_tokens", []) or [])
-    added = getattr(tokenizer, "get_added_vocab", dict)()
-    if not (tags & (special | set(added))):
-        return tokenizer.batch_decode(sequences, skip_special_tokens=True)
-    texts = tokenizer.batch_decode(sequences, skip_special_tokens=False)
-    drop = [token for token in special if token not in tags]
-    for i, text in enumerate(texts):
-        for token in drop:
-            text = text.replace(token, "")
-        texts[i] = text
-    return texts
-
-
-def _eos_ids(model, tokenizer) -> set[int]:
-    ids = model.generation_config.eos_token_id if model.generation_config else None
-    ids = [ids] if isinstance(ids, int) else list(ids or [])
-    if tokenizer.eos_token_id is not None:
-        ids.append(tokenizer.eos_token_id)
-    return set(ids)
-
-
 class HFBackend:
     name = "hf"
 
@@ -115,7 +97,7 @@ class HFBackend:
             self.max_positions = settings.max_model_len
         self._prompt_room()  # max_new_tokens must leave room for a prompt: say so before work
         self._encoded: dict[str, list[int]] = {}
-        self._eos = _eos_ids(self.model, self.tokenizer)
+        self._eos = eos_ids(self.model.generation_config, self.tokenizer)
 
     def describe(self) -> dict:
         s = self.settings
@@ -134,11 +116,7 @@ class HFBackend:
         """Token ids of a prompt, tokenized once (``batches`` and generation both need them)."""
         ids = self._encoded.get(prompt)
         if ids is None:
-            bos = self.tokenizer.bos_token
-            add_special = not (bos and prompt.startswith(bos))  # a chat template may include BOS
-            ids = self._encoded[prompt] = self.tokenizer(
-                prompt, add_special_tokens=add_special
-            ).input_ids
+            ids = self._encoded[prompt] = encode_prompt(self.tokenizer, prompt)
         return ids
 
     def batches(self, requests: list[Request]) -> list[list[Request]]:
@@ -187,12 +165,6 @@ class HFBackend:
             generations.append(Generation(r.key, texts, counts, share, index, length, cut))
         return generations
 
-    def _keep_end(self, ids: list[int], room: int) -> list[int]:
-        bos = self.tokenizer.bos_token_id
-        if bos is not None and ids and ids[0] == bos:
-            return [bos, *ids[len(ids) - room + 1 :]]
-        return ids[-room:]
-
     def _prompt_room(self) -> int | None:
         """How many prompt tokens fit beside ``max_new_tokens`` in the model's context."""
         if not self.max_positions:
@@ -215,7 +187,7 @@ class HFBackend:
         room = self._prompt_room()
         if room:
             # keep BOS and the end (the question); each cut is counted in the run's results
-            encoded = [ids if len(ids) <= room else self._keep_end(ids, room) for ids in encoded]
+            encoded = [keep_end(ids, room, self.tokenizer.bos_token_id) for ids in encoded]
         padded = self.tokenizer.pad({"input_ids": encoded}, return_tensors="pt")
         input_ids = padded["input_ids"].to(self.device)
         attention = padded["attention_mask"].to(self.device)

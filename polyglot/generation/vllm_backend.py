@@ -100,6 +100,18 @@ def head_dim(config: dict) -> int | None:
     return None
 
 
+# the keys a config may give its context under (vLLM reads the smallest it finds)
+CONTEXT_KEYS = ("max_position_embeddings", "n_positions", "max_seq_len", "seq_length",
+                "max_sequence_length", "max_seq_length", "seq_len")  # fmt: skip
+
+
+def model_context(config: dict) -> int:
+    """The model's context in tokens from its config (0 when it names none)."""
+    text = _text_config(config)
+    found = [int(text[key]) for key in CONTEXT_KEYS if isinstance(text.get(key), int)]
+    return min(found) if found else 0
+
+
 def _check_cpu_head_size(config: dict) -> None:
     """The CPU attention kernel runs only some head sizes: say so before the engine starts (its
     own refusal is a crash inside the engine process)."""
@@ -162,9 +174,7 @@ class VLLMBackend:
                 f"the adapter's LoRA rank {rank} is larger than vLLM's adapter slot "
                 f"(max_lora_rank {slot}); pass --max-lora-rank {rank} or more"
             )
-        context = settings.max_model_len or int(
-            _text_config(config).get("max_position_embeddings") or 0
-        )
+        context = settings.max_model_len or model_context(config)
         if context and settings.max_new_tokens >= context:  # said before the engine starts
             raise ConfigError(
                 f"max_new_tokens {settings.max_new_tokens} leaves no room for a prompt in the "

@@ -322,3 +322,18 @@ def test_ctrl_c_stops_a_run_with_replicas_at_once(tiny_model, tmp_path, mgsm):
     assert process.returncode != 0
     written = read_records(generations)
     assert 0 < len(written) < 12
+
+
+def test_vllm_replicas_on_the_cpu_only_with_its_cpu_build(monkeypatch):
+    """No GPU: vLLM's CPU build runs a replica per core group (threads bound to its own cores);
+    a GPU build of vLLM is refused in one line, before any replica starts."""
+    from polyglot.generation import replicas
+
+    settings = GenerationSettings(model="m", backend="vllm", data_parallel_size=2)
+    monkeypatch.setattr(replicas, "vllm_cpu_build", lambda: True)
+    monkeypatch.setattr(replicas, "_cpu_cores", lambda: [0, 1, 2, 3])
+    plans = plan_replicas(settings, [], threads=4)
+    assert [p["cpus"] for p in plans] == ["0,1", "2,3"] and all(not p["gpus"] for p in plans)
+    monkeypatch.setattr(replicas, "vllm_cpu_build", lambda: False)
+    with pytest.raises(ConfigError, match="needs GPUs"):
+        plan_replicas(settings, [], threads=4)

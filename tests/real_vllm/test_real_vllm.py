@@ -20,7 +20,7 @@ import pytest
 
 pytestmark = pytest.mark.vllm
 
-try:  # the real package: vllm.platforms is not in tests/fake_vllm's GPU stand-in's path here
+try:  # the real package, not tests/fake_vllm's GPU stand-in (its version ends in +fake)
     import vllm
     from vllm.platforms import current_platform  # noqa: F401
 
@@ -179,6 +179,18 @@ def test_a_thinking_template_and_a_lora_adapter_as_the_hf_backend(
     assert [ours[k]["new_tokens"] for k in same] == [theirs[k]["new_tokens"] for k in same]
     run = json.loads((tmp_path / "v" / "run.json").read_text())
     assert run["model"]["adapter"]  # the adapter's identity is the run's
+    # the template's closed block (thinking off): stops apply after it; the tokens counted
+    # through the stop, as the hf backend stops
+    closed = (*extra[:3], "--disable-thinking", "--limit", "10")
+    polyglot(*eval_args(model, tmp_path / "vc", *VLLM, *closed), testbed=shipped_testbed)
+    polyglot(*eval_args(model, tmp_path / "hc", "--backend", "hf", *closed),
+             testbed=shipped_testbed)  # fmt: skip
+    ours_closed, theirs_closed = records(tmp_path / "vc"), records(tmp_path / "hc")
+    assert all("<think>\n\n</think>" in r["prompt"] for r in ours_closed.values())
+    assert {k: (r["output"], r["new_tokens"]) for k, r in ours_closed.items()} == {
+        k: (r["output"], r["new_tokens"]) for k, r in theirs_closed.items()
+    }
+    assert any(r["new_tokens"] < 96 for r in ours_closed.values())  # cut at a stop
     plain = tmp_path / "plain"  # without the adapter the outputs differ: it was applied
     polyglot(*eval_args(model, plain, *VLLM, *extra[:-4], "--limit", "10"),
              testbed=shipped_testbed)  # fmt: skip
@@ -310,6 +322,9 @@ def test_engine_refusals_are_one_line(base, shipped_testbed, tmp_path):
     code, output = polyglot(*eval_args(base, tmp_path / "c", *VLLM, "--max-model-len", "4096"),
                             check=False, testbed=shipped_testbed)  # fmt: skip
     assert code == 2 and "4096" in _one_line_error(output)
+    code, output = polyglot(*eval_args(base, tmp_path / "c2", *VLLM, "--max-new-tokens", "5000"),
+                            check=False, testbed=shipped_testbed)  # fmt: skip
+    assert code == 2 and "leaves no room" in _one_line_error(output)
     adapter = tmp_path / "adapter"
     adapter.mkdir()
     (adapter / "adapter_config.json").write_text(json.dumps({"r": 64, "peft_type": "LORA"}))

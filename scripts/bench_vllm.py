@@ -12,7 +12,9 @@ own, one after the other, so that engines never share the machine:
 - ``raw``: a plain ``vllm.LLM(...)`` with the same engine arguments polyglot passed, and one
   ``LLM.generate(prompts, SamplingParams(temperature=0, max_tokens=N, stop=...))`` over the very
   prompt strings polyglot's run recorded;
-- ``hf``: ``polyglot eval --backend hf`` on the same items.
+- ``hf``: ``polyglot eval --backend hf`` on the same items;
+- ``alternating``: one engine, polyglot's ``backend.generate`` and the plain ``LLM.generate``
+  on it in turn, ``--repeats`` + 1 times each: the calls' difference without two engines' noise.
 
 It prints items/s and new tokens/s for each (polyglot and raw alternate ``--repeats`` times,
 the best of each kept), the engine starts, and how many outputs equal the hf backend's (raw
@@ -118,6 +120,42 @@ def run_raw(args) -> dict:
     }
 
 
+def run_alternating(args) -> dict:
+    """One engine, polyglot's ``backend.generate`` and the plain ``LLM.generate`` on it in
+    turn (the same prompts): the two calls' difference without two engines' noise."""
+    from vllm import SamplingParams
+
+    from polyglot.data.benchmarks import load_benchmark
+    from polyglot.data.prompts import build_prompt
+    from polyglot.generation.base import GenerationSettings, Request
+    from polyglot.generation.registry import load_backend
+
+    records = [json.loads(line) for line in (Path(args.out) / "vllm" / "generations.jsonl").open()]
+    records.sort(key=lambda r: r["key"])
+    dataset = load_benchmark("testbed", args.languages.split(","), limit=args.limit)
+    stop = build_prompt(
+        dataset.for_language(dataset.languages[0])[0], dataset, "native-cot", 0
+    ).stop
+    backend = load_backend(GenerationSettings(model=str(Path(args.testbed) / "base"),
+                                              backend="vllm", dtype="float32",
+                                              max_new_tokens=args.max_new_tokens))  # fmt: skip
+    batches = list(enumerate(backend.batches([Request(r["key"], r["prompt"], stop)
+                                              for r in records])))  # fmt: skip
+    prompts = [r["prompt"] for r in records]
+    params = SamplingParams(temperature=0, max_tokens=args.max_new_tokens, stop=stop)
+    backend.llm.generate(prompts, params, use_tqdm=False)  # warm-up
+    ours, plain = [], []
+    for _ in range(args.repeats + 1):
+        started = time.perf_counter()
+        list(backend.generate(batches))
+        ours.append(time.perf_counter() - started)
+        started = time.perf_counter()
+        backend.llm.generate(prompts, params, use_tqdm=False)
+        plain.append(time.perf_counter() - started)
+    backend.close()
+    return {"polyglot": ours, "raw": plain}
+
+
 def _outputs(path: Path) -> dict:
     return {
         r["key"]: r["output"] for r in (json.loads(line) for line in path.open(encoding="utf-8"))
@@ -140,15 +178,15 @@ def main() -> None:
     parser.add_argument("--max-new-tokens", type=int, default=160)
     parser.add_argument("--repeats", type=int, default=2)
     parser.add_argument("--out", default="runs/bench-vllm")
-    parser.add_argument("--only", choices=["polyglot", "raw", "hf"], help=argparse.SUPPRESS)
+    parser.add_argument("--only", choices=["polyglot", "raw", "hf", "alternating"],
+                        help=argparse.SUPPRESS)  # fmt: skip
     args = parser.parse_args()
     os.environ.setdefault("POLYGLOT_TESTBED_DIR", args.testbed)
     if args.only:
-        figures = (
-            run_raw(args)
-            if args.only == "raw"
-            else run_polyglot(args, "vllm" if args.only == "polyglot" else "hf")
-        )
+        if args.only in ("raw", "alternating"):
+            figures = run_raw(args) if args.only == "raw" else run_alternating(args)
+        else:
+            figures = run_polyglot(args, "vllm" if args.only == "polyglot" else "hf")
         Path(args.out, f"{args.only}-figures.json").write_text(json.dumps(figures))
         return
 
@@ -161,6 +199,7 @@ def main() -> None:
         (Path(args.out) / "polyglot.json").write_text(json.dumps(runs["polyglot"][-1]))
         runs["raw"].append(_child(args, "raw"))
     hf = _child(args, "hf")
+    alternating = _child(args, "alternating")
     out = Path(args.out)
     hf_texts = _outputs(out / "hf" / "generations.jsonl")
     ours = _outputs(out / "vllm" / "generations.jsonl")
@@ -184,6 +223,12 @@ def main() -> None:
     print(f"polyglot / raw wall time: {ratio:.3f} (every try: "
           f"{[round(r['seconds'], 2) for r in runs['polyglot']]} vs "
           f"{[round(r['seconds'], 2) for r in runs['raw']]})")  # fmt: skip
+    mean = lambda xs: sum(xs) / len(xs)  # noqa: E731
+    ours, plain = alternating["polyglot"], alternating["raw"]
+    print(f"one engine, the two calls in turn ({len(ours)}×): polyglot generate "
+          f"{mean(ours):.3f} s vs LLM.generate {mean(plain):.3f} s = "
+          f"{mean(ours) / mean(plain):.3f} ({[round(x, 2) for x in ours]} vs "
+          f"{[round(x, 2) for x in plain]})")  # fmt: skip
     print(f"vLLM dtype: {rows[0][1]['dtype']}; engine args: {rows[0][1]['engine_kwargs']}")
     print(f"outputs equal to hf's: polyglot vllm {same_ours}/{len(hf_texts)}, "
           f"raw vllm {same_raw}/{len(hf_texts)}")  # fmt: skip

@@ -32,6 +32,7 @@ from polyglot.generation.base import (
     keep_end,
 )
 from polyglot.generation.engine import adapter_rank, check_engine_args, vllm_engine_kwargs
+from polyglot.models import pick_dtype
 from polyglot.provenance import looks_local, model_identity
 
 CHUNK = 512  # requests per vLLM call: large enough to fill the GPU, small enough to resume
@@ -180,7 +181,7 @@ class VLLMBackend:
                 f"max_new_tokens {settings.max_new_tokens} leaves no room for a prompt in the "
                 f"model's {context} positions"
             )
-        self.dtype = self._dtype(config)
+        self.dtype = self._dtype()
         if self.cpu and not self._cache_given():
             size = 2 if self.dtype in ("bfloat16", "float16") else 4
             self.engine_kwargs["kv_cache_memory_bytes"] = cpu_cache_bytes(
@@ -225,20 +226,12 @@ class VLLMBackend:
         if callable(shutdown):
             shutdown()
 
-    def _dtype(self, config: dict) -> str:
-        """``auto`` as the hf backend reads it: bfloat16 on a GPU that supports it, float32
-        elsewhere (vLLM's own ``auto`` casts a float32 checkpoint to half precision)."""
-        if self.settings.dtype != "auto":
-            return self.settings.dtype
-        if self.cpu:
-            return "float32"
-        import torch
-
-        return (
-            "bfloat16"
-            if torch.cuda.is_available() and torch.cuda.is_bf16_supported()
-            else ("float32")
-        )
+    def _dtype(self) -> str:
+        """``auto`` as the hf backend reads it (``pick_dtype``): bfloat16 on a GPU that supports
+        it, float32 elsewhere (vLLM's own ``auto`` casts a float32 checkpoint to half
+        precision, on a CPU too)."""
+        device = "cpu" if self.cpu else "cuda"
+        return str(pick_dtype(self.settings.dtype, device)).replace("torch.", "")
 
     def _cache_given(self) -> bool:
         """Whether the user sized the KV cache themselves (memory share, bytes or vLLM's env)."""

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import os
+import sys
 import time
 import zlib
 from collections.abc import Iterator
@@ -33,6 +34,7 @@ from polyglot.generation.base import (
 )
 from polyglot.generation.engine import adapter_rank, check_engine_args, vllm_engine_kwargs
 from polyglot.models import pick_dtype
+from polyglot.progress import logger
 from polyglot.provenance import looks_local, model_identity
 
 CHUNK = 512  # requests per vLLM call: large enough to fill the GPU, small enough to resume
@@ -187,6 +189,9 @@ class VLLMBackend:
             self.engine_kwargs["kv_cache_memory_bytes"] = cpu_cache_bytes(
                 config, size, context or 4096
             )
+        # a start takes tens of seconds (the CPU build: 20-45 s): say so, and when it is done
+        _say(f"starting a vLLM engine for {settings.model} ({self.dtype} on {self.device})")
+        started = time.perf_counter()
         try:
             self.llm = vllm.LLM(
                 model=settings.model,
@@ -204,6 +209,7 @@ class VLLMBackend:
                 f"vLLM could not start an engine for {settings.model}: {err} (the engine's "
                 "own log above says why)"
             ) from None
+        _say(f"vLLM engine ready in {time.perf_counter() - started:.0f} s")
         self.tokenizer = self.llm.get_tokenizer()  # for chat templates and prompt lengths
         model_config = self.llm.llm_engine.model_config
         self.max_len = model_config.max_model_len
@@ -322,6 +328,12 @@ class VLLMBackend:
             texts.append(kept)
             counts.append(len(ids))
         return Generation(request.key, texts, counts, share, index, length, cut)
+
+
+def _say(message: str) -> None:
+    """A line on the terminal (stderr: never in a command's data output) and in the log."""
+    logger.info(message)
+    print(message, file=sys.stderr, flush=True)
 
 
 def _reason(err: Exception, limit: int = 300) -> str:

@@ -224,10 +224,10 @@ def main() -> None:
           f"{[round(r['seconds'], 2) for r in runs['polyglot']]} vs "
           f"{[round(r['seconds'], 2) for r in runs['raw']]})")  # fmt: skip
     mean = lambda xs: sum(xs) / len(xs)  # noqa: E731
-    ours, plain = alternating["polyglot"], alternating["raw"]
-    print(f"one engine, the two calls in turn ({len(ours)}×): polyglot generate "
-          f"{mean(ours):.3f} s vs LLM.generate {mean(plain):.3f} s = "
-          f"{mean(ours) / mean(plain):.3f} ({[round(x, 2) for x in ours]} vs "
+    turn, plain = alternating["polyglot"], alternating["raw"]
+    print(f"one engine, the two calls in turn ({len(turn)}×): polyglot generate "
+          f"{mean(turn):.3f} s vs LLM.generate {mean(plain):.3f} s = "
+          f"{mean(turn) / mean(plain):.3f} ({[round(x, 2) for x in turn]} vs "
           f"{[round(x, 2) for x in plain]})")  # fmt: skip
     print(f"vLLM dtype: {rows[0][1]['dtype']}; engine args: {rows[0][1]['engine_kwargs']}")
     print(f"outputs equal to hf's: polyglot vllm {same_ours}/{len(hf_texts)}, "

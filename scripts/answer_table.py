@@ -1,4 +1,4 @@
-"""The README's table of harder answers: polyglot against lm-eval's MGSM filters and math-verify.
+"""docs/text.md's table of harder answers: polyglot against lm-eval's MGSM filters and math-verify.
 
     pip install -e '.[bench]' math-verify   # lm-eval and math-verify
     python scripts/answer_table.py

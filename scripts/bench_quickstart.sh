@@ -2,7 +2,7 @@
 # Wall time of the full `polyglot quickstart` from nothing (testbed built fresh) on this machine.
 #   bash scripts/bench_quickstart.sh            # full
 #   bash scripts/bench_quickstart.sh --tiny     # the test-sized run
-# Prints the seconds of each stage and in total; the figures go in the README.
+# Prints the seconds of each stage and in total; the figures go in docs/quickstart.md.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 make -s install

@@ -7,8 +7,8 @@ Builds the default testbed (TestbedConfig() with the given model seed) from noth
 the base on the test split (200 items per language, native-CoT 0-shot, greedy, 160 new
 tokens), checks the graded-gap acceptance (English >= 90%; one language >= 60%; one between
 15% and 60%; two <= 10%), and with --ship copies the tokenizer and base into the package with
-their figures. The shipped base was made with `--seed 1 --threads 1` (README); another CPU may
-round differently and land elsewhere, which is why the built base is shipped.
+their figures. The shipped base was made with `--seed 1 --threads 1` (docs/testbed.md); another
+CPU may round differently and land elsewhere, which is why the built base is shipped.
 """
 
 from __future__ import annotations

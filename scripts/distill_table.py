@@ -1,4 +1,4 @@
-"""The README's cross-lingual distillation table on the testbed.
+"""The cross-lingual distillation table on the testbed (docs/distillation.md).
 
     python scripts/distill_table.py [--teacher runs/testbed/base] [--out runs/distill]
                                     [--steps 120] [--limit 200]

@@ -1,5 +1,6 @@
-"""Reproduce the README's language-ID table: accuracy per language on the question column of
-every shared MGSM and PolyMath file, for polyglot's detector and for raw fastText lid.176.
+"""Reproduce the language-ID table of docs/language-id.md: accuracy per language on the
+question column of every shared MGSM and PolyMath file, for polyglot's detector and for raw
+fastText lid.176.
 
     .venv/bin/python scripts/language_id_table.py
 """

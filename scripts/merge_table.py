@@ -1,4 +1,4 @@
-"""The README's merging table from finished `polyglot merge run` folders.
+"""The merging table (docs/merging.md) from finished `polyglot merge run` folders.
 
     python scripts/merge_table.py runs/merge/testbed-sw runs/merge/testbed-ko runs/merge/testbed-th
 

@@ -8,7 +8,7 @@ PolyMath-low languages (its random text exercises every script's font; Arabic sh
 left; needs ../shared/data); and the comparison of ``--model``'s native-CoT and English-CoT
 runs. Each is written as HTML by the real commands (every run recomputed, its report
 re-rendered, so template changes always show), then, in headless Chromium, checked and
-screenshotted to ``OUT/<page>.png`` (what the README shows), full length.
+screenshotted to ``OUT/<page>.png`` (what the README and docs/evaluation.md show), full length.
 
 The check measures every chart text as the browser draws it (``getBBox``, real fonts) and
 fails when one falls outside its chart or overlaps another: the rule that

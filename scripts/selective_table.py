@@ -1,4 +1,4 @@
-"""The README's selective-translation figures on the testbed.
+"""The selective-translation figures on the testbed (docs/strategies.md).
 
     python scripts/selective_table.py [--model runs/testbed/base] [--out runs/strategies]
                                       [--calibration-limit 200]

@@ -1,4 +1,4 @@
-"""The README's translate-all table: the testbed base natively and from English translations
+"""docs/strategies.md's translate-all table: the testbed base natively and from English translations
 of decreasing quality, per language, with the translations' chrF.
 
     python scripts/strategy_table.py [--model runs/testbed/base] [--out runs/strategies]

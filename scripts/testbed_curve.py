@@ -1,6 +1,6 @@
 """English accuracy of a testbed base model *during* training: the learning curve behind the
-README's "what it took" and seed tables. Reuses the world and tokenizer of a built testbed and
-trains a fresh base model with the given settings, evaluating greedy native-CoT answers on the
+docs/testbed.md's "what it took" and seed tables. Reuses the world and tokenizer of a built
+testbed and trains a fresh base model with the given settings, evaluating greedy native-CoT answers on the
 first test items every N steps (evaluation time is not counted in the printed train seconds).
 
     python scripts/testbed_curve.py --testbed runs/testbed --seed 1 --every 240

@@ -230,7 +230,7 @@ def run_command(
     bottom, top, transition, ramp, embeddings, lm_head} or {method: soup|ties|task-arithmetic,
     weights, density}; bottom/top may be 'suggested'), grid ({bottom: [..], top: [..]}), eval
     (polyglot eval settings: benchmark, languages, limit, ...), out. Examples in configs/merge/;
-    the README's "Merging" section explains each. Only missing stages run; a stage made
+    docs/merging.md explains each. Only missing stages run; a stage made
     differently is refused unless --overwrite (which replaces only such stages)."""
     from polyglot.merge.recipe import load_merge_recipe
     from polyglot.merge.run import run_merge_recipe

@@ -39,8 +39,9 @@ from polyglot.files import (
     write_json,
 )
 from polyglot.generation.engine import EngineSettings
+from polyglot.outputs import claim, identity_differences
 from polyglot.packs import load_pack
-from polyglot.provenance import make_card, read_card, write_card
+from polyglot.provenance import make_card, write_card
 from polyglot.text.answers import extract_answer, is_correct
 
 DATA_FILE = "data.jsonl"
@@ -496,36 +497,36 @@ def build_dataset(
     the folder while its config and source are the same, rebuild it otherwise."""
     import os
 
-    from polyglot.data.filters import Decontaminator, NearDuplicates
-
     workers = workers or min(8, os.cpu_count() or 1)
     out = check_output_dir(config.out)
     identity = build_identity(config)
-    card = read_card(out) if out.is_dir() else None
-    names = {p.name for p in out.iterdir()} if out.is_dir() else set()
-    ours = {DATA_FILE, SUMMARY_FILE, TEACHER_FILE, "README.md", "card.json", "card.md"}
-    if names - {TEACHER_FILE}:
-        # a dataset folder, or what a build that ended empty left (its summary only)
-        dataset = (card is not None and card.get("kind") == "dataset") or (
-            card is None and names <= {SUMMARY_FILE, TEACHER_FILE}
-        )
-        if not dataset:
-            what = f"a {card['kind']}" if card else "files not made by `polyglot data build`"
-            raise ConfigError(
-                f"{out} holds {what}; choose another --out (a build never writes into another "
-                "run's folder, even with --overwrite)"
-            )
-        same = card is not None and card.get("config") == identity
-        if same and (out / DATA_FILE).is_file() and (rebuild_if_changed or not overwrite):
+    with claim(
+        out,
+        "dataset",
+        overwrite=overwrite or rebuild_if_changed,
+        reuse_on_overwrite=rebuild_if_changed,
+        complete=lambda folder: (folder / DATA_FILE).is_file(),
+        differences=lambda card: identity_differences(card.get("config") or {}, identity),
+        # written before the card (a build killed or ended empty): started again; teacher.jsonl
+        # is keyed by its teacher and reused by any build that asks the same one
+        scratch={TEACHER_FILE, DATA_FILE, SUMMARY_FILE},
+        ours={"README.md"},
+    ) as taken:
+        if taken.state == "reuse":
             log(f"{out}: already built with this config; reusing it (--overwrite to rebuild)")
             return read_json(out / SUMMARY_FILE, "dataset summary")
-        if card is not None and not same and not (overwrite or rebuild_if_changed):
-            raise ConfigError(
-                f"{out} holds a dataset built with another config or source; pass --overwrite "
-                "to rebuild it, or choose another --out"
-            )
-        for name in names & (ours - {TEACHER_FILE}):  # teacher.jsonl is keyed by its teacher
-            (out / name).unlink()
+        if taken.state == "fresh" and out.is_dir():
+            for name in (DATA_FILE, SUMMARY_FILE, "README.md", "card.json", "card.md"):
+                (out / name).unlink(missing_ok=True)
+        return _build_into(config, out, identity, workers=workers, skip_bad=skip_bad,
+                           progress=progress, log=log)  # fmt: skip
+
+
+def _build_into(config: DataBuildConfig, out: Path, identity: dict, *, workers: int,
+                skip_bad: bool, progress: bool, log: Callable[[str], None]) -> dict:  # fmt: skip
+    """Build into the claimed folder ``out``."""
+    from polyglot.data.filters import Decontaminator, NearDuplicates
+
     out.mkdir(parents=True, exist_ok=True)
     started = time.perf_counter()
     bad: list[str] | None = [] if skip_bad else None

@@ -13,7 +13,11 @@ from collections.abc import Callable
 from pathlib import Path
 
 from polyglot.config import ConfigError
-from polyglot.files import check_output_dir, write_atomic
+from polyglot.files import write_atomic
+from polyglot.outputs import OutputRefused, claim
+from polyglot.provenance import make_card, write_card
+
+KIND = "detector-calibration"
 
 SPLITS = (0.6, 0.2, 0.2)  # probe training, validation (early stopping, thresholds), held out
 
@@ -52,20 +56,12 @@ def train_detectors(
     """See the module docstring; the prompt settings (``mode``, ``shots``, ``chat_template``)
     are those of the runs the probe will watch, and are recorded with it."""
     from polyglot.config import validate_model
-    from polyglot.detect.calibration import label_items, question_digests, split_by_item
-    from polyglot.detect.probe import KINDS, Probe
-    from polyglot.detect.understanding import SIGNAL_DETECTORS, detector_scores, model_signals
-    from polyglot.evaluate import EvalConfig, evaluate
-    from polyglot.evaluate.records import read_records
-    from polyglot.evaluate.runner import config_dataset
-    from polyglot.models import load_model, load_tokenizer
-    from polyglot.provenance import model_identity, read_card
+    from polyglot.detect.probe import KINDS
+    from polyglot.evaluate import EvalConfig
 
     if probe_kind not in KINDS:
         raise ConfigError(f"--probe {probe_kind}: one of {', '.join(KINDS)}")
-    out = check_output_dir(out)
-    if out.is_dir() and any(out.iterdir()) and not (out / "native").is_dir():
-        raise ConfigError(f"--out {out} exists and holds no detector calibration; choose another")
+    out = Path(out)
     common = dict(model=model, benchmark=benchmark, languages=languages, data=data, limit=limit,
                   max_new_tokens=max_new_tokens, device=device, progress=progress,
                   adapter=adapter, revision=revision, mode=mode, shots=shots,
@@ -77,6 +73,29 @@ def train_detectors(
         update={"strategy": "translate-all", "translator": "reference",
                 "out": str(out / "understood")}
     )  # fmt: skip
+    # the two runs inside decide what is reused; this folder's card says what made it
+    with claim(out, KIND, overwrite=overwrite, differences=lambda previous: [],
+               ours=("native", "probe.json")) as taken:  # fmt: skip
+        write_card(taken.folder, make_card(KIND, native_config.result_fields()))
+        return _calibrate(taken.folder, native_config, understood_config, model=model,
+                          adapter=adapter, revision=revision, device=device, benchmark=benchmark,
+                          data=data, limit=limit, max_new_tokens=max_new_tokens, mode=mode,
+                          shots=shots, chat_template=chat_template, seed=seed,
+                          probe_kind=probe_kind, overwrite=overwrite, log=log)  # fmt: skip
+
+
+def _calibrate(out, native_config, understood_config, *, model, adapter, revision, device,
+               benchmark, data, limit, max_new_tokens, mode, shots, chat_template, seed,
+               probe_kind, overwrite, log) -> dict:  # fmt: skip
+    from polyglot.detect.calibration import label_items, question_digests, split_by_item
+    from polyglot.detect.probe import Probe
+    from polyglot.detect.understanding import SIGNAL_DETECTORS, detector_scores, model_signals
+    from polyglot.evaluate import evaluate
+    from polyglot.evaluate.records import read_records
+    from polyglot.evaluate.runner import config_dataset
+    from polyglot.models import load_model, load_tokenizer
+    from polyglot.provenance import model_identity, read_card
+
     log(f"[1/4] the model's native attempt at each calibration item -> {out / 'native'}")
     backends: dict = {}  # both runs generate with the same settings: one model load
 
@@ -85,7 +104,7 @@ def train_detectors(
         try:
             return evaluate(config, backends)
         except ConfigError as err:
-            if not (overwrite and "--overwrite" in str(err)):
+            if not (overwrite and isinstance(err, OutputRefused) and err.overwrite_helps):
                 message = str(err).replace("Pass --overwrite", "pass --overwrite")
                 raise ConfigError(message.replace("pass --overwrite", "pass --overwrite to "
                                                   "`polyglot detect train`")) from None  # fmt: skip

@@ -31,6 +31,7 @@ import yaml
 from polyglot.config import ConfigError
 from polyglot.distill.recipe import DistillRecipe
 from polyglot.files import check_output_dir, read_json, write_atomic, write_json
+from polyglot.outputs import OutputRefused
 
 SUMMARY_FILE = "summary.json"
 # what a distillation writes before it has a model (reused by a rerun, never a reason to refuse)
@@ -157,8 +158,8 @@ def _teacher_answers(recipe: DistillRecipe, out: Path, dataset, progress: bool, 
     )  # fmt: skip
     try:
         run = evaluate(config)
-    except ConfigError as err:  # this folder's own scratch, made with other settings: redone
-        if "--overwrite" not in str(err):
+    except OutputRefused as err:  # this folder's own scratch, made with other settings: redone
+        if not err.overwrite_helps:
             raise
         run = evaluate(config.model_copy(update={"overwrite": True}))
     answers, cut = {}, 0
@@ -228,16 +229,7 @@ def distill(
 ) -> dict:
     """Distill ``recipe.teacher`` into ``recipe.student`` (or reuse ``recipe.out``), evaluate the
     result, return the summary (see the module docstring)."""
-    from polyglot.distill.pairs import gold_responses, load_parallel, make_pairs
-    from polyglot.provenance import model_identity
-    from polyglot.train.finetune import (
-        _check_folder,
-        _load_base,
-        _rank,
-        curve_page,
-        reuse_trained,
-        write_summary_and_evaluate,
-    )
+    from polyglot.train.finetune import _rank, claim_model_folder, reuse_trained
 
     rank = _rank()
     if rank:  # under torchrun / accelerate launch: the main process speaks for all
@@ -257,13 +249,24 @@ def distill(
     else:
         _free_unstarted(out)
         (out / READY).unlink(missing_ok=True)
-    if _check_folder(out, shim, overwrite and not rank, inputs, scratch=SCRATCH,
-                     tool="polyglot distill"):  # fmt: skip
-        if rank:
-            return {"schema": "polyglot.distill/1", "rank": rank}
-        _say_ready(out, recipe)  # the others find it done too
-        log(f"{out}: already distilled with this recipe; reusing it (--overwrite to redo)")
-        return reuse_trained(shim, out, progress=progress, log=log)
+    taken = claim_model_folder(out, shim, overwrite and not rank, inputs, scratch=SCRATCH,
+                               kind="distilled-model", lock=not rank)  # fmt: skip
+    with taken:
+        if taken.state == "reuse":
+            if rank:
+                return {"schema": "polyglot.distill/1", "rank": rank}
+            _say_ready(out, recipe)  # the others find it done too
+            log(f"{out}: already distilled with this recipe; reusing it (--overwrite to redo)")
+            return reuse_trained(shim, out, progress=progress, log=log)
+        return _distill_into(recipe, shim, out, inputs, rank, taken.state == "fresh", progress, log)
+
+
+def _distill_into(recipe, shim, out, inputs, rank, fresh, progress, log) -> dict:
+    """Distill into the claimed folder ``out`` (``fresh``: a finished model there goes)."""
+    from polyglot.distill.pairs import gold_responses, load_parallel, make_pairs
+    from polyglot.provenance import model_identity
+    from polyglot.train.finetune import _load_base, curve_page, write_summary_and_evaluate
+
     warnings.filterwarnings("ignore", message=".*is_gradient_checkpointing.*")
     dataset = load_parallel(recipe.data)
     out.mkdir(parents=True, exist_ok=True)
@@ -291,7 +294,7 @@ def distill(
         from polyglot.train.trainer import training_blocks
 
         training_blocks(tokenizer, [(p.student_prompt, p.response) for p in pairs], config)
-    if overwrite and not rank:  # all validated: the old model goes now (scratch is kept)
+    if fresh and not rank:  # all validated: the old model goes now (scratch is kept)
         for child in out.iterdir():
             if child.name not in SCRATCH:
                 shutil.rmtree(child) if child.is_dir() else child.unlink()

@@ -30,9 +30,10 @@ from polyglot.evaluate.config import EvalConfig
 from polyglot.evaluate.records import append_records, read_records
 from polyglot.evaluate.results import summarize
 from polyglot.evaluate.scoring import score_outputs
-from polyglot.files import check_output_dir, read_json, write_atomic, write_json
+from polyglot.files import read_json, write_atomic, write_json
 from polyglot.generation.base import Request
 from polyglot.generation.registry import load_backend
+from polyglot.outputs import OutputRefused, claim, identity_differences
 from polyglot.progress import generation_bar, logger
 from polyglot.provenance import (
     looks_local,
@@ -81,6 +82,19 @@ def dataset_hash(dataset: ParallelDataset, mode: str = "native-cot", shots: int 
     return digest.hexdigest()[:16]
 
 
+def card_damage(run: dict) -> str | None:
+    """What a run card lacks that a run needs (None when whole)."""
+    missing = [key for key in _RUN_KEYS if not isinstance(run.get(key), dict | str)]
+    benchmark = run.get("benchmark")
+    if isinstance(benchmark, dict):
+        missing += [
+            f"benchmark.{key}"
+            for key, kind in (("languages", list), ("ids", list), ("items", int))
+            if not isinstance(benchmark.get(key), kind)
+        ]
+    return f"damaged run card (no {', '.join(missing)})" if missing else None
+
+
 def read_run(out: Path) -> dict | None:
     """The run card of ``out`` (None for a new run); a damaged or partial one is refused."""
     hint = "; pass --overwrite to start the run again"
@@ -88,32 +102,9 @@ def read_run(out: Path) -> dict | None:
         run = read_card(out, RUN_FILE)
     except ConfigError as err:
         raise ConfigError(f"{err}{hint}") from None
-    if run is not None:
-        missing = [key for key in _RUN_KEYS if not isinstance(run.get(key), dict | str)]
-        benchmark = run.get("benchmark")
-        if isinstance(benchmark, dict):
-            missing += [
-                f"benchmark.{key}"
-                for key, kind in (("languages", list), ("ids", list), ("items", int))
-                if not isinstance(benchmark.get(key), kind)
-            ]
-        if missing:
-            raise ConfigError(f"{out / RUN_FILE}: damaged run card (no {', '.join(missing)}){hint}")
+    if run is not None and card_damage(run):
+        raise ConfigError(f"{out / RUN_FILE}: {card_damage(run)}{hint}")
     return run
-
-
-def _check_not_other_output(out: Path) -> None:
-    """An eval run goes into its own folder, not into a model checkpoint or another output."""
-    card = read_card(out)
-    if card is not None and card.get("kind") != "eval-run":
-        raise ConfigError(
-            f"{out} holds a {card.get('kind', 'polyglot output')} (card.json), not an eval run; "
-            "choose another --out"
-        )
-    if not (out / RUN_FILE).exists() and any(
-        (out / name).exists() for name in ("config.json", "adapter_config.json")
-    ):
-        raise ConfigError(f"{out} holds a model checkpoint, not an eval run; choose another --out")
 
 
 def _same_path(a, b) -> bool:
@@ -127,6 +118,9 @@ def _same_path(a, b) -> bool:
 
 def what_changed(previous: dict, config: EvalConfig, identity: dict, data_hash: str) -> list[str]:
     """Why ``previous`` is not this run: config fields, model or adapter files, benchmark data."""
+    damage = card_damage(previous)
+    if damage:
+        return [damage]
     before, now_ = previous.get("config", {}), config.result_fields()
     changed = [
         f"{k} {before.get(k)!r} -> {now_.get(k)!r}"
@@ -247,37 +241,43 @@ def evaluate(config: EvalConfig | dict, backends: dict | None = None) -> RunResu
         from polyglot.strategies.clc import evaluate_clc
 
         return evaluate_clc(config, backends)
-    out = check_output_dir(config.out)
     dataset = config_dataset(config)
     if config.items is not None:
-        dataset = _only(dataset, config.items)
+        dataset = only_items(dataset, config.items)
     keys = [f"{lang}/{i}" for lang in dataset.languages for i in dataset.ids]
-    out.mkdir(parents=True, exist_ok=True)
-    _check_not_other_output(out)
-    # --overwrite: the old run is ignored here and deleted only once the new one can start
-    previous = None if config.overwrite else read_run(out)
-    done = {} if config.overwrite else read_records(out / GENERATIONS, repair=True)
-    if done and previous is None:
-        raise ConfigError(
-            f"{out} holds generations but no {RUN_FILE} (not made by this version, or damaged); "
-            "pass --overwrite to start the run again, or choose another --out"
-        )
     # The model's identity comes from its files (hashed in full, cached), so a run of a model
     # whose weights changed under the same path is never mistaken for this one.
     identity = model_identity(config.model, config.adapter, config.revision)
     data_hash = dataset_hash(dataset, config.mode, config.shots)
-    if previous is not None:
-        changed = what_changed(previous, config, identity, data_hash)
-        if changed:
-            state = "a finished" if all(k in done for k in keys) else "an unfinished"
-            raise ConfigError(
-                f"{out} holds {state} run that differs from this one: {'; '.join(changed[:4])}. "
-                "Pass --overwrite to recompute it, or choose another --out"
-            )
-        if all(k in done for k in keys):  # finished, same model, data and config: reused
+    done: dict = {}
+
+    def complete(folder: Path) -> bool:
+        done.update(read_records(folder / GENERATIONS, repair=True))
+        return all(k in done for k in keys)
+
+    with claim(
+        config.out,
+        "eval-run",
+        card=RUN_FILE,
+        overwrite=config.overwrite,
+        complete=complete,
+        differences=lambda previous: what_changed(previous, config, identity, data_hash),
+        ours=(GENERATIONS, RESULTS),
+        beside_others=True,
+    ) as taken:
+        out = taken.folder
+        if taken.state == "reuse":  # finished, same model, data and config
             results = _read_results(out) or finish_run(out)  # results.json is derived
             return RunResult(out, results, 0, run_warnings(results))
+        previous = taken.previous if taken.state == "resume" else None
+        if previous is None:
+            done.clear()  # --overwrite: the old run is deleted only once the new one can start
+        out.mkdir(parents=True, exist_ok=True)
+        return _generate(config, backends, out, dataset, identity, data_hash, previous, done)
 
+
+def _generate(config, backends, out, dataset, identity, data_hash, previous, done) -> RunResult:
+    """Generate the items of ``dataset`` not in ``done`` into the claimed folder ``out``."""
     backend = shared_backend(config, backends, identity)
     tokenizer = getattr(backend, "tokenizer", None)
     tags = thinking_tags(config, tokenizer)
@@ -306,15 +306,18 @@ def evaluate(config: EvalConfig | dict, backends: dict | None = None) -> RunResu
             if str(old_model.get(key)).split(":")[0] != str(new_model.get(key)).split(":")[0]
         ]
         if mixed:
-            raise ConfigError(
+            raise OutputRefused(
                 f"{out} holds an unfinished run made with another {', '.join(mixed)}; "
-                "pass --overwrite to start it again here, or choose another --out"
+                "pass --overwrite to start it again here, or choose another --out",
+                folder=out,
+                overwrite_helps=True,
+                differences=mixed,
             )
         run["started"] = previous.get("started")
         run["resumed"] = now()
     # the translator is loaded and checked before anything is written: a translator that
     # cannot run leaves the folder (and a finished run in it) as it was
-    translating = _translator(config, dataset, backend, backends)
+    translating = load_run_translator(config, dataset, backend, backends)
     if config.overwrite:
         _clear(out)
     write_card(out, run, RUN_FILE)
@@ -391,20 +394,22 @@ def shared_backend(config: EvalConfig, backends: dict | None, identity: dict | N
     return backend
 
 
-def refuse_another_run(out: Path, config: EvalConfig) -> None:
-    """A strategy's run folder (selective, clc) holding a run with other settings is replaced
-    only with --overwrite."""
-    previous = read_card(out, RUN_FILE)
-    if config.overwrite or previous is None:
-        return
-    if previous.get("config") != config.result_fields():
-        raise ConfigError(
-            f"{out} holds another run (other settings); pass --overwrite to recompute it, "
-            "or choose another --out"
-        )
+def claim_strategy_run(config: EvalConfig):
+    """The folder of a strategy's run (selective, clc), which composes sub-runs in its own
+    subfolders: a run with other settings there is replaced only with --overwrite."""
+    return claim(
+        config.out,
+        "eval-run",
+        card=RUN_FILE,
+        overwrite=config.overwrite,
+        differences=lambda previous: identity_differences(
+            previous.get("config") or {}, config.result_fields()
+        ),
+        beside_others=True,
+    )
 
 
-def _only(dataset: ParallelDataset, items: list[str]) -> ParallelDataset:
+def only_items(dataset: ParallelDataset, items: list[str]) -> ParallelDataset:
     """The dataset restricted to ``items`` (ids), in the dataset's order."""
     from dataclasses import replace
 
@@ -415,7 +420,7 @@ def _only(dataset: ParallelDataset, items: list[str]) -> ParallelDataset:
     return replace(dataset, ids=[i for i in dataset.ids if i in wanted])
 
 
-def _translator(config: EvalConfig, dataset: ParallelDataset, backend, backends=None):
+def load_run_translator(config: EvalConfig, dataset: ParallelDataset, backend, backends=None):
     """For a translating strategy: the translator (loaded once per ``backends`` dict and
     checked on the run's languages), the items to translate and the benchmark's English by id;
     None for a native run."""

@@ -28,6 +28,7 @@ from polyglot.files import read_json
 
 INDEX_FILE = "model.safetensors.index.json"
 SINGLE_FILE = "model.safetensors"
+KIND = "merge-analysis"
 
 
 @dataclass(frozen=True)
@@ -186,25 +187,23 @@ def analyze(
     """Write ``out/analysis.json`` and ``out/analysis.html`` (heatmaps) for 1-2 experts. ``out``
     may hold an analysis of the same models (rewritten); of other models only with
     ``overwrite``; anything else is refused."""
-    from polyglot.files import check_output_dir, write_atomic, write_json
-    from polyglot.provenance import fingerprint, make_card, read_card, write_card
-    from polyglot.report.charts import heatmap
+    from polyglot.outputs import claim, identity_differences
+    from polyglot.provenance import fingerprint
 
     if not 1 <= len(experts) <= 2:
         raise ConfigError("give one or two --expert (math expert first, language expert second)")
-    out = check_output_dir(out)
     inputs = {"base": fingerprint(base), "experts": [fingerprint(e) for e in experts]}
-    if out.is_dir() and any(out.iterdir()):
-        card = read_card(out)
-        if card is None or card.get("kind") != "merge-analysis":
-            raise ConfigError(
-                f"--out {out} exists and holds no polyglot merge analysis; choose another folder"
-            )
-        if card.get("inputs") != inputs and not overwrite:
-            raise ConfigError(
-                f"{out} holds an analysis of other models; pass --overwrite to replace it, or "
-                "choose another --out"
-            )
+    # an analysis of the same models is rewritten; of other models only with overwrite
+    with claim(out, KIND, overwrite=overwrite, differences=lambda previous: identity_differences(
+        previous.get("inputs") or {}, inputs)) as taken:  # fmt: skip
+        return _analyze(base, experts, taken.folder, inputs)
+
+
+def _analyze(base, experts, out: Path, inputs: dict) -> dict:
+    from polyglot.files import write_atomic, write_json
+    from polyglot.provenance import make_card, write_card
+    from polyglot.report.charts import heatmap
+
     reference = Checkpoint.open(base)
     profiles = []
     for path in experts:
@@ -275,7 +274,7 @@ def analyze(
     write_card(
         out,
         make_card(
-            "merge-analysis",
+            KIND,
             {"base": str(base), "experts": [str(e) for e in experts]},
             inputs,
         ),

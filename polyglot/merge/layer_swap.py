@@ -24,7 +24,7 @@ from pathlib import Path
 from polyglot.config import ConfigError
 from polyglot.files import read_json
 from polyglot.merge.analyze import INDEX_FILE, Checkpoint
-from polyglot.merge.output import TOKENIZER_FILES, finish, inputs_identity, prepare
+from polyglot.merge.output import TOKENIZER_FILES, abandon, finish, inputs_identity, prepare
 
 
 def swap_plan(
@@ -283,7 +283,7 @@ def layer_swap(
             mergekit=mk_config if emit_mergekit else None,
         )
     except BaseException:
-        shutil.rmtree(temporary, ignore_errors=True)
+        abandon(temporary, out)
         raise
     return recipe
 

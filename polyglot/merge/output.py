@@ -13,8 +13,10 @@ from pathlib import Path
 
 from polyglot.config import ConfigError
 from polyglot.files import check_output_dir, write_atomic, write_json
+from polyglot.outputs import Claim, claim, identity_differences
 
 KIND = "merged-model"
+_claims: dict[str, Claim] = {}  # merges prepared in this process and not yet finished
 TOKENIZER_FILES = (
     "tokenizer.json",
     "tokenizer.model",
@@ -69,34 +71,46 @@ def prepare(
     """A fresh temporary folder to merge into; ``None`` when ``out`` already holds this merge of
     these inputs (reused, with or without ``overwrite``, which only allows replacing a merge
     made differently)."""
-    from polyglot.provenance import read_card
-
     out = check_output_dir(out)
     for source in sources:
         if Path(source).resolve() == out.resolve():
             raise ConfigError(f"--out {out} is one of the models being merged; choose another")
-    if out.is_dir() and any(out.iterdir()):
-        card = read_card(out)
-        if card is None or card.get("kind") != KIND:
-            raise ConfigError(
-                f"--out {out} exists and is not a merged model written by polyglot; choose "
-                "another folder"
-            )
-        same = settings(card.get("config") or {}) == settings(recipe)
-        if same and card.get("inputs") == inputs and _complete(out):
-            return None
-        if not overwrite:
-            raise ConfigError(
-                f"{out} holds another merge ({card.get('config', {}).get('method')}, made from "
-                "other settings or inputs); pass --overwrite to replace it, or choose another "
-                "--out"
-            )
+    unfinished = _claims.pop(str(out), None)  # a merge into out that failed in this process
+    if unfinished is not None:
+        unfinished.release()
+    taken = claim(
+        out,
+        KIND,
+        overwrite=overwrite,
+        complete=_complete,
+        differences=lambda card: _differences(card, recipe, inputs),
+        reuse_on_overwrite=True,
+    )
+    if taken.state == "reuse":
+        taken.release()
+        return None
+    _claims[str(out)] = taken  # held until `finish` puts the merge in place
     if out.parent.is_dir():
         _stale_temporaries(out)
     temporary = out.parent / f".{out.name}.tmp-{os.getpid()}"
     shutil.rmtree(temporary, ignore_errors=True)
     temporary.mkdir(parents=True)
     return temporary
+
+
+def abandon(temporary: Path, out: str | Path) -> None:
+    """A merge that failed or was interrupted: its temporary folder goes, ``out`` is free."""
+    shutil.rmtree(temporary, ignore_errors=True)
+    taken = _claims.pop(str(check_output_dir(out)), None)
+    if taken is not None:
+        taken.release()
+
+
+def _differences(card: dict, recipe: dict, inputs: dict) -> list[str]:
+    return identity_differences(
+        {"settings": settings(card.get("config") or {}), "inputs": card.get("inputs")},
+        {"settings": settings(recipe), "inputs": inputs},
+    )
 
 
 def _complete(folder: Path) -> bool:
@@ -152,3 +166,6 @@ def finish(
         shutil.rmtree(old, ignore_errors=True)
     else:
         temporary.rename(out)
+    taken = _claims.pop(str(out), None)
+    if taken is not None:
+        taken.release()

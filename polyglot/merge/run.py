@@ -22,6 +22,7 @@ import yaml
 from polyglot.config import ConfigError
 from polyglot.files import check_output_dir, read_json, write_atomic, write_json
 from polyglot.merge.recipe import MergeRecipe, MergeSpec, merge_name, swap_name
+from polyglot.outputs import OutputRefused, hold
 
 SUMMARY_SCHEMA = "polyglot.merge.run/1"
 RESERVED = ("base", "math-expert", "language-expert")
@@ -33,7 +34,7 @@ def _redo_if_different(step: Callable, overwrite: bool):
     try:
         return step(overwrite=False)
     except ConfigError as err:
-        if overwrite and "--overwrite" in str(err):
+        if overwrite and isinstance(err, OutputRefused) and err.overwrite_helps:
             return step(overwrite=True)
         raise
 
@@ -229,7 +230,12 @@ def run_merge_recipe(
 ) -> dict:
     """Run every missing stage of ``recipe``; returns the summary (also ``OUT/summary.json``)."""
     out = check_output_dir(recipe.out)
-    out.mkdir(parents=True, exist_ok=True)
+    with hold(out):  # one merge run per folder; each stage inside claims its own
+        out.mkdir(parents=True, exist_ok=True)
+        return _run_stages(recipe, out, overwrite=overwrite, progress=progress, log=log)
+
+
+def _run_stages(recipe: MergeRecipe, out: Path, *, overwrite: bool, progress: bool, log) -> dict:
     experts = {
         role: _expert(recipe, role, out, overwrite, progress, log) for role in recipe.experts
     }

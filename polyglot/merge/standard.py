@@ -9,7 +9,7 @@ from pathlib import Path
 
 from polyglot.config import ConfigError
 from polyglot.merge.analyze import Checkpoint
-from polyglot.merge.output import finish, inputs_identity, prepare
+from polyglot.merge.output import abandon, finish, inputs_identity, prepare
 
 METHODS = {"soup": "linear", "task-arithmetic": "task_arithmetic", "ties": "ties"}
 DESCRIPTIONS = {
@@ -153,8 +153,6 @@ def standard_merge(
             mergekit=config,
         )
     except BaseException:
-        import shutil
-
-        shutil.rmtree(temporary, ignore_errors=True)
+        abandon(temporary, out)
         raise
     return recipe

@@ -39,8 +39,8 @@ from polyglot.report import quickstart_page
 from polyglot.testbed.build import TestbedConfig, build_testbed, tiny_config
 
 MGSM_SLICE = {"full": 10, "tiny": 2}
-# The fine-tuning stage: the schema that did best in scripts/schema_table.py (README), on one
-# low-resource language of the graded base
+# The fine-tuning stage: the schema that did best in scripts/schema_table.py
+# (docs/training.md), on one low-resource language of the graded base
 FINETUNE = {
     "full": {"schema": "english-cot", "language": "sw", "budget": 400, "steps": 300},
     "tiny": {"schema": "english-cot", "language": "sw", "budget": 20, "steps": 4},
@@ -58,7 +58,7 @@ SELECTIVE = {
     "tiny": {"calibration": 0, "detector": "confidence", "budget": 0.5},
 }
 # The distillation stage: cross-lingual self-distillation in one language, the two levels
-# measured in scripts/distill_table.py (README)
+# measured in scripts/distill_table.py (docs/distillation.md)
 DISTILL = {
     "full": {"language": "sw", "items": 400, "steps": 120, "max_new_tokens": 256,
              "teacher_answers": True},

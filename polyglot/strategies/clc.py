@@ -27,6 +27,7 @@ from collections import Counter
 from pathlib import Path
 
 from polyglot.config import ConfigError
+from polyglot.outputs import OutputRefused
 
 
 def vote(own: str, answers: dict[str, float | None], order: list[str]) -> float | None:
@@ -46,24 +47,28 @@ def vote(own: str, answers: dict[str, float | None], order: list[str]) -> float 
 
 
 def evaluate_clc(config, backends: dict | None = None):
+    from polyglot.evaluate.runner import claim_strategy_run
+
+    with claim_strategy_run(config):
+        return _evaluate_clc(config, backends)
+
+
+def _evaluate_clc(config, backends: dict | None = None):
     from polyglot.data.benchmarks import load_spec
     from polyglot.evaluate.records import read_records
     from polyglot.evaluate.runner import (
         GENERATIONS,
         RUN_FILE,
         RunResult,
-        _check_not_other_output,
         evaluate,
         finish_run,
-        refuse_another_run,
         run_warnings,
     )
-    from polyglot.files import check_output_dir, read_json, write_lines
+    from polyglot.files import read_json, write_lines
     from polyglot.provenance import make_card, now, write_card
 
-    out = check_output_dir(config.out)
+    out = Path(config.out)
     out.mkdir(parents=True, exist_ok=True)
-    _check_not_other_output(out)
     spec_languages = None
     with contextlib.suppress(ConfigError):  # a custom benchmark: the languages asked for
         spec_languages = list(load_spec(config.benchmark).languages)
@@ -80,7 +85,6 @@ def evaluate_clc(config, backends: dict | None = None):
     languages = list(dict.fromkeys([*asked, *pivots]))
     if len(languages) < 2:
         raise ConfigError("--strategy clc needs at least two languages to vote (--pivots)")
-    refuse_another_run(out, config)
     pivot_translator = None
     if config.translator:  # the item's own language natively; the pivots from the translator
         languages = list(asked)
@@ -91,7 +95,7 @@ def evaluate_clc(config, backends: dict | None = None):
     try:  # reused when the same; --overwrite replaces it only when it differs
         native = evaluate(config.model_copy(update=update), backends)
     except ConfigError as err:
-        if not (config.overwrite and "--overwrite" in str(err)):
+        if not (config.overwrite and isinstance(err, OutputRefused) and err.overwrite_helps):
             raise
         native = evaluate(config.model_copy(update={**update, "overwrite": True}), backends)
     records = read_records(native.out / GENERATIONS)
@@ -210,8 +214,8 @@ def _translated_pivots(config, asked, pivots, out: Path, pivot_translator, backe
                       "out": str(folder / "run"), "overwrite": False}  # fmt: skip
             try:
                 run = evaluate(config.model_copy(update=update), backends)
-            except ConfigError as err:  # translations changed: the folder is this run's own
-                if "--overwrite" not in str(err):
+            except OutputRefused as err:  # translations changed: the folder is this run's own
+                if not err.overwrite_helps:
                     raise
                 run = evaluate(config.model_copy(update={**update, "overwrite": True}), backends)
             for record in read_records(run.out / GENERATIONS).values():

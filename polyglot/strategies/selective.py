@@ -16,7 +16,8 @@ import json
 from pathlib import Path
 
 from polyglot.config import ConfigError
-from polyglot.files import append_jsonl, check_output_dir, read_json, write_lines
+from polyglot.files import append_jsonl, read_json, write_lines
+from polyglot.outputs import OutputRefused
 
 SCORES = "scores.jsonl"
 
@@ -103,12 +104,9 @@ def check_selective(config) -> None:
     calibrated on the items being evaluated)."""
     from polyglot.detect.probe import Probe
     from polyglot.detect.understanding import probe_folder
-    from polyglot.evaluate.runner import _check_not_other_output, _only, config_dataset
+    from polyglot.evaluate.runner import config_dataset, only_items
     from polyglot.provenance import model_identity
 
-    out = check_output_dir(config.out)
-    out.mkdir(parents=True, exist_ok=True)
-    _check_not_other_output(out)
     if config.samples > 1:
         raise ConfigError("--strategy selective reads one output per item: use --samples 1")
     folder = probe_folder(config.detector) or (
@@ -139,7 +137,7 @@ def check_selective(config) -> None:
         )
     dataset = config_dataset(config)
     if config.items is not None:
-        dataset = _only(dataset, config.items)
+        dataset = only_items(dataset, config.items)
     if meta.get("calibration_questions") is not None:  # by content: any path or name
         from polyglot.detect.calibration import question_digests
 
@@ -177,6 +175,13 @@ def _cost(run: Path, records) -> dict[str, float]:
 
 
 def evaluate_selective(config, backends: dict | None = None):
+    from polyglot.evaluate.runner import claim_strategy_run
+
+    with claim_strategy_run(config):
+        return _evaluate_selective(config, backends)
+
+
+def _evaluate_selective(config, backends: dict | None = None):
     from polyglot.evaluate.records import read_records
     from polyglot.evaluate.runner import (
         GENERATIONS,
@@ -184,7 +189,6 @@ def evaluate_selective(config, backends: dict | None = None):
         RunResult,
         evaluate,
         finish_run,
-        refuse_another_run,
         run_warnings,
     )
     from polyglot.provenance import make_card, now, write_card
@@ -192,7 +196,7 @@ def evaluate_selective(config, backends: dict | None = None):
     check_selective(config)
     backends = {} if backends is None else backends  # the sub-runs share one model load
     out = Path(config.out)
-    refuse_another_run(out, config)
+    out.mkdir(parents=True, exist_ok=True)
     plain = {"strategy": "native", "translator": None, "detector": None, "budget": None,
              "threshold": None, "inject": "replace"}  # fmt: skip
 
@@ -202,18 +206,24 @@ def evaluate_selective(config, backends: dict | None = None):
         try:
             return evaluate(config.model_copy(update={**update, "overwrite": False}), backends)
         except ConfigError as err:
-            if "--overwrite" in str(err) and (config.overwrite or "translated" in update["out"]):
+            overwrite_helps = isinstance(err, OutputRefused) and err.overwrite_helps
+            if overwrite_helps and (config.overwrite or "translated" in update["out"]):
                 return evaluate(config.model_copy(update={**update, "overwrite": True}), backends)
             raise
 
     # the translator loaded and checked on every language before anything is generated (the
     # translated sub-runs reuse it)
-    from polyglot.evaluate.runner import _only, _translator, config_dataset, shared_backend
+    from polyglot.evaluate.runner import (
+        config_dataset,
+        load_run_translator,
+        only_items,
+        shared_backend,
+    )
 
     dataset = config_dataset(config)
     if config.items is not None:
-        dataset = _only(dataset, config.items)
-    _translator(config.model_copy(update={"strategy": "translate-all"}), dataset,
+        dataset = only_items(dataset, config.items)
+    load_run_translator(config.model_copy(update={"strategy": "translate-all"}), dataset,
                 shared_backend(config, backends), backends)  # fmt: skip
     native = derived({**plain, "out": str(out / "native")})
     records = read_records(native.out / GENERATIONS)

@@ -26,6 +26,7 @@ from pydantic import model_validator
 from polyglot.config import ConfigError, StrictModel
 from polyglot.files import check_output_dir, read_json, read_jsonl, write_json, write_lines
 from polyglot.models import load_tokenizer
+from polyglot.outputs import OutputRefused, hold
 from polyglot.provenance import fingerprint, make_card, tree_hash, write_card
 from polyglot.testbed.model import TinyModelSpec
 from polyglot.testbed.world import DEFAULT_LANGUAGES, load_templates, render, sample_problem
@@ -96,14 +97,14 @@ class ModelConfig(StrictModel):
     kv_heads: int = TinyModelSpec.kv_heads
     max_length: int = 256  # training block length (tokens; texts are packed)
     # "stream": texts joined and cut every max_length tokens (about half the math texts are cut
-    # across two blocks); "documents": whole texts, each attending only to itself (README: more
-    # seeds reached the jump in curve runs, but the default build landed at 34.5%, so not the
-    # default)
+    # across two blocks); "documents": whole texts, each attending only to itself
+    # (docs/testbed.md: more seeds reached the jump in curve runs, but the default build landed
+    # at 34.5%, so not the default)
     packing: Literal["stream", "documents"] = "stream"
     # The graded gap: native-CoT math in these languages joins the pretraining mixture, as a
     # share of the English math count (taken from the end of the train split). High-resource
     # German gets a large share, Korean a medium one, Swahili a small one, Thai and Bengali
-    # none, so the base is graded like a real model (README: the shipped base's figures).
+    # none, so the base is graded like a real model (docs/testbed.md: the shipped base's figures).
     native_math: dict[str, float] = {"de": 0.5, "ko": 0.1, "sw": 0.03}
     # Small batches learn this world far faster per token than large ones (32 x 420, the same
     # tokens: under 10% English). The jump to ~95% English comes when the model learns to copy
@@ -279,11 +280,17 @@ def build_testbed(
     ``shipped``: take the tokenizer and the base from the package (built once, the same on
     every machine) when ``config`` is the one they were built with and the world built here
     is the one they were trained on; otherwise (or with ``fresh``) train them here."""
-    from polyglot.testbed.model import build_tiny_model, parameter_count
-    from polyglot.testbed.tokenizer import train_tokenizer
 
     config = config or TestbedConfig()
     out = check_output_dir(out)
+    with hold(out):  # one builder per folder (its stages are recorded in testbed.json)
+        return _build_stages(out, config, fresh=fresh, shipped=shipped, progress=progress, log=log)
+
+
+def _build_stages(out: Path, config: TestbedConfig, *, fresh, shipped, progress, log) -> dict:
+    from polyglot.testbed.model import build_tiny_model, parameter_count
+    from polyglot.testbed.tokenizer import train_tokenizer
+
     state_file = out / "testbed.json"
     if fresh and out.exists():
         for name in ("world", "tokenizer", "base", "testbed.json"):
@@ -306,9 +313,11 @@ def build_testbed(
             if shipped
             else "; pass --fresh to rebuild it, or choose another --out"
         )
-        raise ConfigError(
+        raise OutputRefused(
             f"{out} holds a testbed built with another config (an older polyglot, or other "
-            f"options){hint}"
+            f"options){hint}",
+            folder=out,
+            overwrite_helps=True,  # --fresh is the testbed's --overwrite
         )
     state.setdefault("config", wanted)
     state.setdefault("stages", {})

@@ -23,6 +23,7 @@ import yaml
 
 from polyglot.config import ConfigError
 from polyglot.files import check_output_dir, read_json, write_atomic, write_json
+from polyglot.outputs import Claim, claim, identity_differences
 from polyglot.provenance import make_card, model_identity, read_card, write_card
 from polyglot.train.recipe import TrainRecipe
 from polyglot.train.sources import build_sources, load_examples
@@ -35,18 +36,22 @@ SUMMARY_FILE = "summary.json"
 SCRATCH = {CHECKPOINTS, "_data", "_evals"}  # what a training writes before it has a model
 
 
-def _check_folder(
+def claim_model_folder(
     out: Path,
     recipe,
     overwrite: bool,
     inputs: dict | None = None,
     *,
     scratch: set[str] = SCRATCH,
-    tool: str = "polyglot train",
-) -> bool:
-    """Whether ``out`` already holds this recipe's trained model; refuses another run's folder
-    (and the base model's own folder, with or without ``overwrite``). ``inputs``: the identity
-    of what the recipe reads (a training recipe's own by default)."""
+    kind: str = "trained-model",
+    lock: bool = True,
+) -> Claim:
+    """Take ``out`` for the model ``recipe`` makes (a ``trained-model`` or, for a distillation
+    recipe, a ``distilled-model``): ``reuse`` when it holds this recipe's finished model,
+    ``resume`` when its training was cut short; another recipe's model is refused unless
+    ``overwrite``, and another command's folder (or the base model's own) always. ``inputs``:
+    the identity of what the recipe reads (a training recipe's own by default); ``lock=False``
+    on the helper processes of a distributed run (the main one holds the folder)."""
     base = Path(recipe.base)
     if base.exists():
         resolved, base_resolved = out.resolve(), base.resolve()
@@ -58,41 +63,38 @@ def _check_folder(
             raise ConfigError(
                 f"out {out}: is the base model's folder or contains it; choose another out"
             )
-    if not out.is_dir() or all(child.name in scratch for child in out.iterdir()):
-        return False  # empty, or what a training that failed before saving left
-    recorded = out / RECIPE_FILE
+    wanted = {
+        "identity": recipe.identity(),
+        "inputs": _inputs(recipe) if inputs is None else inputs,
+    }
+    return claim(
+        out,
+        kind,
+        wanted,
+        overwrite=overwrite,
+        record=_recorded_recipe,
+        complete=lambda folder: (folder / SUMMARY_FILE).is_file(),
+        differences=lambda previous: identity_differences(
+            {"identity": previous.get("identity"), "inputs": previous.get("inputs")}, wanted
+        ),
+        scratch=scratch,
+        lock=lock,
+    )
+
+
+def _recorded_recipe(folder: Path) -> dict | None:
+    """What a model folder's ``recipe.yaml`` says made it, with its kind; None without one."""
+    recorded = folder / RECIPE_FILE
     if not recorded.is_file():
-        card = read_card(out)
-        what = f"a {card.get('kind')}" if card else f"files not made by `{tool}`"
-        raise ConfigError(
-            f"{out} holds {what}; choose another out (training never writes into another run's "
-            "folder, even with --overwrite)"
-        )
+        return None
     try:
         previous = yaml.safe_load(recorded.read_text(encoding="utf-8"))
     except (yaml.YAMLError, UnicodeDecodeError):
         previous = None
-    other_tool = isinstance(previous, dict) and (
-        ("teacher" in (previous.get("recipe") or {})) != (tool == "polyglot distill")
-    )
-    if other_tool:
-        made_by = "polyglot train" if tool == "polyglot distill" else "polyglot distill"
-        raise ConfigError(
-            f"{out} holds a model made by `{made_by}`; choose another out ({tool} never writes "
-            "into it, even with --overwrite)"
-        )
-    same = (
-        isinstance(previous, dict)
-        and previous.get("identity") == recipe.identity()
-        and previous.get("inputs") == (_inputs(recipe) if inputs is None else inputs)
-    )
-    if not same and not overwrite:
-        what = "a model trained" if (out / SUMMARY_FILE).is_file() else "a training started"
-        raise ConfigError(
-            f"{out} holds {what} with another recipe or other data; pass --overwrite to replace "
-            "it, or choose another out"
-        )
-    return same and not overwrite and (out / SUMMARY_FILE).is_file()
+    if not isinstance(previous, dict):
+        raise ConfigError(f"{recorded}: damaged recipe record")
+    distilled = "teacher" in (previous.get("recipe") or {})
+    return {**previous, "kind": "distilled-model" if distilled else "trained-model"}
 
 
 def _inputs(recipe: TrainRecipe) -> dict:
@@ -304,19 +306,26 @@ def train(
     log: Callable[[str], None] = print,
 ) -> dict:
     """Train ``recipe`` into ``recipe.out`` (or reuse it), evaluate it, return the summary."""
-    out = check_output_dir(recipe.out)
-    if _check_folder(out, recipe, overwrite):
-        if _rank() != 0:  # the main process re-evaluates and reports
-            return {"schema": "polyglot.train/1", "rank": _rank()}
-        log(f"{out}: already trained with this recipe; reusing it (--overwrite to retrain)")
-        return reuse_trained(recipe, out, progress=progress, log=log)
+    with claim_model_folder(Path(recipe.out), recipe, overwrite, lock=_rank() == 0) as taken:
+        out = taken.folder
+        if taken.state == "reuse":
+            if _rank() != 0:  # the main process re-evaluates and reports
+                return {"schema": "polyglot.train/1", "rank": _rank()}
+            log(f"{out}: already trained with this recipe; reusing it (--overwrite to retrain)")
+            return reuse_trained(recipe, out, progress=progress, log=log)
+        return _train_into(recipe, out, taken.state == "fresh", skip_bad, progress, log)
+
+
+def _train_into(recipe: TrainRecipe, out: Path, fresh: bool, skip_bad: bool, progress: bool,
+                log: Callable[[str], None]) -> dict:  # fmt: skip
+    """Train into the claimed folder ``out`` (``fresh``: what a finished model left goes)."""
     if _rank() != 0:  # under torchrun / accelerate launch: the main process speaks for all
         log, progress = (lambda message: None), False
     # library deprecation notices (peft asks transformers for is_gradient_checkpointing) are
     # not for users
     warnings.filterwarnings("ignore", message=".*is_gradient_checkpointing.*")
     model, tokenizer = _load_base(recipe)
-    if overwrite and out.is_dir() and _rank() == 0:
+    if fresh and out.is_dir() and _rank() == 0:
         for child in out.iterdir():
             if child.name not in SCRATCH:
                 shutil.rmtree(child) if child.is_dir() else child.unlink()

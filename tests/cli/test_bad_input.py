@@ -167,7 +167,7 @@ CASES = {
     ),
     "eval into a trained model's folder": (
         lambda w: _eval(w, "--out", str(w["root"] / "trained")),
-        "holds a trained-model (card.json), not an eval run",
+        "holds a trained model (card.json), not an eval run",
     ),
     "custom data not UTF-8": (
         lambda w: _eval(

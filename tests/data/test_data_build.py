@@ -94,7 +94,7 @@ def test_a_planted_mgsm_question_is_dropped(shared_data, tmp_path):
     assert kept == ["clean"]
     # the source changed: the folder is not reused as if it were this source's
     source.write_text(source.read_text().replace("machungwa 3", "machungwa 4"))
-    with pytest.raises(ConfigError, match="another config or source"):
+    with pytest.raises(ConfigError, match="holds a finished dataset that differs from this one"):
         build_dataset(config, log=lambda m: None)
     assert "250 items" in summary["decontaminated_against"]["mgsm"]
 
@@ -240,7 +240,7 @@ def test_bad_input(in_testbed, tmp_path):
     other = runner.invoke(
         app, ["data", "build", "-l", "sw", "--out", str(tmp_path / "run"), "--overwrite"]
     )
-    assert other.exit_code == 2 and "never writes into another run's folder" in other.output
+    assert other.exit_code == 2 and "not a dataset; choose another --out" in other.output
 
 
 @pytest.mark.slow

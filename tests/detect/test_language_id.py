@@ -6,7 +6,8 @@ from polyglot.detect import detect_language, language_ratio, language_shares, sp
 
 REQUIRED_ACCURACY = 0.97
 # fastText's lid.176 takes most Malay for Indonesian (28% right on PolyMath ms alone); the ms/id
-# marker words in the packs lift it to about 95%, still short of 97%. Tracked in the README.
+# marker words in the packs lift it to about 95%, still short of 97%. Tracked in
+# docs/language-id.md.
 KNOWN_SHORTFALL = {"ms": 0.90}
 
 

@@ -57,7 +57,7 @@ def test_changing_one_tensor_of_the_last_layer_refuses_the_finished_run(model, t
     _change_one_tensor_in_place(model / "model.safetensors", f"layers.{layers - 1}.")
     result = _run(model, out)
     assert result.exit_code == 2, result.output
-    assert "holds a finished run that differs" in result.output
+    assert "holds a finished eval run that differs" in result.output
     assert "model files changed (fingerprint" in result.output and "--overwrite" in result.output
     assert _run(model, out, "--overwrite").exit_code == 0  # and --overwrite recomputes
 
@@ -70,7 +70,7 @@ def test_an_unfinished_run_of_other_weights_is_refused_too(model, tmp_path, mgsm
     _change_one_tensor_in_place(model / "model.safetensors", "embed_tokens")
     result = _run(model, out)
     assert result.exit_code == 2
-    assert "holds an unfinished run that differs" in result.output, result.output
+    assert "holds an unfinished eval run that differs" in result.output, result.output
     assert "model files changed" in result.output
 
 

@@ -127,7 +127,7 @@ def test_analysis_never_writes_into_another_folder(experts, tmp_path):
     base, math, language = experts
     from polyglot.config import ConfigError
 
-    with pytest.raises(ConfigError, match="holds no polyglot merge analysis"):
+    with pytest.raises(ConfigError, match="not a merge analysis"):
         analyze(base, [math], math)  # an expert's folder
     analyze(base, [math], tmp_path / "a")
     analyze(base, [math], tmp_path / "a")  # the same models again: fine

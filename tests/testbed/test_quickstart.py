@@ -153,7 +153,7 @@ def test_quickstart_checks_extraction_on_real_mgsm(quickstart_run):
 
 @pytest.mark.parametrize("packing", ["stream", "documents"])
 def test_learning_curve_script_runs_on_a_built_testbed(quickstart_run, packing):
-    """scripts/testbed_curve.py (the README's learning curves) retrains on the tiny testbed."""
+    """scripts/testbed_curve.py (docs/testbed.md's learning curves) retrains on the tiny testbed."""
     import subprocess
     import sys
     from pathlib import Path

@@ -42,7 +42,7 @@ def pick_dtype(requested: str, device: str):
     return getattr(torch, requested)
 
 
-def _check_local(model: str, what: str = "model") -> None:
+def check_local_model(model: str, what: str = "model") -> None:
     if not looks_local(model):
         return
     path = Path(model)
@@ -60,12 +60,12 @@ def _check_local(model: str, what: str = "model") -> None:
         raise ConfigError(f"'{model}' is not a model checkpoint (no config.json in the folder)")
 
 
-def _not_local(model: str) -> str:
+def not_local_hint(model: str) -> str:
     """For a name that was taken as a hub id: say that no local folder has it either."""
     return "" if looks_local(model) else f" (a hub id; no local folder '{model}' either)"
 
 
-def _first_line(err: BaseException) -> str:
+def first_line(err: BaseException) -> str:
     text = str(err).strip().splitlines()
     return text[0][:300] if text else type(err).__name__
 
@@ -75,13 +75,13 @@ def load_tokenizer(model: str, *, revision: str | None = None, padding_side: str
     ("left" for generation, "right" for training, None: as the checkpoint says)."""
     from transformers import AutoTokenizer
 
-    _check_local(model, "tokenizer")
+    check_local_model(model, "tokenizer")
     try:
         with quiet_transformers():
             tokenizer = AutoTokenizer.from_pretrained(model, revision=revision)
     except Exception as err:  # noqa: BLE001 - a damaged tokenizer file raises anything
         raise ConfigError(
-            f"could not load the tokenizer of '{model}'{_not_local(model)}: {_first_line(err)}"
+            f"could not load the tokenizer of '{model}'{not_local_hint(model)}: {first_line(err)}"
         ) from None
     if padding_side is not None:
         tokenizer.padding_side = padding_side
@@ -104,7 +104,7 @@ def load_model(
     plus a PEFT adapter (merged into the weights for speed unless ``merge_adapter`` is False)."""
     from transformers import AutoModelForCausalLM
 
-    _check_local(model)
+    check_local_model(model)
     if adapter and not (Path(adapter) / "adapter_config.json").exists():
         raise ConfigError(f"no PEFT adapter at '{adapter}' (adapter_config.json missing)")
     device = pick_device(device)
@@ -116,7 +116,7 @@ def load_model(
     except Exception as err:  # noqa: BLE001 - missing or damaged files, unknown architecture,
         # shapes that do not fit the config: each library raises its own kind
         raise ConfigError(
-            f"could not load model '{model}'{_not_local(model)}: {_first_line(err)}"
+            f"could not load model '{model}'{not_local_hint(model)}: {first_line(err)}"
         ) from None
     if adapter:
         loaded = attach_adapter(loaded, adapter, model, merge=merge_adapter)
@@ -171,7 +171,7 @@ def attach_adapter(model, adapter: str | Path, base_name: str = "", *, merge: bo
     except Exception as err:  # noqa: BLE001 - damaged weights, shapes of another base
         raise ConfigError(
             f"adapter '{adapter}' does not fit model '{base_name}' (trained for another "
-            f"base?): {_first_line(err)}"
+            f"base?): {first_line(err)}"
         ) from None
     return model.merge_and_unload() if merge else model
 
@@ -186,7 +186,7 @@ def load_model_and_tokenizer(
     padding_side: str = "left",
 ):
     """Both, for generation: the model in eval mode, the tokenizer padded on the left."""
-    _check_local(model)
+    check_local_model(model)
     tokenizer = load_tokenizer(model, revision=revision, padding_side=padding_side)
     loaded = load_model(model, adapter=adapter, revision=revision, dtype=dtype, device=device)
     return loaded, tokenizer

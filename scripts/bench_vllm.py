@@ -52,7 +52,8 @@ def _config(args, backend: str, out: Path) -> dict:
 
 def run_polyglot(args, backend: str) -> dict:
     from polyglot.evaluate.config import EvalConfig
-    from polyglot.evaluate.runner import evaluate, shared_backend
+    from polyglot.evaluate import evaluate
+    from polyglot.evaluate.runner import shared_backend
 
     out = Path(args.out) / backend
     config = EvalConfig(**_config(args, backend, out))

@@ -86,7 +86,9 @@ def read_module(path: Path, root: Path = PACKAGE) -> Module:
                 for alias in child.names:
                     if alias.name.startswith("polyglot"):
                         module.imports.append(
-                            Import(name, alias.name, [], child.lineno, local, commented(child.lineno))
+                            Import(
+                                name, alias.name, [], child.lineno, local, commented(child.lineno)
+                            )
                         )
             elif isinstance(child, ast.ImportFrom):
                 target = _resolve(child, name, is_package)

@@ -230,7 +230,7 @@ def _with_data(spec: BenchmarkSpec, data: str | None, columns: dict | None) -> B
 # -- reading ---------------------------------------------------------------------------------
 
 
-def _resolve(pattern: str, lang: str, split: str = "test") -> str:
+def resolve_data_pattern(pattern: str, lang: str, split: str = "test") -> str:
     return (
         pattern.replace("{data}", str(data_dir()))
         .replace("{testbed}", str(testbed_dir()))
@@ -249,7 +249,7 @@ def _read_rows(spec: BenchmarkSpec, lang: str, split: str | None = None) -> list
     source = spec.source
     if source.kind == "hf":
         return _read_hf(source, lang, split or source.split)
-    path = Path(_resolve(source.path, lang, split or source.split))
+    path = Path(resolve_data_pattern(source.path, lang, split or source.split))
     if not path.exists():
         hint = " (set POLYGLOT_DATA_DIR or pass --data)" if "{data}" in source.path else ""
         if "{testbed}" in source.path:
@@ -400,7 +400,7 @@ def _load_exemplars(spec: BenchmarkSpec, languages: list[str]) -> dict[str, list
     assert fewshot is not None
     found: dict[str, list[Exemplar]] = {}
     if fewshot.kind == "mgsm_exemplars":
-        path = Path(_resolve(fewshot.path or "", ""))
+        path = Path(resolve_data_pattern(fewshot.path or "", ""))
         if not path.exists():
             return {}
         raw = read_json(path, "exemplars file")

@@ -296,7 +296,7 @@ def _benchmark_texts(names: list[str], log) -> tuple[list[str], dict[str, str]]:
 
 
 def _teacher_prompt(item: Item, schema: str) -> str:
-    from polyglot.train.sources import eval_prompt
+    from polyglot.data.prompts import eval_prompt
 
     pack = load_pack(item.lang)
     instruction = TEACHER_INSTRUCTIONS[schema].format(language=pack.name)

@@ -101,3 +101,12 @@ def render_prompt(
         messages, tokenize=False, add_generation_prompt=True, **(template_options or {})
     )
     return text + prompt.answer_prefix
+
+
+def eval_prompt(question: str, lang: str, mode: str) -> str:
+    """The 0-shot prompt `polyglot eval` builds for ``question`` in ``lang`` (what a model
+    trained on it will be asked)."""
+
+    load_pack(lang)  # an unknown language is a clear error
+    prompt = build_prompt(Example("x", lang, question, "0", 0.0), None, mode, 0)  # type: ignore[arg-type]
+    return render_prompt(prompt)

@@ -12,15 +12,15 @@ def mean_divergence(teacher, student, columns: dict[str, list], *, vocab: int, p
 
     from polyglot.distill.divergence import token_divergence
     from polyglot.distill.pairs import response_positions
-    from polyglot.distill.trainer import _pad
+    from polyglot.distill.trainer import pad_rows
 
     device = next(student.parameters()).device
     total, count = 0.0, 0
     for start in range(0, len(columns["index"]), batch_size):
         sides = {}
         for side, model in (("teacher", teacher), ("student", student)):
-            ids, mask = _pad(columns[f"{side}_ids"][start : start + batch_size], pad_id)
-            labels, _ = _pad(columns[f"{side}_labels"][start : start + batch_size], -100)
+            ids, mask = pad_rows(columns[f"{side}_ids"][start : start + batch_size], pad_id)
+            labels, _ = pad_rows(columns[f"{side}_labels"][start : start + batch_size], -100)
             with torch.no_grad():
                 logits = model(input_ids=ids.to(device), attention_mask=mask.to(device)).logits
             sides[side] = logits[:, :-1, :vocab][response_positions(labels.to(device))]

@@ -31,7 +31,7 @@ def load_parallel(data: ParallelData):
     """The aligned items in the teacher's and the student's languages (a ``ParallelDataset``):
     a missing language file, an item without a version in every language or with different
     answers is an error naming it."""
-    from polyglot.data.benchmarks import _resolve, load_benchmark
+    from polyglot.data.benchmarks import load_benchmark, resolve_data_pattern
 
     if data.benchmark is not None:
         languages = list(dict.fromkeys([data.teacher_language, *data.languages]))
@@ -41,24 +41,24 @@ def load_parallel(data: ParallelData):
         raise ConfigError(f"data.path {data.path}: needs {{lang}} (one file per language)")
     languages = list(dict.fromkeys([data.teacher_language, *data.languages]))
     for lang in languages:
-        path = Path(_resolve(pattern, lang, "train"))
+        path = Path(resolve_data_pattern(pattern, lang, "train"))
         if not path.is_file():
             missing_testbed = data.path == "testbed" and not path.parent.is_dir()
             hint = " (build it: `polyglot testbed build`)" if missing_testbed else ""
             raise ConfigError(f"data.path: no '{lang}' file: {path}{hint}")
     return load_benchmark(
-        "custom", languages, data=_resolve(pattern, "{lang}", "train"), columns={"id": "id"},
+        "custom", languages, data=resolve_data_pattern(pattern, "{lang}", "train"), columns={"id": "id"},
         limit=data.limit,
     )  # fmt: skip
 
 
 def gold_responses(data: ParallelData, ids: list[str]) -> dict[str, str]:
     """``response_field`` of each item, from the response language's file."""
-    from polyglot.data.benchmarks import _resolve
+    from polyglot.data.benchmarks import resolve_data_pattern
     from polyglot.files import read_jsonl_objects
 
     lang = data.response_language or data.teacher_language
-    path = Path(_resolve(data.resolved(), lang, "train"))
+    path = Path(resolve_data_pattern(data.resolved(), lang, "train"))
     found = {}
     for number, row in read_jsonl_objects(path):
         if str(row.get("id")) in ids:

@@ -107,16 +107,16 @@ def _free_unstarted(out: Path) -> None:
 def _teacher_config(name: str):
     from transformers import AutoConfig
 
-    from polyglot.models import _first_line, _not_local
+    from polyglot.models import first_line, not_local_hint
 
     try:
         return AutoConfig.from_pretrained(name)
     except Exception as err:  # noqa: BLE001 - a missing or damaged config
-        raise ConfigError(f"teacher '{name}'{_not_local(name)}: {_first_line(err)}") from None
+        raise ConfigError(f"teacher '{name}'{not_local_hint(name)}: {first_line(err)}") from None
 
 
 def _inputs(recipe: DistillRecipe) -> dict:
-    from polyglot.data.benchmarks import _resolve
+    from polyglot.data.benchmarks import resolve_data_pattern
     from polyglot.provenance import hash_file, model_identity
 
     languages = dict.fromkeys([recipe.data.teacher_language, *recipe.data.languages])
@@ -129,7 +129,7 @@ def _inputs(recipe: DistillRecipe) -> dict:
                 "data": {recipe.data.benchmark: dataset_hash(load_parallel(recipe.data))}}  # fmt: skip
     files = {}
     for lang in languages:
-        path = Path(_resolve(recipe.data.resolved(), lang, "train"))
+        path = Path(resolve_data_pattern(recipe.data.resolved(), lang, "train"))
         files[lang] = hash_file(path)[:16] if path.is_file() else None
     return {"teacher": model_identity(recipe.teacher), "student": model_identity(recipe.student),
             "data": files}  # fmt: skip
@@ -138,7 +138,7 @@ def _inputs(recipe: DistillRecipe) -> dict:
 def _teacher_answers(recipe: DistillRecipe, out: Path, dataset, progress: bool, log) -> dict:
     """The teacher's answer to its version of every item (an ordinary eval run, resumable),
     kept when right (``sequence.keep``)."""
-    from polyglot.data.benchmarks import _resolve
+    from polyglot.data.benchmarks import resolve_data_pattern
     from polyglot.evaluate import EvalConfig, evaluate
     from polyglot.evaluate.records import read_records
 
@@ -147,7 +147,7 @@ def _teacher_answers(recipe: DistillRecipe, out: Path, dataset, progress: bool, 
         {"benchmark": recipe.data.benchmark}
         if recipe.data.benchmark is not None
         else {"benchmark": "custom", "columns": {"id": "id"},
-              "data": _resolve(recipe.data.resolved(), "{lang}", "train")}
+              "data": resolve_data_pattern(recipe.data.resolved(), "{lang}", "train")}
     )  # fmt: skip
     config = EvalConfig(
         model=recipe.teacher, **where,
@@ -192,7 +192,7 @@ def _check_vllm_on_policy(recipe: DistillRecipe) -> None:
     groups dividing the training processes (TRL's rule), said before anything runs."""
     import importlib.util
 
-    from polyglot.train.finetune import _world_size
+    from polyglot.train.finetune import world_size
 
     g = recipe.generation
     if recipe.on_policy <= 0 or g.backend != "vllm":
@@ -213,10 +213,10 @@ def _check_vllm_on_policy(recipe: DistillRecipe) -> None:
             "on vLLM's CPU build (its weight sync fails), so on-policy samples through vLLM need "
             "a GPU; use generation.backend hf on a CPU (the teacher's answers may still use vllm)"
         )
-    if _world_size() % g.tensor_parallel_size:
+    if world_size() % g.tensor_parallel_size:
         raise ConfigError(
             f"generation.tensor_parallel_size {g.tensor_parallel_size} must divide the "
-            f"{_world_size()} training process(es): TRL's colocated engine spans that many of them"
+            f"{world_size()} training process(es): TRL's colocated engine spans that many of them"
         )
 
 
@@ -229,9 +229,9 @@ def distill(
 ) -> dict:
     """Distill ``recipe.teacher`` into ``recipe.student`` (or reuse ``recipe.out``), evaluate the
     result, return the summary (see the module docstring)."""
-    from polyglot.train.finetune import _rank, claim_model_folder, reuse_trained
+    from polyglot.train.finetune import claim_model_folder, process_rank, reuse_trained
 
-    rank = _rank()
+    rank = process_rank()
     if rank:  # under torchrun / accelerate launch: the main process speaks for all
         log, progress = (lambda message: None), False
     _check_vllm_on_policy(recipe)
@@ -265,7 +265,7 @@ def _distill_into(recipe, shim, out, inputs, rank, fresh, progress, log) -> dict
     """Distill into the claimed folder ``out`` (``fresh``: a finished model there goes)."""
     from polyglot.distill.pairs import gold_responses, load_parallel, make_pairs
     from polyglot.provenance import model_identity
-    from polyglot.train.finetune import _load_base, curve_page, write_summary_and_evaluate
+    from polyglot.train.finetune import curve_page, load_base, write_summary_and_evaluate
 
     warnings.filterwarnings("ignore", message=".*is_gradient_checkpointing.*")
     dataset = load_parallel(recipe.data)
@@ -276,7 +276,7 @@ def _distill_into(recipe, shim, out, inputs, rank, fresh, progress, log) -> dict
         responses = gold_responses(recipe.data, list(dataset.ids))
     pairs = make_pairs(dataset, responses, recipe.data, recipe.prompt_mode, recipe.same_prompt,
                        recipe.response_schema)  # fmt: skip
-    model, tokenizer = _load_base(shim)
+    model, tokenizer = load_base(shim)
     if recipe.level == "token":  # refused before the folder is this recipe's
         from polyglot.distill.pairs import check_vocabularies
         from polyglot.models import load_tokenizer
@@ -359,9 +359,9 @@ def _token_level(recipe, out, model, tokenizer, pairs, config, common, progress,
     if not columns["index"]:
         raise ConfigError(f"every prompt fills training.max_length {config.max_length}")
     measure = _measurer(recipe, teacher, tokenizer, columns, vocab)
-    from polyglot.train.finetune import _rank
+    from polyglot.train.finetune import process_rank
 
-    rank = _rank()
+    rank = process_rank()
     before = None if rank else measure(model)
     model.train()
     log(f"{recipe.divergence} to the teacher on {len(_spread(columns)['index'])} pairs spread "

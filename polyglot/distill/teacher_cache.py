@@ -36,7 +36,7 @@ def build_cache(teacher, columns: dict[str, list], *, k: int, temperature: float
 
     from polyglot.distill.divergence import teacher_topk
     from polyglot.distill.pairs import response_positions
-    from polyglot.distill.trainer import _pad
+    from polyglot.distill.trainer import pad_rows
     from polyglot.files import write_json
 
     note = {"identity": identity, "k": k, "temperature": temperature, "vocab": vocab,
@@ -62,8 +62,8 @@ def build_cache(teacher, columns: dict[str, list], *, k: int, temperature: float
     chunks_v, chunks_i, lengths = [], [], []
     log(f"teacher top-{k}: {len(order)} pairs -> {folder}")
     for start in range(0, len(order), batch_size):
-        ids, mask = _pad(columns["teacher_ids"][start : start + batch_size], pad_id)
-        labels, _ = _pad(columns["teacher_labels"][start : start + batch_size], -100)
+        ids, mask = pad_rows(columns["teacher_ids"][start : start + batch_size], pad_id)
+        labels, _ = pad_rows(columns["teacher_labels"][start : start + batch_size], -100)
         with torch.no_grad():
             logits = teacher(input_ids=ids.to(device), attention_mask=mask.to(device)).logits
         logits = logits[:, :-1, :vocab]

@@ -16,7 +16,7 @@ from polyglot.distill.divergence import sparse_divergence, token_divergence
 from polyglot.distill.pairs import response_positions
 
 
-def _pad(rows: list[list[int]], value: int):
+def pad_rows(rows: list[list[int]], value: int):
     import torch
 
     width = max(len(r) for r in rows)
@@ -48,8 +48,8 @@ class DistillCollator:
 
         batch = {}
         for side in ("student", "teacher"):
-            ids, mask = _pad([r[f"{side}_ids"] for r in rows], self.pad_id)
-            labels, _ = _pad([r[f"{side}_labels"] for r in rows], -100)
+            ids, mask = pad_rows([r[f"{side}_ids"] for r in rows], self.pad_id)
+            labels, _ = pad_rows([r[f"{side}_labels"] for r in rows], -100)
             batch.update({f"{side}_ids": ids, f"{side}_mask": mask, f"{side}_labels": labels})
         batch["index"] = torch.tensor([r["index"] for r in rows], dtype=torch.long)
         return batch
@@ -168,8 +168,8 @@ def make_trainer_class():
                 rows["teacher_labels"].append([-100] * len(t_prompt) + sample)
             batch = {}
             for side in ("student", "teacher"):
-                padded, side_mask = _pad(rows[f"{side}_ids"], self.pad_id)
-                labels, _ = _pad(rows[f"{side}_labels"], -100)
+                padded, side_mask = pad_rows(rows[f"{side}_ids"], self.pad_id)
+                labels, _ = pad_rows(rows[f"{side}_labels"], -100)
                 batch.update({f"{side}_ids": padded.to(device), f"{side}_mask": side_mask.to(device),
                               f"{side}_labels": labels.to(device)})  # fmt: skip
             batch["index"] = inputs["index"]

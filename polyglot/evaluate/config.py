@@ -11,7 +11,9 @@ from polyglot.data.benchmarks import Columns
 from polyglot.generation.base import GenerationSettings
 from polyglot.generation.engine import RESULT_ENGINE_DEFAULTS, SPEED_ENGINE_FIELDS
 from polyglot.generation.registry import check_backend
+from polyglot.strategies.base import FLAGS, STRATEGIES
 from polyglot.text.thinking import DEFAULT_TAGS
+from polyglot.translate.base import check_spec
 
 # Fields that do not change what is generated; a run may be resumed with them changed (the
 # engine's replicas and memory settings included: run.json's "engine" keeps every setting).
@@ -49,7 +51,7 @@ class EvalConfig(GenerationSettings):
     # cross-lingual inference strategy (polyglot/strategies/): native, or translate-all with a
     # translator (polyglot/translate/) whose English enters by replacing the input or by
     # prefilling the reasoning with it
-    strategy: Literal["native", "translate-all", "selective", "clc"] = "native"
+    strategy: str = "native"  # a name in STRATEGIES (polyglot/strategies/)
     translator: str | None = None
     inject: Literal["replace", "prefill"] = "replace"
     # selective: translate only the items a detector flags (polyglot/detect/understanding.py),
@@ -105,7 +107,7 @@ class EvalConfig(GenerationSettings):
         pivots are the model's restatements in each pivot language."""
         shorthands = {"self-translate": ("translate-all", "self"),
                       "clp": ("translate-all", "clp"), "clsp": ("clc", "clp")}  # fmt: skip
-        known = ("native", "translate-all", "selective", "clc", *shorthands)
+        known = (*STRATEGIES.names(), *shorthands)
         if isinstance(values, dict) and values.get("strategy", "native") not in known:
             raise ValueError(f"strategy {values['strategy']!r}: one of {', '.join(known)}")
         if isinstance(values, dict) and values.get("strategy") in shorthands:
@@ -120,68 +122,25 @@ class EvalConfig(GenerationSettings):
 
     @model_validator(mode="after")
     def _strategy_needs(self):
-        if self.strategy in ("translate-all", "selective") and not self.translator:
-            raise ValueError(
-                f"--strategy {self.strategy} needs --translator (reference, noisy-reference:0.3, "
-                "self, clp, hf-seq2seq:MODEL, vllm:MODEL, hf:MODEL)"
+        """The strategy's own settings only, and what its ``check`` asks of them."""
+        strategy = STRATEGIES.get(self.strategy)()
+        stray = [flag for key, flag in FLAGS.items()
+                 if key not in strategy.settings and getattr(self, key) != STRATEGY_DEFAULTS[key]]  # fmt: skip
+        if stray:
+            takers = [name for name in STRATEGIES.names()
+                      if all(k in STRATEGIES.get(name).settings for k, f in FLAGS.items()
+                             if f in stray)]  # fmt: skip
+            names = (
+                ", ".join(takers[:-1]) + (" or " if len(takers) > 1 else "") + takers[-1]
+                if takers
+                else ""
             )
-        if self.strategy == "native" and self.translator:
-            raise ValueError("--translator is used by --strategy translate-all or selective")
+            where = f"--strategy {names}" if takers else "no one strategy together"
+            verb = "goes" if len(stray) == 1 else "go"
+            raise ValueError(f"{', '.join(stray)} {verb} with {where}, not {self.strategy}")
         if self.translator:
-            from polyglot.translate.base import check_spec
-
             check_spec(self.translator)
-        if self.strategy == "clc":
-            if self.translator and not self.pivots:
-                raise ValueError(
-                    "--strategy clc with --translator translates each item into the --pivots "
-                    "languages: name them (e.g. --pivots en,de)"
-                )
-            if self.translator and self.shots:
-                raise ValueError(
-                    "--strategy clc with --translator solves the translated pivots zero-shot: "
-                    "use --shots 0"
-                )
-            if self.inject != "replace":
-                raise ValueError("--inject goes with translate-all and selective, not clc")
-            if self.samples > 1:
-                raise ValueError("--strategy clc votes one output per language: use --samples 1")
-        elif self.pivots is not None:
-            raise ValueError("--pivots goes with --strategy clc")
-        selective = self.strategy == "selective"
-        if not selective and (
-            self.detector
-            or self.budget is not None
-            or self.threshold is not None
-            or self.calibration is not None
-        ):
-            raise ValueError(
-                "--detector, --budget, --threshold and --calibration go with --strategy selective"
-            )
-        if selective:
-            from polyglot.detect.understanding import check_detector
-
-            if not self.detector:
-                raise ValueError(
-                    "--strategy selective needs --detector (confidence, confidence-min, "
-                    "prompt-nll, self-reflection, language-drift, probe:DIR)"
-                )
-            check_detector(self.detector)
-            given = [name for name, value in (("--budget", self.budget),
-                     ("--threshold", self.threshold), ("--calibration", self.calibration))
-                     if value is not None]  # fmt: skip
-            if len(given) > 1:
-                raise ValueError(f"give one of {', '.join(given)}, not several")
-            if self.budget is not None and not 0 < self.budget <= 1:
-                raise ValueError(f"--budget {self.budget}: a share of the items, in (0, 1]")
-            if not given and not self.detector.startswith("probe:"):
-                raise ValueError(
-                    f"--detector {self.detector} has no calibrated threshold: give --budget "
-                    "(e.g. 0.2), --threshold, or --calibration DIR (a `polyglot detect train` "
-                    "folder: its max-F1 threshold)"
-                )
-            if self.calibration is not None and self.detector.startswith("probe:"):
-                raise ValueError("a probe carries its own calibration: drop --calibration")
+        strategy.check(self)
         return self
 
     def generation(self) -> GenerationSettings:

@@ -27,6 +27,7 @@ from polyglot.config import ConfigError
 from polyglot.data.benchmarks import ParallelDataset, load_benchmark
 from polyglot.data.prompts import build_prompt, render_prompt
 from polyglot.evaluate.config import EvalConfig
+from polyglot.evaluate.plan import PLAN_FILE, prefilled, routed_example, translate_plan
 from polyglot.evaluate.records import append_records, read_records
 from polyglot.evaluate.results import summarize
 from polyglot.evaluate.scoring import score_outputs
@@ -149,6 +150,7 @@ def _clear(out: Path) -> None:
     # translations.jsonl is kept: it names its translator, and is reused only by the same one
     for name in (
         RUN_FILE,
+        PLAN_FILE,
         GENERATIONS,
         RESULTS,
         "report.md",
@@ -165,8 +167,6 @@ def _requests(
     tags: tuple[str, str] | None = None,
     translations: dict[str, str] | None = None,
 ) -> list[Request]:
-    from polyglot.strategies.translate_all import prefilled, routed_example
-
     options = {} if config.enable_thinking is None else {"enable_thinking": config.enable_thinking}
     translations = translations or {}
     requests = []
@@ -214,33 +214,15 @@ def config_dataset(config: EvalConfig, languages=None, limit=_SAME) -> ParallelD
     )
 
 
-def evaluate(config: EvalConfig | dict, backends: dict | None = None) -> RunResult:
-    """Evaluate ``config.model`` on ``config.benchmark``; see the module docstring.
+def execute(config: EvalConfig, backends: dict) -> RunResult:
+    """Run ``config``'s items on their routes (native, or from their English translation) into
+    ``config.out``; see the module docstring. Strategies compose their runs from this one
+    executor; ``polyglot.evaluate.evaluate`` is the entry point that picks the strategy.
 
     ``backends``: a dict kept by the caller and shared between calls, so that several
     evaluations with the same generation settings (one model, several benchmarks) load the
     model once.
     """
-    if isinstance(config, dict):
-        from polyglot.config import validate_model
-
-        config = validate_model(config, EvalConfig, source="eval config")
-    if backends is None:  # this call's own engines: closed (replicas stopped) when it ends
-        from polyglot.generation.registry import close_backends
-
-        owned: dict = {}
-        try:
-            return evaluate(config, owned)
-        finally:
-            close_backends(owned)
-    if config.strategy == "selective":
-        from polyglot.strategies.selective import evaluate_selective
-
-        return evaluate_selective(config, backends)
-    if config.strategy == "clc":
-        from polyglot.strategies.clc import evaluate_clc
-
-        return evaluate_clc(config, backends)
     dataset = config_dataset(config)
     if config.items is not None:
         dataset = only_items(dataset, config.items)
@@ -321,6 +303,8 @@ def _generate(config, backends, out, dataset, identity, data_hash, previous, don
     if config.overwrite:
         _clear(out)
     write_card(out, run, RUN_FILE)
+    keys = [f"{lang}/{i}" for lang in dataset.languages for i in dataset.ids]
+    translate_plan(config.strategy, keys, config.translator).write(out)
 
     examples = {
         f"{lang}/{i}": dataset.get(i, lang) for lang in dataset.languages for i in dataset.ids

@@ -1,5 +1,7 @@
 """Generation backends by name. A backend registers an import path, so choosing one imports only
-that one (vLLM is never imported for the hf backend) and no module imports its callers."""
+that one (vLLM is never imported for the hf backend). ``load_backend`` gives one backend, or
+``data_parallel_size`` replicas of it (``replicas.py``, whose processes load theirs through
+``load_single_backend``)."""
 
 from __future__ import annotations
 
@@ -7,6 +9,7 @@ import importlib
 
 from polyglot.config import ConfigError
 from polyglot.generation.base import Backend, GenerationSettings
+from polyglot.generation.replicas import ReplicatedBackend
 
 BACKENDS: dict[str, str] = {
     "hf": "polyglot.generation.hf_backend:HFBackend",
@@ -26,15 +29,19 @@ def check_backend(name: str) -> str:
     return name
 
 
-def load_backend(settings: GenerationSettings) -> Backend:
+def check_sampling(settings: GenerationSettings) -> None:
     check_backend(settings.backend)
     if settings.samples > 1 and settings.temperature <= 0:
         raise ConfigError("samples > 1 needs temperature > 0 (greedy samples are all the same)")
-    if settings.data_parallel_size > 1:  # replicas, each a process with one backend
-        from polyglot.generation.replicas import ReplicatedBackend
 
-        return ReplicatedBackend(settings)
-    target = BACKENDS[settings.backend]
+
+def load_single_backend(settings: GenerationSettings, target: str | None = None) -> Backend:
+    """One backend in this process (no replicas, whatever ``data_parallel_size`` says);
+    ``target``: the import path a replica process was handed (a backend its caller
+    registered)."""
+    if target is None:
+        check_sampling(settings)
+        target = BACKENDS[settings.backend]
     module, _, attribute = target.partition(":")
     try:
         backend_class = getattr(importlib.import_module(module), attribute)
@@ -44,6 +51,13 @@ def load_backend(settings: GenerationSettings) -> Backend:
             f"imported: {err}"
         ) from None
     return backend_class(settings)
+
+
+def load_backend(settings: GenerationSettings) -> Backend:
+    check_sampling(settings)
+    if settings.data_parallel_size > 1:  # replicas, each a process with one backend
+        return ReplicatedBackend(settings, BACKENDS[settings.backend], load_single_backend)
+    return load_single_backend(settings)
 
 
 def close_backends(backends: dict) -> None:

@@ -130,7 +130,7 @@ def _end_children() -> None:
 
 
 def _serve(
-    rank: int, settings_json: str, plan: dict, inbox, results, parent: int, target: str
+    rank: int, settings_json: str, plan: dict, inbox, results, parent: int, target: str, loader
 ) -> None:
     """One replica: load the backend with only its GPUs visible, then run what it is handed.
     ``results`` is this replica's own pipe to the main process (its end of file, should the
@@ -157,11 +157,8 @@ def _serve(
             import torch
 
             torch.set_num_threads(plan["threads"])
-        from polyglot.generation.registry import load_backend, register_backend
-
         settings = GenerationSettings.model_validate_json(settings_json)
-        register_backend(settings.backend, target)  # a backend the caller registered too
-        backend = load_backend(settings)
+        backend = loader(settings, target)  # the registry's, handed over by reference
         if hasattr(backend, "split"):  # a backend whose chunks are free: one per replica
             backend.split = plan.get("replicas", 1)
         results.send(("ready", rank, backend.describe()))
@@ -213,10 +210,11 @@ class ReplicaError(ConfigError):
 class ReplicatedBackend:
     """The ``Backend`` interface over ``data_parallel_size`` replica processes."""
 
-    def __init__(self, settings: GenerationSettings):
+    def __init__(self, settings: GenerationSettings, target: str, loader):
+        """``target``: the backend's import path; ``loader(settings, target)``: what loads it
+        in each replica process (a module-level function, pickled by name)."""
         import multiprocessing
 
-        from polyglot.generation.registry import BACKENDS
         from polyglot.models import load_tokenizer
 
         self.settings = settings
@@ -249,7 +247,8 @@ class ReplicatedBackend:
                     self._inboxes[rank],
                     pipes[rank][1],
                     os.getpid(),
-                    BACKENDS[settings.backend],
+                    target,
+                    loader,
                 ),
                 name=f"polyglot-replica-{rank}",
                 daemon=False,  # a vLLM engine starts processes of its own

@@ -17,6 +17,7 @@ language-dominant, ``top`` = the same from the top; the rule is written into the
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 from collections import defaultdict
@@ -25,6 +26,7 @@ from pathlib import Path
 
 from polyglot.config import ConfigError
 from polyglot.files import read_json
+from polyglot.merge.output import TOKENIZER_FILES
 
 INDEX_FILE = "model.safetensors.index.json"
 SINGLE_FILE = "model.safetensors"
@@ -280,3 +282,49 @@ def _analyze(base, experts, out: Path, inputs: dict) -> dict:
         ),
     )
     return result
+
+
+def _tokenizer_digest(folder: Path) -> str | None:
+    """A digest of the tokenizer files (None when the folder has none)."""
+    digest, found = hashlib.sha256(), False
+    for name in TOKENIZER_FILES:
+        path = folder / name
+        if path.is_file() and name != "tokenizer_config.json":
+            digest.update(name.encode() + path.read_bytes())
+            found = True
+    return digest.hexdigest() if found else None
+
+
+def check_same_model(math: Checkpoint, language: Checkpoint) -> dict:
+    a = read_json(math.folder / "config.json", "model config")
+    b = read_json(language.folder / "config.json", "model config")
+    for key in (
+        "model_type",
+        "hidden_size",
+        "num_hidden_layers",
+        "vocab_size",
+        "intermediate_size",
+        "num_attention_heads",
+        "num_key_value_heads",
+        "head_dim",
+    ):
+        if a.get(key) != b.get(key):
+            raise ConfigError(
+                f"the experts differ in {key}: {a.get(key)} ({math.folder}) vs {b.get(key)} "
+                f"({language.folder}); layer swapping needs two fine-tunes of one base"
+            )
+    if math.dtype() != language.dtype():
+        raise ConfigError(
+            f"the experts' weights differ in dtype: {math.dtype()} ({math.folder}) vs "
+            f"{language.dtype()} ({language.folder}); save both in one dtype"
+        )
+    if set(math.shards) != set(language.shards):
+        only = sorted(set(math.shards) ^ set(language.shards))
+        raise ConfigError(f"the experts' tensors differ, e.g. {only[0]}")
+    tokenizers = _tokenizer_digest(math.folder), _tokenizer_digest(language.folder)
+    if None not in tokenizers and tokenizers[0] != tokenizers[1]:
+        raise ConfigError(
+            f"the experts' tokenizers differ ({math.folder}, {language.folder}); both must be "
+            "fine-tunes of one base with its tokenizer"
+        )
+    return a

@@ -17,14 +17,12 @@ merge never leaves a folder that looks complete.
 
 from __future__ import annotations
 
-import hashlib
 import shutil
 from pathlib import Path
 
 from polyglot.config import ConfigError
-from polyglot.files import read_json
-from polyglot.merge.analyze import INDEX_FILE, Checkpoint
-from polyglot.merge.output import TOKENIZER_FILES, abandon, finish, inputs_identity, prepare
+from polyglot.merge.analyze import INDEX_FILE, Checkpoint, check_same_model
+from polyglot.merge.output import abandon, finish, inputs_identity, prepare
 
 
 def swap_plan(
@@ -122,52 +120,6 @@ def mergekit_config(
         "dtype": dtype,
         "slices": slices,
     }
-
-
-def _tokenizer_digest(folder: Path) -> str | None:
-    """A digest of the tokenizer files (None when the folder has none)."""
-    digest, found = hashlib.sha256(), False
-    for name in TOKENIZER_FILES:
-        path = folder / name
-        if path.is_file() and name != "tokenizer_config.json":
-            digest.update(name.encode() + path.read_bytes())
-            found = True
-    return digest.hexdigest() if found else None
-
-
-def check_same_model(math: Checkpoint, language: Checkpoint) -> dict:
-    a = read_json(math.folder / "config.json", "model config")
-    b = read_json(language.folder / "config.json", "model config")
-    for key in (
-        "model_type",
-        "hidden_size",
-        "num_hidden_layers",
-        "vocab_size",
-        "intermediate_size",
-        "num_attention_heads",
-        "num_key_value_heads",
-        "head_dim",
-    ):
-        if a.get(key) != b.get(key):
-            raise ConfigError(
-                f"the experts differ in {key}: {a.get(key)} ({math.folder}) vs {b.get(key)} "
-                f"({language.folder}); layer swapping needs two fine-tunes of one base"
-            )
-    if math.dtype() != language.dtype():
-        raise ConfigError(
-            f"the experts' weights differ in dtype: {math.dtype()} ({math.folder}) vs "
-            f"{language.dtype()} ({language.folder}); save both in one dtype"
-        )
-    if set(math.shards) != set(language.shards):
-        only = sorted(set(math.shards) ^ set(language.shards))
-        raise ConfigError(f"the experts' tensors differ, e.g. {only[0]}")
-    tokenizers = _tokenizer_digest(math.folder), _tokenizer_digest(language.folder)
-    if None not in tokenizers and tokenizers[0] != tokenizers[1]:
-        raise ConfigError(
-            f"the experts' tokenizers differ ({math.folder}, {language.folder}); both must be "
-            "fine-tunes of one base with its tokenizer"
-        )
-    return a
 
 
 def layer_swap(

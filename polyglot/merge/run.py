@@ -62,9 +62,9 @@ def _expert(recipe: MergeRecipe, role: str, out: Path, overwrite: bool, progress
     overrides = [*source.overrides, f"out={folder}"]
     if isinstance(source.train, dict):  # the recipe inline
         from polyglot.config import validate_model
-        from polyglot.train.recipe import TrainRecipe, _merge, parse_overrides
+        from polyglot.train.recipe import TrainRecipe, merge_overrides, parse_overrides
 
-        data = _merge({**source.train, "out": str(folder)}, parse_overrides(overrides))
+        data = merge_overrides({**source.train, "out": str(folder)}, parse_overrides(overrides))
         train_recipe = validate_model(data, TrainRecipe, source=f"experts.{role}.train")
         label = "(inline recipe)"
     else:

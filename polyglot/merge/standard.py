@@ -8,7 +8,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from polyglot.config import ConfigError
-from polyglot.merge.analyze import Checkpoint
+from polyglot.merge.analyze import Checkpoint, check_same_model
 from polyglot.merge.output import abandon, finish, inputs_identity, prepare
 
 METHODS = {"soup": "linear", "task-arithmetic": "task_arithmetic", "ties": "ties"}
@@ -98,7 +98,6 @@ def standard_merge(
     weights = list(weights) if weights else default_weights(method, len(experts))
     if len(weights) != len(experts):
         raise ConfigError(f"{len(weights)} weight(s) for {len(experts)} experts: give one each")
-    from polyglot.merge.layer_swap import check_same_model
 
     checkpoints = [Checkpoint.open(e) for e in experts]
     for other in checkpoints[1:]:

@@ -27,7 +27,20 @@ from collections import Counter
 from pathlib import Path
 
 from polyglot.config import ConfigError
+from polyglot.evaluate.plan import Plan, Route
+from polyglot.evaluate.runner import (
+    GENERATIONS,
+    RUN_FILE,
+    RunResult,
+    claim_strategy_run,
+    config_dataset,
+    execute,
+    finish_run,
+    run_warnings,
+    shared_backend,
+)
 from polyglot.outputs import OutputRefused
+from polyglot.strategies.base import STRATEGIES, Strategy
 
 
 def vote(own: str, answers: dict[str, float | None], order: list[str]) -> float | None:
@@ -46,24 +59,35 @@ def vote(own: str, answers: dict[str, float | None], order: list[str]) -> float 
     return min(tied)  # not reached: every tied answer came from some language
 
 
-def evaluate_clc(config, backends: dict | None = None):
-    from polyglot.evaluate.runner import claim_strategy_run
+@STRATEGIES.register("clc")
+class CrossLingualConsistency(Strategy):
+    """Solve each item in its language and the pivots', and vote."""
 
-    with claim_strategy_run(config):
-        return _evaluate_clc(config, backends)
+    name = "clc"
+    settings = ("translator", "pivots")
+
+    def check(self, config) -> None:
+        if config.translator and not config.pivots:
+            raise ValueError(
+                "--strategy clc with --translator translates each item into the --pivots "
+                "languages: name them (e.g. --pivots en,de)"
+            )
+        if config.translator and config.shots:
+            raise ValueError(
+                "--strategy clc with --translator solves the translated pivots zero-shot: "
+                "use --shots 0"
+            )
+        if config.samples > 1:
+            raise ValueError("--strategy clc votes one output per language: use --samples 1")
+
+    def run(self, config, backends: dict):
+        with claim_strategy_run(config):
+            return _evaluate_clc(config, backends)
 
 
 def _evaluate_clc(config, backends: dict | None = None):
     from polyglot.data.benchmarks import load_spec
     from polyglot.evaluate.records import read_records
-    from polyglot.evaluate.runner import (
-        GENERATIONS,
-        RUN_FILE,
-        RunResult,
-        evaluate,
-        finish_run,
-        run_warnings,
-    )
     from polyglot.files import read_json, write_lines
     from polyglot.provenance import make_card, now, write_card
 
@@ -93,11 +117,11 @@ def _evaluate_clc(config, backends: dict | None = None):
     update = {"strategy": "native", "pivots": None, "translator": None, "languages": languages,
               "out": str(out / "native"), "overwrite": False}  # fmt: skip
     try:  # reused when the same; --overwrite replaces it only when it differs
-        native = evaluate(config.model_copy(update=update), backends)
+        native = execute(config.model_copy(update=update), backends)
     except ConfigError as err:
         if not (config.overwrite and isinstance(err, OutputRefused) and err.overwrite_helps):
             raise
-        native = evaluate(config.model_copy(update={**update, "overwrite": True}), backends)
+        native = execute(config.model_copy(update={**update, "overwrite": True}), backends)
     records = read_records(native.out / GENERATIONS)
     by_item: dict[str, dict[str, dict]] = {}  # (source language, id) -> voter -> record
     for record in records.values():
@@ -110,12 +134,16 @@ def _evaluate_clc(config, backends: dict | None = None):
         )
         for key, versions in translated.items():
             by_item.setdefault(key, {}).update(versions)
-    lines = []
+    lines, routes = [], []
     for record in records.values():
         if record["lang"] not in asked:
             continue
         versions = by_item[record["key"]]
         voters = list(dict.fromkeys([record["lang"], *pivots]))  # its own, then the pivots
+        routes += [Route(record["key"], "native", record["lang"])] + [
+            Route(record["key"], "pivot", lang, config.translator or "benchmark")
+            for lang in voters[1:]
+        ]
         answers = {lang: versions[lang].get("answer") for lang in voters if lang in versions}
         voted = vote(record["lang"], answers, voters)
         gold = record["gold"]
@@ -134,6 +162,7 @@ def _evaluate_clc(config, backends: dict | None = None):
         RUN_FILE,
     )  # fmt: skip
     write_lines(out / GENERATIONS, lines)
+    Plan("clc", routes, {"pivots": pivots, "translator": config.translator}).write(out)
     results = finish_run(out)
     return RunResult(Path(out), results, native.generated, run_warnings(results))
 
@@ -142,7 +171,6 @@ def _pivot_translator(config, asked, pivots, backends):
     """The translator of the pivots, checked on every (source, pivot) pair, the asked
     languages' items, and the benchmark's own versions in the pivots (chrF), where it has
     them."""
-    from polyglot.evaluate.runner import config_dataset, shared_backend
     from polyglot.translate import load_translator
 
     dataset = config_dataset(config, asked)
@@ -172,7 +200,6 @@ def _translated_pivots(config, asked, pivots, out: Path, pivot_translator, backe
     each pivot (cached), and solved there by an ordinary zero-shot eval run."""
     from polyglot.data.benchmarks import Columns
     from polyglot.evaluate.records import read_records
-    from polyglot.evaluate.runner import GENERATIONS, evaluate
     from polyglot.files import write_lines
     from polyglot.translate import TranslationCache, chrf
 
@@ -213,11 +240,11 @@ def _translated_pivots(config, asked, pivots, out: Path, pivot_translator, backe
                       "languages": [pivot], "items": None, "limit": None, "shots": 0,
                       "out": str(folder / "run"), "overwrite": False}  # fmt: skip
             try:
-                run = evaluate(config.model_copy(update=update), backends)
+                run = execute(config.model_copy(update=update), backends)
             except OutputRefused as err:  # translations changed: the folder is this run's own
                 if not err.overwrite_helps:
                     raise
-                run = evaluate(config.model_copy(update={**update, "overwrite": True}), backends)
+                run = execute(config.model_copy(update={**update, "overwrite": True}), backends)
             for record in read_records(run.out / GENERATIONS).values():
                 found.setdefault(f"{source}/{record['id']}", {})[pivot] = record
     return found, quality

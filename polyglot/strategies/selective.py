@@ -16,8 +16,24 @@ import json
 from pathlib import Path
 
 from polyglot.config import ConfigError
+from polyglot.evaluate.plan import Plan, Route
+from polyglot.evaluate.runner import (
+    GENERATIONS,
+    RUN_FILE,
+    RunResult,
+    claim_strategy_run,
+    config_dataset,
+    execute,
+    finish_run,
+    load_run_translator,
+    only_items,
+    run_warnings,
+    shared_backend,
+)
 from polyglot.files import append_jsonl, read_json, write_lines
 from polyglot.outputs import OutputRefused
+from polyglot.strategies.base import STRATEGIES, Strategy
+from polyglot.strategies.translate_all import TRANSLATORS_HINT
 
 SCORES = "scores.jsonl"
 
@@ -104,7 +120,6 @@ def check_selective(config) -> None:
     calibrated on the items being evaluated)."""
     from polyglot.detect.probe import Probe
     from polyglot.detect.understanding import probe_folder
-    from polyglot.evaluate.runner import config_dataset, only_items
     from polyglot.provenance import model_identity
 
     if config.samples > 1:
@@ -174,23 +189,47 @@ def _cost(run: Path, records) -> dict[str, float]:
     }
 
 
-def evaluate_selective(config, backends: dict | None = None):
-    from polyglot.evaluate.runner import claim_strategy_run
+@STRATEGIES.register("selective")
+class Selective(Strategy):
+    """Translate only the items a detector flags as not understood."""
 
-    with claim_strategy_run(config):
-        return _evaluate_selective(config, backends)
+    name = "selective"
+    settings = ("translator", "inject", "detector", "budget", "threshold", "calibration")
+
+    def check(self, config) -> None:
+        from polyglot.detect.understanding import check_detector
+
+        if not config.translator:
+            raise ValueError(f"--strategy selective needs --translator ({TRANSLATORS_HINT})")
+        if not config.detector:
+            raise ValueError(
+                "--strategy selective needs --detector (confidence, confidence-min, "
+                "prompt-nll, self-reflection, language-drift, probe:DIR)"
+            )
+        check_detector(config.detector)
+        given = [name for name, value in (("--budget", config.budget),
+                 ("--threshold", config.threshold), ("--calibration", config.calibration))
+                 if value is not None]  # fmt: skip
+        if len(given) > 1:
+            raise ValueError(f"give one of {', '.join(given)}, not several")
+        if config.budget is not None and not 0 < config.budget <= 1:
+            raise ValueError(f"--budget {config.budget}: a share of the items, in (0, 1]")
+        if not given and not config.detector.startswith("probe:"):
+            raise ValueError(
+                f"--detector {config.detector} has no calibrated threshold: give --budget "
+                "(e.g. 0.2), --threshold, or --calibration DIR (a `polyglot detect train` "
+                "folder: its max-F1 threshold)"
+            )
+        if config.calibration is not None and config.detector.startswith("probe:"):
+            raise ValueError("a probe carries its own calibration: drop --calibration")
+
+    def run(self, config, backends: dict):
+        with claim_strategy_run(config):
+            return _evaluate_selective(config, backends)
 
 
 def _evaluate_selective(config, backends: dict | None = None):
     from polyglot.evaluate.records import read_records
-    from polyglot.evaluate.runner import (
-        GENERATIONS,
-        RUN_FILE,
-        RunResult,
-        evaluate,
-        finish_run,
-        run_warnings,
-    )
     from polyglot.provenance import make_card, now, write_card
 
     check_selective(config)
@@ -204,21 +243,15 @@ def _evaluate_selective(config, backends: dict | None = None):
         """A sub-run: reused when it is the same; replaced when its settings changed (these
         folders are this run's own), never regenerated only because --overwrite was given."""
         try:
-            return evaluate(config.model_copy(update={**update, "overwrite": False}), backends)
+            return execute(config.model_copy(update={**update, "overwrite": False}), backends)
         except ConfigError as err:
             overwrite_helps = isinstance(err, OutputRefused) and err.overwrite_helps
             if overwrite_helps and (config.overwrite or "translated" in update["out"]):
-                return evaluate(config.model_copy(update={**update, "overwrite": True}), backends)
+                return execute(config.model_copy(update={**update, "overwrite": True}), backends)
             raise
 
     # the translator loaded and checked on every language before anything is generated (the
     # translated sub-runs reuse it)
-    from polyglot.evaluate.runner import (
-        config_dataset,
-        load_run_translator,
-        only_items,
-        shared_backend,
-    )
 
     dataset = config_dataset(config)
     if config.items is not None:
@@ -230,6 +263,12 @@ def _evaluate_selective(config, backends: dict | None = None):
     foreign = {k: r for k, r in records.items() if r["lang"] != "en"}
     scores = _scores(config, native.out, foreign, out)
     flagged, threshold, rule = _flagged(config, scores)
+    plan = Plan(
+        "selective",
+        [Route(key, "translated", "en", config.translator) if key in flagged
+         else Route(key, "native", record["lang"]) for key, record in records.items()],
+        {"detector": config.detector, "threshold": threshold, "rule": rule},
+    )  # fmt: skip
     routed = dict(records)
     generated = native.generated
     cost = _cost(native.out, records.values())
@@ -280,6 +319,7 @@ def _evaluate_selective(config, backends: dict | None = None):
         },
     )
     write_card(out, card, RUN_FILE)
+    plan.write(out)
     write_lines(out / GENERATIONS, lines)
     results = finish_run(out)
     return RunResult(out, results, generated, run_warnings(results))

@@ -118,7 +118,7 @@ def _inputs(recipe: TrainRecipe) -> dict:
     return {"base": model_identity(recipe.base), "data": files}
 
 
-def _load_base(recipe: TrainRecipe):
+def load_base(recipe: TrainRecipe):
     import torch
 
     from polyglot.models import load_model, load_tokenizer, pick_device
@@ -306,11 +306,11 @@ def train(
     log: Callable[[str], None] = print,
 ) -> dict:
     """Train ``recipe`` into ``recipe.out`` (or reuse it), evaluate it, return the summary."""
-    with claim_model_folder(Path(recipe.out), recipe, overwrite, lock=_rank() == 0) as taken:
+    with claim_model_folder(Path(recipe.out), recipe, overwrite, lock=process_rank() == 0) as taken:
         out = taken.folder
         if taken.state == "reuse":
-            if _rank() != 0:  # the main process re-evaluates and reports
-                return {"schema": "polyglot.train/1", "rank": _rank()}
+            if process_rank() != 0:  # the main process re-evaluates and reports
+                return {"schema": "polyglot.train/1", "rank": process_rank()}
             log(f"{out}: already trained with this recipe; reusing it (--overwrite to retrain)")
             return reuse_trained(recipe, out, progress=progress, log=log)
         return _train_into(recipe, out, taken.state == "fresh", skip_bad, progress, log)
@@ -319,24 +319,24 @@ def train(
 def _train_into(recipe: TrainRecipe, out: Path, fresh: bool, skip_bad: bool, progress: bool,
                 log: Callable[[str], None]) -> dict:  # fmt: skip
     """Train into the claimed folder ``out`` (``fresh``: what a finished model left goes)."""
-    if _rank() != 0:  # under torchrun / accelerate launch: the main process speaks for all
+    if process_rank() != 0:  # under torchrun / accelerate launch: the main process speaks for all
         log, progress = (lambda message: None), False
     # library deprecation notices (peft asks transformers for is_gradient_checkpointing) are
     # not for users
     warnings.filterwarnings("ignore", message=".*is_gradient_checkpointing.*")
-    model, tokenizer = _load_base(recipe)
-    if fresh and out.is_dir() and _rank() == 0:
+    model, tokenizer = load_base(recipe)
+    if fresh and out.is_dir() and process_rank() == 0:
         for child in out.iterdir():
             if child.name not in SCRATCH:
                 shutil.rmtree(child) if child.is_dir() else child.unlink()
     out.mkdir(parents=True, exist_ok=True)
-    if _rank() == 0:
+    if process_rank() == 0:
         build_sources(recipe, out, log=log, skip_bad=skip_bad)
     else:  # under `accelerate launch`: the main process builds the data, the others wait
         _wait_for_sources(recipe, out)
     examples, sources = load_examples(recipe, tokenizer, skip_bad=skip_bad, out=out)
     rows = len(examples)
-    if _rank() == 0:  # the data loaded: from here the folder is this recipe's
+    if process_rank() == 0:  # the data loaded: from here the folder is this recipe's
         write_atomic(
             out / RECIPE_FILE,
             yaml.safe_dump(
@@ -349,7 +349,7 @@ def _train_into(recipe: TrainRecipe, out: Path, fresh: bool, skip_bad: bool, pro
                 sort_keys=False,
             ),
         )
-    config = recipe.training.for_examples(rows, _world_size())
+    config = recipe.training.for_examples(rows, world_size())
     data_hash = _examples_hash(examples)
     import os
 
@@ -376,12 +376,12 @@ def _train_into(recipe: TrainRecipe, out: Path, fresh: bool, skip_bad: bool, pro
         )
     except ConfigError:
         # refused before a step was taken (nothing to train on, ...): the folder is free again
-        if _rank() == 0 and not any((out / CHECKPOINTS).glob("checkpoint-*")):
+        if process_rank() == 0 and not any((out / CHECKPOINTS).glob("checkpoint-*")):
             (out / RECIPE_FILE).unlink(missing_ok=True)
         raise
     (out / "README.md").unlink(missing_ok=True)  # peft's empty model-card template; see card.md
-    if _rank() != 0:  # the main process writes the curve, evaluates and summarizes
-        return {"schema": "polyglot.train/1", "training": info, "rank": _rank()}
+    if process_rank() != 0:  # the main process writes the curve, evaluates and summarizes
+        return {"schema": "polyglot.train/1", "training": info, "rank": process_rank()}
     curve_page(out)
     summary = {
         "schema": "polyglot.train/1",
@@ -398,13 +398,13 @@ def _train_into(recipe: TrainRecipe, out: Path, fresh: bool, skip_bad: bool, pro
     return summary
 
 
-def _world_size() -> int:
+def world_size() -> int:
     import os
 
     return int(os.environ.get("WORLD_SIZE", "1"))
 
 
-def _rank() -> int:
+def process_rank() -> int:
     """This process's rank under torchrun / accelerate launch (0 when alone)."""
     import os
 
@@ -435,7 +435,9 @@ def _wait_for_sources(recipe: TrainRecipe, out: Path, timeout: float = 3600) -> 
     deadline = time.time() + timeout
     while not all(ready(folder, identity) for folder, identity in wanted):
         if time.time() > deadline:
-            raise ConfigError(f"rank {_rank()}: the main process did not build {wanted[0][0]}")
+            raise ConfigError(
+                f"rank {process_rank()}: the main process did not build {wanted[0][0]}"
+            )
         time.sleep(1)
 
 

@@ -195,11 +195,11 @@ def parse_overrides(pairs: list[str]) -> dict[str, Any]:
     return nested
 
 
-def _merge(base: dict, overrides: dict) -> dict:
+def merge_overrides(base: dict, overrides: dict) -> dict:
     merged = dict(base)
     for key, value in overrides.items():
         if isinstance(value, dict) and isinstance(merged.get(key), dict):
-            merged[key] = _merge(merged[key], value)
+            merged[key] = merge_overrides(merged[key], value)
         elif key == "data" and isinstance(value, dict) and isinstance(merged.get(key), list):
             # data.0.path=...: index into the list of sources
             sources = list(merged[key])
@@ -207,7 +207,9 @@ def _merge(base: dict, overrides: dict) -> dict:
                 i = int(index) if str(index).isdigit() else -1
                 if not 0 <= i < len(sources):
                     raise ConfigError(f"override data.{index}: no such data source")
-                sources[i] = _merge(sources[i], change) if isinstance(change, dict) else change
+                sources[i] = (
+                    merge_overrides(sources[i], change) if isinstance(change, dict) else change
+                )
             merged[key] = sources
         else:
             merged[key] = value
@@ -225,7 +227,7 @@ def recipe_data(path: str | Path | None, overrides: list[str] | None = None) -> 
             raise ConfigError(f"{path}: expected a mapping at the top level")
         source = str(path)
     if overrides:
-        data = _merge(data, parse_overrides(overrides))
+        data = merge_overrides(data, parse_overrides(overrides))
         source += " (with overrides)" if path is not None else ""
     return data, source
 

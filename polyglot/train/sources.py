@@ -20,8 +20,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from polyglot.config import ConfigError
+from polyglot.data.prompts import eval_prompt
 from polyglot.files import read_jsonl_objects
-from polyglot.packs import load_pack
 from polyglot.train.recipe import DataSource, TrainRecipe
 
 
@@ -135,16 +135,6 @@ def _pair(
     if not lang:
         raise ConfigError(f"{where}: format: prompt needs the record's 'lang' (its prompt labels)")
     return lang, eval_prompt(context[0]["content"], lang, recipe.prompt_mode), " " + response
-
-
-def eval_prompt(question: str, lang: str, mode: str) -> str:
-    """The 0-shot prompt `polyglot eval` builds for ``question`` in ``lang``."""
-    from polyglot.data.benchmarks import Example
-    from polyglot.data.prompts import build_prompt, render_prompt
-
-    load_pack(lang)  # an unknown language is a clear error
-    prompt = build_prompt(Example("x", lang, question, "0", 0.0), None, mode, 0)  # type: ignore[arg-type]
-    return render_prompt(prompt)
 
 
 def build_sources(recipe: TrainRecipe, out: Path, log=print, *, skip_bad: bool = False) -> None:

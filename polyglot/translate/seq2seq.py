@@ -39,15 +39,15 @@ class Seq2SeqTranslator:
         from transformers import AutoModelForSeq2SeqLM
 
         from polyglot.models import (
-            _check_local,
-            _first_line,
-            _not_local,
+            check_local_model,
+            first_line,
             load_tokenizer,
+            not_local_hint,
             pick_device,
             quiet_transformers,
         )
 
-        _check_local(model)
+        check_local_model(model)
         # MarianTokenizer asks for sacremoses, which only its detokenizer of some models uses
         warnings.filterwarnings("ignore", message=".*pip install sacremoses.*")
         self.model_name = model
@@ -58,8 +58,8 @@ class Seq2SeqTranslator:
                 self.model = AutoModelForSeq2SeqLM.from_pretrained(model).to(self.device).eval()
         except Exception as err:  # noqa: BLE001 - missing or damaged files, unknown architecture
             raise ConfigError(
-                f"--translator hf-seq2seq: could not load '{model}'{_not_local(model)}: "
-                f"{_first_line(err)}"
+                f"--translator hf-seq2seq: could not load '{model}'{not_local_hint(model)}: "
+                f"{first_line(err)}"
             ) from None
         self.family = family(self.model.config, self.tokenizer)
         self.batch_size, self.max_new_tokens, self.num_beams = batch_size, max_new_tokens, num_beams

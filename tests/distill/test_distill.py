@@ -356,7 +356,10 @@ def test_folders_are_never_left_stuck(in_shipped, tmp_path):
     (trained / "recipe.yaml").write_text("identity: {}\ninputs: {}\nrecipe: {base: x}\n")
     (trained / "summary.json").write_text("{}")
     refused = _distill(in_shipped, trained, "--overwrite")
-    assert refused.exit_code == 2 and "holds a trained model (its record), not a distilled model" in refused.output
+    assert (
+        refused.exit_code == 2
+        and "holds a trained model (its record), not a distilled model" in refused.output
+    )
     assert (trained / "summary.json").read_text() == "{}"
 
 

@@ -121,7 +121,10 @@ def test_the_cache_resumes_and_refuses_another_translator(tmp_path):
         (["--strategy", "translate-all"], "needs --translator"),
         (["--strategy", "translate-all", "--translator", "google"], "one of reference"),
         (["--strategy", "translate-all", "--translator", "noisy-reference:2"], "share"),
-        (["--translator", "reference"], "used by --strategy translate-all"),
+        (
+            ["--translator", "reference"],
+            "--translator goes with --strategy clc, selective or translate-all, not native",
+        ),
         (["--strategy", "selectiv", "--translator", "reference"], "strategy"),
     ],
 )

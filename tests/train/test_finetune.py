@@ -146,7 +146,10 @@ def test_lora_training_through_the_cli(in_testbed, tmp_path):
     assert list(json.loads((out / "summary.json").read_text())["eval"]["testbed"]) == ["de"]
     # another recipe into the same folder: refused, then replaced with --overwrite
     other = runner.invoke(app, [*_recipe_args(in_testbed, out), "lora.rank=4"])
-    assert other.exit_code == 2 and "holds a finished trained model that differs from this one" in other.output
+    assert (
+        other.exit_code == 2
+        and "holds a finished trained model that differs from this one" in other.output
+    )
     replaced = runner.invoke(app, [*_recipe_args(in_testbed, out), "lora.rank=4", "--overwrite"])
     assert replaced.exit_code == 0, replaced.output
     assert json.loads((out / "adapter_config.json").read_text())["r"] == 4

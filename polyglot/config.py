@@ -107,3 +107,69 @@ def _nested_model(annotation: Any) -> Any:
         if found is not None:
             return found
     return None
+
+
+def parse_overrides(pairs: list[str]) -> dict[str, Any]:
+    """``["training.steps=200", "merges.0.bottom=2"]`` as a nested dict (values read as YAML;
+    a number between dots indexes a list)."""
+    nested: dict[str, Any] = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key.strip():
+            raise ConfigError(f"override '{pair}': expected key=value, e.g. training.steps=200")
+        try:
+            parsed = yaml.safe_load(value) if value.strip() else ""
+        except yaml.YAMLError:
+            parsed = value
+        target = nested
+        parts = key.strip().split(".")
+        for part in parts[:-1]:
+            target = target.setdefault(part, {})
+            if not isinstance(target, dict):
+                raise ConfigError(f"override '{pair}': '{part}' is set twice")
+        target[parts[-1]] = parsed
+    return nested
+
+
+def merge_overrides(base: dict, overrides: dict, prefix: str = "") -> dict:
+    """``base`` with ``overrides`` (from ``parse_overrides``) applied; a list is indexed by the
+    numbers in an override's key (``data.0.path``)."""
+    merged = dict(base)
+    for key, value in overrides.items():
+        current = merged.get(key)
+        if isinstance(value, dict) and isinstance(current, dict):
+            merged[key] = merge_overrides(current, value, f"{prefix}{key}.")
+        elif isinstance(value, dict) and isinstance(current, list) and value:
+            items = list(current)
+            for index, change in value.items():
+                i = int(index) if str(index).isdigit() else -1
+                if not 0 <= i < len(items):
+                    raise ConfigError(
+                        f"override {prefix}{key}.{index}: {prefix}{key} has {len(items)} "
+                        f"item(s), numbered from 0"
+                    )
+                items[i] = (
+                    merge_overrides(items[i], change, f"{prefix}{key}.{i}.")
+                    if isinstance(change, dict) and isinstance(items[i], dict)
+                    else change
+                )
+            merged[key] = items
+        else:
+            merged[key] = value
+    return merged
+
+
+def recipe_data(path: str | Path | None, overrides: list[str] | None = None) -> tuple[dict, str]:
+    """A config YAML (or nothing) as a dict with ``key=value`` overrides applied, and the source
+    to name in errors: how every command reads ``--config`` and its overrides."""
+    data: dict = {}
+    source = "command line"
+    if path is not None:
+        data = read_yaml(Path(path))
+        if not isinstance(data, dict):
+            raise ConfigError(f"{path}: expected a mapping at the top level")
+        source = str(path)
+    if overrides:
+        data = merge_overrides(data, parse_overrides(overrides))
+        source += " (with overrides)" if path is not None else ""
+    return data, source

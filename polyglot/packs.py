@@ -18,6 +18,7 @@ from pydantic import Field, field_validator, model_validator
 
 from polyglot.config import ConfigError, StrictModel, load_yaml_model
 from polyglot.resources import shipped_dir
+from polyglot.text.numbers import format_number
 
 ANSWER_SLOT = "{n}"
 MIN_LEXICON_ENTRIES = 50
@@ -145,7 +146,6 @@ class LanguagePack(StrictModel):
 
     def render_number(self, value: int | float) -> str:
         """Write ``value`` in this language's digits, grouping and decimal separator."""
-        from polyglot.text.numbers import format_number
 
         return format_number(value, self)
 

@@ -2,7 +2,7 @@
 merge methods) is found by name.
 
 A piece registers itself where it is defined (``@STRATEGIES.register("clc")``); a registry
-imports every module of its package the first time a name is looked up, so adding a piece is
+imports every module of its package (subpackages too) the first time a name is looked up, so adding a piece is
 one new module (plus its test) and nothing else changes. An unknown name is a ``ConfigError``
 that lists the known ones and suggests the closest.
 """
@@ -43,8 +43,8 @@ class Registry(Generic[T]):
             return
         self._discovered = True
         package = importlib.import_module(self.package)
-        for module in pkgutil.iter_modules(package.__path__):
-            importlib.import_module(f"{self.package}.{module.name}")
+        for module in pkgutil.walk_packages(package.__path__, f"{self.package}."):
+            importlib.import_module(module.name)
 
     def names(self) -> list[str]:
         self._discover()

@@ -51,8 +51,8 @@ def _config(args, backend: str, out: Path) -> dict:
 
 
 def run_polyglot(args, backend: str) -> dict:
-    from polyglot.evaluate.config import EvalConfig
     from polyglot.evaluate import evaluate
+    from polyglot.evaluate.config import EvalConfig
     from polyglot.evaluate.runner import shared_backend
 
     out = Path(args.out) / backend

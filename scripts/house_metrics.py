@@ -5,6 +5,7 @@ checks the rules (no cycles, no private cross-module imports, every local import
 
     python scripts/house_metrics.py            # the table
     python scripts/house_metrics.py --json     # the same as JSON
+    python scripts/house_metrics.py --package ../old/polyglot   # another checkout
 """
 
 from __future__ import annotations
@@ -35,6 +36,7 @@ class Module:
     path: Path
     lines: int
     imports: list[Import] = field(default_factory=list)
+    exports: dict[str, str] = field(default_factory=dict)  # a package's lazy _EXPORTS
     functions: list[tuple[str, int]] = field(default_factory=list)  # (qualified name, lines)
 
 
@@ -103,6 +105,13 @@ def read_module(path: Path, root: Path = PACKAGE) -> Module:
                 visit(child, local, prefix)
 
     visit(tree, False, "")
+    for node in tree.body:  # name -> module of a package's lazily loaded names
+        if (
+            isinstance(node, ast.Assign)
+            and any(isinstance(t, ast.Name) and t.id == "_EXPORTS" for t in node.targets)
+            and isinstance(node.value, ast.Dict)
+        ):
+            module.exports = ast.literal_eval(node.value)
     return module
 
 
@@ -125,13 +134,22 @@ def edges(modules: dict[str, Module]) -> dict[str, set[str]]:
     for module in modules.values():
         for imp in module.imports:
             targets = [imp.target]
-            # `from polyglot.evaluate import runner` imports the submodule
+            # `from polyglot.evaluate import runner` imports the submodule; a lazily exported
+            # name loads its module then and there
             targets += [f"{imp.target}.{n}" for n in imp.names if f"{imp.target}.{n}" in names]
+            exports = modules[imp.target].exports if imp.target in modules else {}
+            targets += [exports[n] for n in imp.names if n in exports]
             for target in targets:
                 known = _known(target, names)
                 if known and known != module.name and not module.name.startswith(known + "."):
                     # a package's own __init__ is not a dependency of its submodules for cycles
                     graph[module.name].add(known)
+                # importing polyglot.a.b runs polyglot/a/__init__.py first: its imports count
+                parts = (known or "").split(".")
+                for i in range(2, len(parts)):
+                    package = ".".join(parts[:i])
+                    if package in names and not (module.name + ".").startswith(package + "."):
+                        graph[module.name].add(package)
     return graph
 
 
@@ -215,8 +233,11 @@ def measure(root: Path = PACKAGE) -> dict:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--json", action="store_true")
+    parser.add_argument(
+        "--package", type=Path, default=PACKAGE, help="another checkout's polyglot/"
+    )
     args = parser.parse_args()
-    figures = measure()
+    figures = measure(args.package.resolve())
     if args.json:
         print(json.dumps(figures, indent=2))
         return

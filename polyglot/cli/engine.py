@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import typer
 
+from polyglot.generation.engine import parse_engine_args
+
 TENSOR_PARALLEL = typer.Option(
     None,
     "--tensor-parallel-size",
@@ -57,7 +59,6 @@ def engine_flags(
     engine_arg=None,
 ) -> dict:
     """The engine settings given on the command line (those left out are not in the dict)."""
-    from polyglot.generation.engine import parse_engine_args
 
     flags = dict(
         tensor_parallel_size=tensor_parallel_size,

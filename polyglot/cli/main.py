@@ -22,7 +22,9 @@ from polyglot.cli import (
     text,
     train,
 )
-from polyglot.cli.errors import friendly_errors
+from polyglot.cli.errors import fail, friendly_errors
+from polyglot.progress import log_to_file, logger
+from polyglot.quickstart import quickstart as run_quickstart
 from polyglot.report.format import pct, points
 
 app = typer.Typer(
@@ -62,9 +64,6 @@ def main(
 ) -> None:
     """polyglot command line."""
     if log_file is not None:
-        from polyglot.cli.errors import fail
-        from polyglot.progress import log_to_file, logger
-
         if log_file.is_dir():
             fail(f"--log-file {log_file}: is a folder, expected a file")
         log_to_file(log_file)
@@ -95,7 +94,6 @@ def quickstart(
     every testbed language and on a slice of real MGSM, one fine-tuning stage (polyglot train
     on the best CoT schema in one low-resource language), and OUT/report.html. Rerunning reuses
     finished stages."""
-    from polyglot.quickstart import quickstart as run_quickstart
 
     if not quiet:
         languages.print_pack_table()

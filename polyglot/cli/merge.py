@@ -10,6 +10,11 @@ from rich.console import Console
 from rich.table import Table
 
 from polyglot.cli.errors import friendly_errors
+from polyglot.merge import analyze as run
+from polyglot.merge import layer_swap, standard_merge
+from polyglot.merge.recipe import load_merge_recipe
+from polyglot.merge.run import run_merge_recipe
+from polyglot.report.format import pct
 
 app = typer.Typer(
     help="Merging experts: layer swapping (with the per-layer analysis that picks the layers), "
@@ -38,7 +43,6 @@ def analyze(
     """Relative change ‖θ_ft − θ_base‖ / ‖θ_base‖ per layer and module of each expert, streamed
     tensor by tensor; heatmaps per expert and of their difference in OUT/analysis.html; with two
     experts, the (bottom, top) layers to swap and the rule behind them."""
-    from polyglot.merge import analyze as run
 
     result = run(base, expert, out, overwrite=overwrite)
     table = Table(title="mean relative change per decoder layer")
@@ -105,7 +109,6 @@ def layer_swap_command(
     """The math expert with its bottom and top layers from the language expert (Bandarkar et
     al., 2024), optionally with transition layers, streamed shard by shard into OUT (sharded
     safetensors, index, config, tokenizer, merge.json and README.md with the recipe)."""
-    from polyglot.merge import layer_swap
 
     recipe = layer_swap(
         math_expert,
@@ -133,7 +136,6 @@ def layer_swap_command(
 
 
 def _standard(method: str, experts, base, weights, density, out, overwrite) -> None:
-    from polyglot.merge import standard_merge
 
     recipe = standard_merge(
         method,
@@ -232,9 +234,6 @@ def run_command(
     (polyglot eval settings: benchmark, languages, limit, ...), out. Examples in configs/merge/;
     docs/merging.md explains each. Only missing stages run; a stage made
     differently is refused unless --overwrite (which replaces only such stages)."""
-    from polyglot.merge.recipe import load_merge_recipe
-    from polyglot.merge.run import run_merge_recipe
-    from polyglot.report.format import pct
 
     extra = [o for o in overrides or [] if o.split("=")[0] in ("bottom", "top", "transition")]
     if extra and not grid:

@@ -9,6 +9,7 @@ from rich.console import Console
 from rich.markup import escape
 
 from polyglot.progress import logger
+from polyglot.report.format import pct
 
 console = Console(highlight=False)
 
@@ -33,8 +34,6 @@ def eval_tables(console, figures: dict | None, what: str, *, fidelity: bool = Fa
     the share of its CoT in the language with ``fidelity``."""
     from rich.markup import escape
     from rich.table import Table
-
-    from polyglot.report.format import pct
 
     for bench, languages in (figures or {}).items():
         table = Table(title=escape(f"{bench}: accuracy of {what} (Wilson 95%)"))

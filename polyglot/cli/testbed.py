@@ -11,6 +11,8 @@ from rich.table import Table
 
 from polyglot.cli.errors import friendly_errors
 from polyglot.cli.output import QUIET, stage_messages
+from polyglot.config import validate_model
+from polyglot.testbed.build import TestbedConfig, build_testbed, tiny_config
 
 app = typer.Typer(
     help="The built-in testbed: a synthetic multilingual world and tiny models.",
@@ -53,7 +55,6 @@ def build(
     and native-CoT math at graded shares, so its gap to English is graded). With --shipped the
     tokenizer and base are the ones polyglot ships (the same on every machine). Finished stages
     are reused on a rerun."""
-    from polyglot.testbed.build import TestbedConfig, build_testbed, tiny_config
 
     config = tiny_config() if tiny else TestbedConfig()
     world, model = config.world.model_dump(), config.model.model_dump()
@@ -65,7 +66,6 @@ def build(
         world["train"] = problems
     if seed is not None:
         world["seed"] = model["seed"] = seed
-    from polyglot.config import validate_model
 
     config = validate_model({"world": world, "model": model}, TestbedConfig, source="command line")
     state = build_testbed(

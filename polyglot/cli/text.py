@@ -5,7 +5,9 @@ from __future__ import annotations
 import typer
 
 from polyglot.cli.errors import friendly_errors
+from polyglot.detect import detect_language, language_shares
 from polyglot.packs import load_pack
+from polyglot.text.answers import extract_answer
 
 app = typer.Typer(
     help="Debug one string: extract its answer or detect its language.", no_args_is_help=True
@@ -21,7 +23,6 @@ def answer(
     ),
 ) -> None:
     """Print the final numeric answer in TEXT and the rule that found it (exit 1 if none)."""
-    from polyglot.text.answers import extract_answer
 
     found = extract_answer(text, load_pack(lang))
     if not found.found:
@@ -37,7 +38,6 @@ def lang_(
     sentences: bool = typer.Option(False, "--sentences", help="Also show each language's share."),
 ) -> None:
     """Print the detected language of TEXT and its score."""
-    from polyglot.detect import detect_language, language_shares
 
     detection = detect_language(text)
     typer.echo(f"{detection.lang}\tscore={detection.score:.3f}\tmethod={detection.method}")

@@ -10,6 +10,8 @@ from typer.core import TyperGroup
 
 from polyglot.cli.errors import fail, friendly_errors
 from polyglot.cli.output import QUIET, eval_tables, stage_messages
+from polyglot.train.finetune import merge_adapter, train
+from polyglot.train.recipe import load_recipe
 
 
 class _RunByDefault(TyperGroup):
@@ -56,8 +58,6 @@ def run(
     curve.html, eval/<benchmark>/ and summary.json. A rerun reuses a finished model and resumes a
     killed training from its last checkpoint. Multi-GPU: `accelerate launch -m polyglot train
     --config RECIPE` (the same recipe)."""
-    from polyglot.train.finetune import train
-    from polyglot.train.recipe import load_recipe
 
     if config is None and not overrides:
         fail("give a recipe: --config configs/train/<recipe>.yaml (and key=value overrides)")
@@ -94,7 +94,6 @@ def merge_adapter_command(
     ),
 ) -> None:
     """Fold a LoRA adapter into its base model: a full model loadable without peft."""
-    from polyglot.train.finetune import merge_adapter
 
     merged = merge_adapter(adapter, out, base=base)
     console.print(f"merged model: {merged}", markup=False)

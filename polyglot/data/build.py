@@ -28,7 +28,15 @@ from typing import Literal
 from pydantic import Field, field_validator, model_validator
 
 from polyglot.config import ConfigError, StrictModel
-from polyglot.data.filters import repeated_phrase, target_share, thinking_blocks
+from polyglot.data.benchmarks import load_benchmark
+from polyglot.data.filters import (
+    Decontaminator,
+    NearDuplicates,
+    repeated_phrase,
+    target_share,
+    thinking_blocks,
+)
+from polyglot.data.prompts import eval_prompt
 from polyglot.data.schemas import render_schema
 from polyglot.files import (
     append_jsonl,
@@ -38,11 +46,14 @@ from polyglot.files import (
     write_atomic,
     write_json,
 )
+from polyglot.generation import GenerationSettings, Request, load_backend
 from polyglot.generation.engine import EngineSettings
 from polyglot.outputs import claim, identity_differences
 from polyglot.packs import load_pack
-from polyglot.provenance import make_card, write_card
-from polyglot.text.answers import extract_answer, is_correct
+from polyglot.progress import generation_bar
+from polyglot.provenance import hash_file, make_card, tree_hash, write_card
+from polyglot.resources import testbed_dir
+from polyglot.text.answers import extract_answer, is_correct, parse_gold
 
 DATA_FILE = "data.jsonl"
 TEACHER_FILE = "teacher.jsonl"
@@ -151,8 +162,6 @@ def _read_jsonl(path: Path, bad: list[str] | None) -> list[dict]:
 def _source_rows(config: DataBuildConfig, lang: str, bad: list[str] | None = None) -> list[dict]:
 
     if config.source == "testbed":
-        from polyglot.resources import testbed_dir
-
         path = testbed_dir() / "world" / config.split / f"{lang}.jsonl"
         if not path.is_file():
             raise ConfigError(
@@ -191,8 +200,6 @@ def _source_rows(config: DataBuildConfig, lang: str, bad: list[str] | None = Non
 
 def _source_files(config: DataBuildConfig) -> list[Path]:
     if config.source == "testbed":
-        from polyglot.resources import testbed_dir
-
         return [
             testbed_dir() / "world" / config.split / f"{lang}.jsonl" for lang in config.languages
         ]
@@ -205,8 +212,6 @@ def source_fingerprint(config: DataBuildConfig) -> str:
     testbed's split files, or the JSONL files), or of a local ``datasets`` folder; a hub id is
     identified by its name and split."""
     import hashlib
-
-    from polyglot.provenance import hash_file, tree_hash
 
     digest = hashlib.sha256()
     files = _source_files(config)
@@ -227,7 +232,6 @@ def build_identity(config: DataBuildConfig) -> dict:
 
 
 def load_items(config: DataBuildConfig, bad: list[str] | None = None) -> list[Item]:
-    from polyglot.text.answers import parse_gold
 
     items = []
     for lang in config.languages:
@@ -274,7 +278,6 @@ def load_items(config: DataBuildConfig, bad: list[str] | None = None) -> list[It
 
 def _benchmark_texts(names: list[str], log) -> tuple[list[str], dict[str, str]]:
     """The questions of every benchmark to decontaminate against, and what was checked."""
-    from polyglot.data.benchmarks import load_benchmark
 
     texts: list[str] = []
     checked = {}
@@ -296,7 +299,6 @@ def _benchmark_texts(names: list[str], log) -> tuple[list[str], dict[str, str]]:
 
 
 def _teacher_prompt(item: Item, schema: str) -> str:
-    from polyglot.data.prompts import eval_prompt
 
     pack = load_pack(item.lang)
     instruction = TEACHER_INSTRUCTIONS[schema].format(language=pack.name)
@@ -309,8 +311,6 @@ def teacher_traces(
 ) -> dict[str, list[str]]:
     """The teacher's samples for every item that lacks the trace the schema needs, cached in
     ``OUT/teacher.jsonl`` (a rerun generates only what is missing)."""
-    from polyglot.generation import GenerationSettings, Request, load_backend
-    from polyglot.progress import generation_bar
 
     teacher = config.teacher
     assert teacher is not None
@@ -525,7 +525,6 @@ def build_dataset(
 def _build_into(config: DataBuildConfig, out: Path, identity: dict, *, workers: int,
                 skip_bad: bool, progress: bool, log: Callable[[str], None]) -> dict:  # fmt: skip
     """Build into the claimed folder ``out``."""
-    from polyglot.data.filters import Decontaminator, NearDuplicates
 
     out.mkdir(parents=True, exist_ok=True)
     started = time.perf_counter()

@@ -22,6 +22,7 @@ from functools import lru_cache
 
 import regex
 
+from polyglot.detect.language_id import detect_language, split_sentences
 from polyglot.detect.scripts import script_of
 from polyglot.packs import load_pack
 
@@ -45,7 +46,6 @@ def _sentence_language(sentence: str, lang: str) -> str:
 
 @lru_cache(maxsize=200_000)
 def _shape_language(sentence: str, lang: str) -> str:
-    from polyglot.detect.language_id import detect_language
 
     return detect_language(sentence, [lang, "en"]).lang
 
@@ -74,7 +74,6 @@ def target_share(text: str, lang: str, question: str = "") -> float:
     whole; in the others, the words of the target's vocabulary (the pack's lexicon, prompts
     and cues, and the words of ``question``, which is in the target language) that are not
     English count (fastText gives a short mixed sentence to either language at random)."""
-    from polyglot.detect.language_id import split_sentences
 
     scripts = set(load_pack(lang).scripts)
     latin_target = "Latin" in scripts

@@ -20,6 +20,7 @@ import re
 from functools import cache
 
 from polyglot.packs import load_pack
+from polyglot.testbed.world import load_templates
 
 SCHEMAS = ("english-cot", "native-cot", "mixed", "code-switch")
 
@@ -36,8 +37,6 @@ def term_map(lang: str, testbed: bool = False, entities_only: bool = False) -> d
             terms[english] = native
             terms.setdefault(english + "s", native)
     if testbed:
-        from polyglot.testbed.world import load_templates
-
         en, target = load_templates("en"), load_templates(lang)
         for a, b in zip(en.names, target.names, strict=False):
             terms[a] = b

@@ -4,15 +4,15 @@ distillation lowers; reported before and after a run)."""
 
 from __future__ import annotations
 
+from polyglot.distill.divergence import token_divergence
+from polyglot.distill.pairs import response_positions
+from polyglot.distill.trainer import pad_rows
+
 
 def mean_divergence(teacher, student, columns: dict[str, list], *, vocab: int, pad_id: int,
                     kind: str = "forward-kl", beta: float = 0.5, temperature: float = 1.0,
                     batch_size: int = 8) -> float:  # fmt: skip
     import torch
-
-    from polyglot.distill.divergence import token_divergence
-    from polyglot.distill.pairs import response_positions
-    from polyglot.distill.trainer import pad_rows
 
     device = next(student.parameters()).device
     total, count = 0.0, 0

@@ -14,7 +14,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from polyglot.config import ConfigError
+from polyglot.data.benchmarks import load_benchmark, resolve_data_pattern
+from polyglot.data.prompts import build_prompt, render_prompt
+from polyglot.data.schemas import render_schema
 from polyglot.distill.recipe import ParallelData
+from polyglot.files import read_jsonl_objects
+from polyglot.train.packing import encode_examples
 
 
 @dataclass(frozen=True)
@@ -31,7 +36,6 @@ def load_parallel(data: ParallelData):
     """The aligned items in the teacher's and the student's languages (a ``ParallelDataset``):
     a missing language file, an item without a version in every language or with different
     answers is an error naming it."""
-    from polyglot.data.benchmarks import load_benchmark, resolve_data_pattern
 
     if data.benchmark is not None:
         languages = list(dict.fromkeys([data.teacher_language, *data.languages]))
@@ -54,8 +58,6 @@ def load_parallel(data: ParallelData):
 
 def gold_responses(data: ParallelData, ids: list[str]) -> dict[str, str]:
     """``response_field`` of each item, from the response language's file."""
-    from polyglot.data.benchmarks import resolve_data_pattern
-    from polyglot.files import read_jsonl_objects
 
     lang = data.response_language or data.teacher_language
     path = Path(resolve_data_pattern(data.resolved(), lang, "train"))
@@ -77,7 +79,6 @@ def gold_responses(data: ParallelData, ids: list[str]) -> dict[str, str]:
 
 def prompt_text(example, mode: str) -> str:
     """The prompt ``polyglot eval`` gives this item (0-shot), so what is trained is evaluated."""
-    from polyglot.data.prompts import build_prompt, render_prompt
 
     return render_prompt(build_prompt(example, None, mode, 0))  # type: ignore[arg-type]
 
@@ -88,8 +89,6 @@ def make_pairs(dataset, responses: dict[str, str], data: ParallelData, mode: str
     response rendered in ``schema`` for the student's language (``polyglot data build``'s
     schemas: english-cot as it is, mixed, code-switch)."""
     import random
-
-    from polyglot.data.schemas import render_schema
 
     testbed = data.benchmark is None and data.path == "testbed"
     pairs = []
@@ -121,7 +120,6 @@ def encode_pairs(tokenizer, pairs: list[Pair], max_length: int) -> tuple[dict[st
     """Dataset columns: ``student_ids``/``student_labels``, ``teacher_ids``/``teacher_labels``,
     ``index`` (the row number); the response cut to fit ``max_length`` in both sequences
     (counted)."""
-    from polyglot.train.packing import encode_examples
 
     teacher, _ = encode_examples(tokenizer, [(p.teacher_prompt, p.response) for p in pairs])
     student, _ = encode_examples(tokenizer, [(p.student_prompt, p.response) for p in pairs])

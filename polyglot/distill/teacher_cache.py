@@ -9,6 +9,11 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from polyglot.distill.divergence import teacher_topk
+from polyglot.distill.pairs import response_positions
+from polyglot.distill.trainer import pad_rows
+from polyglot.files import write_json
+
 FOLDER = "_teacher_topk"
 
 
@@ -33,11 +38,6 @@ def build_cache(teacher, columns: dict[str, list], *, k: int, temperature: float
     over the teacher sequences, batched) and write it."""
     import torch
     from safetensors.torch import load_file, save_file
-
-    from polyglot.distill.divergence import teacher_topk
-    from polyglot.distill.pairs import response_positions
-    from polyglot.distill.trainer import pad_rows
-    from polyglot.files import write_json
 
     note = {"identity": identity, "k": k, "temperature": temperature, "vocab": vocab,
             "pairs": len(columns["teacher_ids"])}  # fmt: skip

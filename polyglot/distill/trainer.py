@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import random
 
+from polyglot.config import ConfigError
 from polyglot.distill.divergence import sparse_divergence, token_divergence
 from polyglot.distill.pairs import response_positions
 
@@ -108,8 +109,6 @@ def make_trainer_class():
             weight = 0.0 if on_policy else s.ce_weight
             loss = (1 - weight) * divergence + weight * ce
             if not torch.isfinite(loss):  # never train on (and save) NaN weights
-                from polyglot.config import ConfigError
-
                 raise ConfigError(
                     f"the distillation loss is not finite at step {self.state.global_step + 1} "
                     f"(divergence {float(divergence)}, cross-entropy {float(ce)}); lower "

@@ -1,8 +1,22 @@
-"""Multilingual evaluation: generate, score, summarize and report (``polyglot eval``)."""
+"""Multilingual evaluation: generate, score, summarize and report (``polyglot eval``).
 
-from polyglot.evaluate.compare import compare_runs, write_comparison
-from polyglot.evaluate.config import EvalConfig
-from polyglot.evaluate.run import evaluate
-from polyglot.evaluate.runner import RunResult, finish_run
+The names below load with their module on first use, so that importing one module of this
+package (the reports read ``polyglot.evaluate.results``) does not import all of it."""
 
-__all__ = ["EvalConfig", "RunResult", "compare_runs", "evaluate", "finish_run", "write_comparison"]
+from importlib import import_module
+
+_EXPORTS = {
+    "EvalConfig": "polyglot.evaluate.config",
+    "RunResult": "polyglot.evaluate.runner",
+    "compare_runs": "polyglot.evaluate.compare",
+    "evaluate": "polyglot.evaluate.run",
+    "finish_run": "polyglot.evaluate.runner",
+    "write_comparison": "polyglot.evaluate.compare",
+}
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str):
+    if name in _EXPORTS:
+        return getattr(import_module(_EXPORTS[name]), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

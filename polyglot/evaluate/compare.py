@@ -12,7 +12,10 @@ from polyglot.evaluate.cost import run_cost
 from polyglot.evaluate.metrics import mcnemar_exact, paired_bootstrap
 from polyglot.evaluate.records import read_records
 from polyglot.files import check_output_dir, read_json, write_atomic, write_json
+from polyglot.provenance import make_card, read_card, write_card
 from polyglot.report import comparison_page
+from polyglot.strategies.selective.attribution import gap_attribution, understood_run
+from polyglot.strategies.selective.curve import matches, same_generation, selective_curve
 
 COMPARISON_SCHEMA = "polyglot.eval.comparison/1"
 
@@ -109,8 +112,6 @@ def compare_runs(paths: list[str | Path], *, seed: int = 0) -> dict:
 def _attribution(runs, names) -> dict:
     """Gap attribution for each run that gave the reference English, against a native run of
     the same model among the compared ones (the first such, which must have English)."""
-    from polyglot.evaluate.attribution import gap_attribution, understood_run
-    from polyglot.evaluate.selective_curve import same_generation
 
     native = [
         (results, records)
@@ -151,7 +152,6 @@ def _translations(runs, names) -> dict:
 def _selective(runs, names) -> dict:
     """The accuracy-vs-translation-rate curve of each selective run that has its translate-all
     counterpart (same model and translator) among the compared runs."""
-    from polyglot.evaluate.selective_curve import matches, selective_curve
 
     found = {}
     for name, (path, results, _) in zip(names, runs, strict=True):
@@ -181,7 +181,6 @@ def _unique_names(paths: list[Path]) -> list[str]:
 def write_comparison(comparison: dict, out: str | Path, sections: list[dict] | None = None) -> Path:
     """``comparison.json``, ``.md`` and ``.html`` in ``out``; ``sections``: more of the page
     (``{"title", "text", "charts"}``), e.g. a merge grid's heatmaps."""
-    from polyglot.provenance import make_card, read_card, write_card
 
     out = check_output_dir(out)
     out.mkdir(parents=True, exist_ok=True)

@@ -54,7 +54,7 @@ class EvalConfig(GenerationSettings):
     strategy: str = "native"  # a name in STRATEGIES (polyglot/strategies/)
     translator: str | None = None
     inject: Literal["replace", "prefill"] = "replace"
-    # selective: translate only the items a detector flags (polyglot/detect/understanding.py),
+    # selective: translate only the items a detector flags (polyglot/strategies/selective/detectors.py),
     # at a fixed threshold or the one that translates at most a budget share of the items
     detector: str | None = None
     budget: float | None = None

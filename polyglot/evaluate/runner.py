@@ -27,6 +27,7 @@ from polyglot.config import ConfigError
 from polyglot.data.benchmarks import ParallelDataset, load_benchmark
 from polyglot.data.prompts import build_prompt, render_prompt
 from polyglot.evaluate.config import EvalConfig
+from polyglot.evaluate.cost import run_cost
 from polyglot.evaluate.plan import PLAN_FILE, prefilled, routed_example, translate_plan
 from polyglot.evaluate.records import append_records, read_records
 from polyglot.evaluate.results import summarize
@@ -44,7 +45,9 @@ from polyglot.provenance import (
     read_card,
     write_card,
 )
+from polyglot.report import eval_run_page
 from polyglot.text.thinking import KNOWN_TAGS
+from polyglot.translate import TranslationCache, chrf, load_translator
 
 RUN_FILE, GENERATIONS, RESULTS = "run.json", "generations.jsonl", "results.json"
 TRANSLATIONS = "translations.jsonl"  # translate-all: the cached English of each item
@@ -410,7 +413,6 @@ def load_run_translator(config: EvalConfig, dataset: ParallelDataset, backend, b
     None for a native run."""
     if config.strategy == "native":
         return None
-    from polyglot.translate import load_translator
 
     try:
         # all of it: a translator's output must not depend on --limit
@@ -452,7 +454,6 @@ def _translations(config: EvalConfig, out: Path, translating):
     the benchmark's own English questions by id (for chrF)."""
     if translating is None:
         return {}, {}
-    from polyglot.translate import TranslationCache
 
     translator, items, english = translating
     cache = TranslationCache(out / TRANSLATIONS, translator.identity(), replace=config.overwrite)
@@ -464,7 +465,6 @@ def _translation_figures(summary: dict, records: list[dict], languages: list[str
     against the benchmark's English (100 for the reference itself)."""
     if not any("translated" in r for r in records):
         return
-    from polyglot.translate import chrf
 
     for lang in languages:
         rows = [r for r in records if r["lang"] == lang and "translated" in r]
@@ -492,7 +492,6 @@ def _read_results(out: Path) -> dict | None:
 
 def write_run_reports(out: Path, results: dict, records: list[dict], warnings: list[str]) -> None:
     """``report.html`` and ``report.md`` of one run."""
-    from polyglot.report import eval_run_page
 
     html, markdown = eval_run_page(results, records, warnings)
     write_atomic(out / "report.md", markdown)
@@ -535,7 +534,6 @@ def finish_run(out: str | Path) -> dict:
     seconds = sum(r.get("seconds", 0.0) for r in records)
     summary = summarize(records, languages, ids)
     _translation_figures(summary, records, languages)
-    from polyglot.evaluate.cost import run_cost
 
     results = {
         **summary,

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from typing import Literal, Protocol
 
 from polyglot.generation.engine import EngineSettings
+from polyglot.text.thinking import KNOWN_TAGS
 
 
 class GenerationSettings(EngineSettings):
@@ -140,7 +141,6 @@ def eos_ids(generation_config, tokenizer) -> set[int]:
 def decode_keeping_tags(tokenizer, sequences: list[list[int]], extra=()) -> list[str]:
     """Decode without special tokens, except thinking tags a tokenizer made special (they
     would vanish, and "<think>…</think>16" read as "…16"): the known ones and ``extra``."""
-    from polyglot.text.thinking import KNOWN_TAGS
 
     tags = {tag for pair in KNOWN_TAGS for tag in pair} | set(extra)
     special = set(getattr(tokenizer, "all_special_tokens", []) or [])

@@ -27,6 +27,7 @@ from collections.abc import Iterator
 from polyglot.config import ConfigError
 from polyglot.generation.base import Generation, GenerationSettings, Request
 from polyglot.generation.engine import gpus_per_replica
+from polyglot.models import load_tokenizer
 
 IN_FLIGHT = 2  # batches handed to a replica before its first one comes back
 READY_TIMEOUT = 3600.0  # loading a 70B model from a slow disk takes a while
@@ -214,8 +215,6 @@ class ReplicatedBackend:
         """``target``: the backend's import path; ``loader(settings, target)``: what loads it
         in each replica process (a module-level function, pickled by name)."""
         import multiprocessing
-
-        from polyglot.models import load_tokenizer
 
         self.settings = settings
         self.name = settings.backend

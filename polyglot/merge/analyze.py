@@ -25,8 +25,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from polyglot.config import ConfigError
-from polyglot.files import read_json
+from polyglot.files import read_json, write_atomic, write_json
 from polyglot.merge.output import TOKENIZER_FILES
+from polyglot.outputs import claim, identity_differences
+from polyglot.provenance import fingerprint, make_card, write_card
+from polyglot.report.charts import heatmap
 
 INDEX_FILE = "model.safetensors.index.json"
 SINGLE_FILE = "model.safetensors"
@@ -189,8 +192,6 @@ def analyze(
     """Write ``out/analysis.json`` and ``out/analysis.html`` (heatmaps) for 1-2 experts. ``out``
     may hold an analysis of the same models (rewritten); of other models only with
     ``overwrite``; anything else is refused."""
-    from polyglot.outputs import claim, identity_differences
-    from polyglot.provenance import fingerprint
 
     if not 1 <= len(experts) <= 2:
         raise ConfigError("give one or two --expert (math expert first, language expert second)")
@@ -202,9 +203,6 @@ def analyze(
 
 
 def _analyze(base, experts, out: Path, inputs: dict) -> dict:
-    from polyglot.files import write_atomic, write_json
-    from polyglot.provenance import make_card, write_card
-    from polyglot.report.charts import heatmap
 
     reference = Checkpoint.open(base)
     profiles = []

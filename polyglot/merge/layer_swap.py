@@ -21,8 +21,12 @@ import shutil
 from pathlib import Path
 
 from polyglot.config import ConfigError
+from polyglot.files import write_atomic
 from polyglot.merge.analyze import INDEX_FILE, Checkpoint, check_same_model
 from polyglot.merge.output import abandon, finish, inputs_identity, prepare
+from polyglot.merge.standard import require_mergekit
+from polyglot.merge.stream import read_header, write_streamed
+from polyglot.models import quiet_transformers
 
 
 def swap_plan(
@@ -152,8 +156,6 @@ def layer_swap(
     math, language = Checkpoint.open(math_expert), Checkpoint.open(language_expert)
     config = check_same_model(math, language)
     if engine == "mergekit":
-        from polyglot.merge.standard import require_mergekit
-
         require_mergekit("--engine mergekit", [math, language])
     if config.get("tie_word_embeddings") and embeddings != lm_head:
         raise ConfigError(
@@ -191,8 +193,6 @@ def layer_swap(
         if emit_mergekit and not (out / "mergekit.yaml").is_file():
             import yaml
 
-            from polyglot.files import write_atomic
-
             config = mergekit_config(str(Path(math_expert).resolve()),
                                      str(Path(language_expert).resolve()), math.layers, weights,
                                      embeddings=embeddings, lm_head=lm_head, dtype=math.dtype())  # fmt: skip
@@ -213,8 +213,6 @@ def layer_swap(
             from mergekit.config import MergeConfiguration
             from mergekit.merge import run_merge
             from mergekit.options import MergeOptions
-
-            from polyglot.models import quiet_transformers
 
             options = MergeOptions(copy_tokenizer=False, quiet=True, write_model_card=False)
             with quiet_transformers():
@@ -246,8 +244,6 @@ def _write_native(math: Checkpoint, language: Checkpoint, folder: Path, language
     cast back to the checkpoint's dtype."""
     import torch
     from safetensors import safe_open
-
-    from polyglot.merge.stream import read_header, write_streamed
 
     headers = {}
     for path in {*math.shards.values(), *language.shards.values()}:

@@ -14,6 +14,7 @@ from pathlib import Path
 from polyglot.config import ConfigError
 from polyglot.files import check_output_dir, write_atomic, write_json
 from polyglot.outputs import Claim, claim, identity_differences
+from polyglot.provenance import fingerprint, make_card, write_card
 
 KIND = "merged-model"
 _claims: dict[str, Claim] = {}  # merges prepared in this process and not yet finished
@@ -30,7 +31,6 @@ TOKENIZER_FILES = (
 
 def inputs_identity(models: dict[str, str | Path]) -> dict[str, str | None]:
     """The fingerprint of each input model (by role), what a rerun compares."""
-    from polyglot.provenance import fingerprint
 
     return {role: fingerprint(path) for role, path in models.items()}
 
@@ -138,7 +138,6 @@ def finish(
 ) -> None:
     """Copy the config and tokenizer, write merge.json, mergekit.yaml, README and card, then
     rename ``temporary`` to ``out``."""
-    from polyglot.provenance import make_card, write_card
 
     config_from = Path(config_from)
     # mergekit writes a config.json of its own; the source's is the one the experts were trained

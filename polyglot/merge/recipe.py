@@ -10,7 +10,9 @@ from typing import Any, Literal
 
 from pydantic import Field, field_validator, model_validator
 
-from polyglot.config import ConfigError, StrictModel, validate_model
+from polyglot.config import ConfigError, StrictModel, recipe_data, validate_model
+from polyglot.evaluate import EvalConfig
+from polyglot.resources import recipe_path
 
 ROLES = ("math", "language")
 
@@ -102,7 +104,6 @@ class MergeRecipe(StrictModel):
     def _eval(cls, settings: dict | None) -> dict | None:
         if settings is None:
             return None
-        from polyglot.evaluate import EvalConfig
 
         taken = {"model", "out", "adapter", "progress", "overwrite"} & set(settings)
         if taken:
@@ -190,8 +191,6 @@ def parse_grid(parts: list[str]) -> dict:
 def load_merge_recipe(
     path: str | Path, overrides: list[str] | None = None, grid: list[str] | None = None
 ) -> MergeRecipe:
-    from polyglot.resources import recipe_path
-    from polyglot.train.recipe import recipe_data
 
     data, source = recipe_data(recipe_path(path), overrides)
     if grid:

@@ -19,10 +19,19 @@ from pathlib import Path
 
 import yaml
 
-from polyglot.config import ConfigError
+from polyglot.config import ConfigError, merge_overrides, parse_overrides, validate_model
+from polyglot.evaluate import EvalConfig, compare_runs, evaluate, write_comparison
 from polyglot.files import check_output_dir, read_json, write_atomic, write_json
+from polyglot.merge import analyze, layer_swap, standard_merge
+from polyglot.merge.analyze import Checkpoint
+from polyglot.merge.layer_swap import swap_plan
 from polyglot.merge.recipe import MergeRecipe, MergeSpec, merge_name, swap_name
 from polyglot.outputs import OutputRefused, hold
+from polyglot.provenance import fingerprint, read_card
+from polyglot.report.charts import heatmap
+from polyglot.resources import recipe_path
+from polyglot.train.finetune import merge_adapter, train
+from polyglot.train.recipe import TrainRecipe, load_recipe
 
 SUMMARY_SCHEMA = "polyglot.merge.run/1"
 RESERVED = ("base", "math-expert", "language-expert")
@@ -43,8 +52,6 @@ def _expert(recipe: MergeRecipe, role: str, out: Path, overwrite: bool, progress
     """The expert's full checkpoint folder (trained first when it is given as a recipe)."""
     source = recipe.experts[role]
     if source.path is not None:
-        from polyglot.merge.analyze import Checkpoint
-
         if (Path(source.path) / "adapter_config.json").is_file():
             raise ConfigError(
                 f"experts.{role}: {source.path} is a LoRA adapter; fold it into its base first "
@@ -55,21 +62,14 @@ def _expert(recipe: MergeRecipe, role: str, out: Path, overwrite: bool, progress
         except ConfigError as err:
             raise ConfigError(f"experts.{role}: {err}") from None
         return Path(source.path)
-    from polyglot.train.finetune import merge_adapter, train
-    from polyglot.train.recipe import load_recipe
 
     folder = out / "experts" / role
     overrides = [*source.overrides, f"out={folder}"]
     if isinstance(source.train, dict):  # the recipe inline
-        from polyglot.config import validate_model
-        from polyglot.train.recipe import TrainRecipe, merge_overrides, parse_overrides
-
         data = merge_overrides({**source.train, "out": str(folder)}, parse_overrides(overrides))
         train_recipe = validate_model(data, TrainRecipe, source=f"experts.{role}.train")
         label = "(inline recipe)"
     else:
-        from polyglot.resources import recipe_path
-
         train_recipe = load_recipe(recipe_path(source.train), overrides)
         label = source.train
     if recipe.base is not None and Path(train_recipe.base).resolve() != Path(recipe.base).resolve():
@@ -86,7 +86,6 @@ def _expert(recipe: MergeRecipe, role: str, out: Path, overwrite: bool, progress
     if train_recipe.method == "full":
         return folder
     full = out / "experts" / f"{role}-full"
-    from polyglot.provenance import fingerprint, read_card
 
     card = read_card(full) if full.is_dir() else None
     if card and card.get("inputs", {}).get("adapter") == fingerprint(folder):
@@ -100,8 +99,6 @@ def _expert(recipe: MergeRecipe, role: str, out: Path, overwrite: bool, progress
 
 
 def _analysis(base: str, math: Path, language: Path, out: Path, log, overwrite: bool) -> dict:
-    from polyglot.merge import analyze
-    from polyglot.provenance import fingerprint, read_card
 
     folder = out / "analysis"
     card = read_card(folder) if folder.is_dir() else None
@@ -166,9 +163,6 @@ def _settings(merge: MergeSpec, suggestion: dict | None) -> dict:
 
 
 def _check_plan(plan: list[dict], experts: dict) -> None:
-    from polyglot.files import read_json
-    from polyglot.merge.analyze import Checkpoint
-    from polyglot.merge.layer_swap import swap_plan
 
     if not plan:
         return
@@ -195,7 +189,6 @@ def _check_plan(plan: list[dict], experts: dict) -> None:
 
 
 def _make(spec: dict, recipe: MergeRecipe, experts: dict, folder: Path, overwrite: bool) -> dict:
-    from polyglot.merge import layer_swap, standard_merge
 
     if spec["method"] == "layer-swap":
         return layer_swap(
@@ -258,8 +251,6 @@ def _run_stages(recipe: MergeRecipe, out: Path, *, overwrite: bool, progress: bo
         models[spec["name"]] = folder
     runs: dict[str, Path] = {}
     if recipe.eval is not None:
-        from polyglot.evaluate import EvalConfig, evaluate
-
         backends: dict = {}
         for i, (name, folder) in enumerate(models.items(), 1):
             log(f"eval {i}/{len(models)}: {name}")
@@ -327,8 +318,6 @@ def _summary(recipe, out, models, runs, plan, grid_names, suggestion) -> dict:
 
 
 def _report(summary: dict, runs: dict[str, Path], out: Path) -> None:
-    from polyglot.evaluate import compare_runs, write_comparison
-    from polyglot.report.charts import heatmap
 
     comparison = compare_runs(list(runs.values()))  # named by folder: out/eval/<name>
     sections = []

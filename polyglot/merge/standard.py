@@ -8,8 +8,10 @@ from __future__ import annotations
 from pathlib import Path
 
 from polyglot.config import ConfigError
+from polyglot.files import read_json
 from polyglot.merge.analyze import Checkpoint, check_same_model
 from polyglot.merge.output import abandon, finish, inputs_identity, prepare
+from polyglot.models import quiet_transformers
 
 METHODS = {"soup": "linear", "task-arithmetic": "task_arithmetic", "ties": "ties"}
 DESCRIPTIONS = {
@@ -30,7 +32,6 @@ def require_mergekit(what: str, checkpoints: list[Checkpoint]) -> None:
         raise ConfigError(
             f"{what} runs through mergekit: pip install 'polyglot-reasoning[merge]'"
         ) from None
-    from polyglot.files import read_json
 
     for checkpoint in checkpoints:
         config = read_json(checkpoint.folder / "config.json", "model config")
@@ -135,7 +136,6 @@ def standard_merge(
     )
     try:
         options = MergeOptions(copy_tokenizer=False, quiet=True, write_model_card=False)
-        from polyglot.models import quiet_transformers
 
         with quiet_transformers():  # mergekit's config handling warns about transformers' names
             run_merge(MergeConfiguration.model_validate(config), str(temporary), options)

@@ -13,6 +13,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from polyglot.data.benchmarks import ParallelDataset, load_benchmark
+from polyglot.detect import detect_language
 from polyglot.files import write_json
 from polyglot.packs import all_packs, load_pack
 from polyglot.text.answers import extract_answer, is_correct
@@ -37,7 +38,6 @@ class LanguageCheck:
 
 
 def check_language(dataset: ParallelDataset, lang: str, detect: bool = True) -> LanguageCheck:
-    from polyglot.detect import detect_language
 
     pack = load_pack(lang)
     exemplars = dataset.exemplars.get(lang, [])

@@ -29,14 +29,22 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from polyglot.config import ConfigError
+from polyglot.config import ConfigError, validate_model
 from polyglot.data.benchmarks import load_spec
+from polyglot.distill.recipe import DistillRecipe
+from polyglot.distill.run import distill
 from polyglot.evaluate import EvalConfig, evaluate
 from polyglot.files import check_output_dir, read_json, write_atomic, write_json
-from polyglot.provenance import make_card, write_card
+from polyglot.merge.recipe import MergeRecipe
+from polyglot.merge.run import run_merge_recipe
+from polyglot.provenance import fingerprint, make_card, write_card
 from polyglot.quickstart.foundation import check_foundation
 from polyglot.report import quickstart_page
+from polyglot.resources import shipped_dir
+from polyglot.strategies.selective.calibrate import train_detectors
 from polyglot.testbed.build import TestbedConfig, build_testbed, tiny_config
+from polyglot.train.finetune import train
+from polyglot.train.recipe import TrainRecipe
 
 MGSM_SLICE = {"full": 10, "tiny": 2}
 # The fine-tuning stage: the schema that did best in scripts/schema_table.py
@@ -223,9 +231,6 @@ def _finetune(
     testbed: Path, languages: list[str], out: Path, tune: dict, *, fresh: bool, progress: bool, log
 ) -> Path:
     """``polyglot train`` of the base on one schema and language; returns its eval run."""
-    from polyglot.config import validate_model
-    from polyglot.train.finetune import train
-    from polyglot.train.recipe import TrainRecipe
 
     folder = out / f"finetune-{tune['schema']}-{tune['language']}"
     recipe = validate_model(
@@ -284,10 +289,6 @@ def _layer_swap(
 ) -> list[dict]:
     """``polyglot merge run`` of the shipped expert recipes on this testbed; the quickstart rows
     of the math expert, the language expert and the suggested swap."""
-    from polyglot.config import validate_model
-    from polyglot.merge.recipe import MergeRecipe
-    from polyglot.merge.run import run_merge_recipe
-    from polyglot.resources import shipped_dir
 
     lang = swap["language"]
     recipes = shipped_dir("configs") / "train"
@@ -346,7 +347,6 @@ def _selective(
 ) -> list[dict]:
     """translate-all with the reference English, and selective translation with the probe
     calibrated on train-split items (a budget with --tiny); their quickstart rows."""
-    from polyglot.detect.train import train_detectors
 
     common = dict(model=str(testbed / "base"), benchmark="testbed", languages=languages,
                   data=f"{testbed}/world/{{split}}/{{lang}}.jsonl", max_new_tokens=160,
@@ -359,8 +359,6 @@ def _selective(
     )  # fmt: skip
     detector, budget = plan["detector"], plan["budget"]
     if detector == "probe":
-        from polyglot.provenance import fingerprint
-
         probe = out / "probe"
         meta = probe / "probe.json"
         recorded = read_json(meta, "probe metadata") if meta.is_file() else {}
@@ -401,9 +399,6 @@ def _distill(
 ) -> list[dict]:
     """``polyglot distill`` of the base into itself across languages, at both levels; the
     quickstart rows of the two students."""
-    from polyglot.config import validate_model
-    from polyglot.distill.recipe import DistillRecipe
-    from polyglot.distill.run import distill
 
     lang, base = plan["language"], str(testbed / "base")
     variants = {

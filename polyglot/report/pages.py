@@ -12,6 +12,8 @@ import json
 from functools import cache
 from pathlib import Path
 
+from polyglot import __version__
+from polyglot.packs import load_pack
 from polyglot.report.charts import (
     Series,
     diverging_bars,
@@ -20,6 +22,7 @@ from polyglot.report.charts import (
     stacked_bars,
 )
 from polyglot.report.format import number, pct, percent, points, value
+from polyglot.strategies.selective.attribution import PARTS
 
 TEMPLATES = Path(__file__).parent / "templates"
 FIDELITY_PARTS = [("target", "question's language"), ("en", "English"), ("other", "other")]
@@ -39,7 +42,6 @@ def _environment():
 
 
 def render(template: str, **context) -> str:
-    from polyglot import __version__
 
     return _environment().get_template(template).render(version=__version__, **context)
 
@@ -201,7 +203,6 @@ def _cards(results: dict) -> list[tuple[str, str]]:
 
 
 def _samples(records: list[dict], languages: list[str], per_language: int) -> list[dict]:
-    from polyglot.packs import load_pack
 
     samples = []
     for lang in languages:
@@ -326,7 +327,6 @@ ATTRIBUTION_HEADERS = ["understood run", "lang", "gap items (right in English, w
 
 
 def _attribution(comparison: dict) -> tuple[list[list[str]], list[str]]:
-    from polyglot.evaluate.attribution import PARTS
 
     rows, charts = [], []
     for name, table in (comparison.get("attribution") or {}).items():

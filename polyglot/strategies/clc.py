@@ -27,7 +27,9 @@ from collections import Counter
 from pathlib import Path
 
 from polyglot.config import ConfigError
+from polyglot.data.benchmarks import Columns, load_spec
 from polyglot.evaluate.plan import Plan, Route
+from polyglot.evaluate.records import read_records
 from polyglot.evaluate.runner import (
     GENERATIONS,
     RUN_FILE,
@@ -39,8 +41,11 @@ from polyglot.evaluate.runner import (
     run_warnings,
     shared_backend,
 )
+from polyglot.files import read_json, write_lines
 from polyglot.outputs import OutputRefused
+from polyglot.provenance import make_card, now, write_card
 from polyglot.strategies.base import STRATEGIES, Strategy
+from polyglot.translate import TranslationCache, chrf, load_translator
 
 
 def vote(own: str, answers: dict[str, float | None], order: list[str]) -> float | None:
@@ -86,10 +91,6 @@ class CrossLingualConsistency(Strategy):
 
 
 def _evaluate_clc(config, backends: dict | None = None):
-    from polyglot.data.benchmarks import load_spec
-    from polyglot.evaluate.records import read_records
-    from polyglot.files import read_json, write_lines
-    from polyglot.provenance import make_card, now, write_card
 
     out = Path(config.out)
     out.mkdir(parents=True, exist_ok=True)
@@ -171,7 +172,6 @@ def _pivot_translator(config, asked, pivots, backends):
     """The translator of the pivots, checked on every (source, pivot) pair, the asked
     languages' items, and the benchmark's own versions in the pivots (chrF), where it has
     them."""
-    from polyglot.translate import load_translator
 
     dataset = config_dataset(config, asked)
     references: dict[str, dict[str, str]] = {}
@@ -198,10 +198,6 @@ def _pivot_translator(config, asked, pivots, backends):
 def _translated_pivots(config, asked, pivots, out: Path, pivot_translator, backends) -> dict:
     """``{"<lang>/<id>": {pivot: record}}``: every item of each asked language translated into
     each pivot (cached), and solved there by an ordinary zero-shot eval run."""
-    from polyglot.data.benchmarks import Columns
-    from polyglot.evaluate.records import read_records
-    from polyglot.files import write_lines
-    from polyglot.translate import TranslationCache, chrf
 
     translator, dataset, references = pivot_translator
     quality: dict[str, dict[str, float]] = {}

@@ -24,12 +24,22 @@ from typing import Literal
 from pydantic import model_validator
 
 from polyglot.config import ConfigError, StrictModel
+from polyglot.data.benchmarks import Example
+from polyglot.data.prompts import build_prompt, render_prompt
 from polyglot.files import check_output_dir, read_json, read_jsonl, write_json, write_lines
 from polyglot.models import load_tokenizer
 from polyglot.outputs import OutputRefused, hold
 from polyglot.provenance import fingerprint, make_card, tree_hash, write_card
-from polyglot.testbed.model import TinyModelSpec
-from polyglot.testbed.world import DEFAULT_LANGUAGES, load_templates, render, sample_problem
+from polyglot.testbed.model import TinyModelSpec, build_tiny_model, parameter_count
+from polyglot.testbed.tokenizer import train_tokenizer
+from polyglot.testbed.world import (
+    DEFAULT_LANGUAGES,
+    general_text,
+    load_templates,
+    render,
+    sample_problem,
+    translation_pair,
+)
 from polyglot.train import TrainingConfig, train_causal_lm
 
 SPLITS = ("train", "dev", "test")
@@ -171,7 +181,6 @@ def tiny_config() -> TestbedConfig:
 
 def build_world(out: str | Path, config: WorldConfig) -> dict:
     """Write the parallel splits and the general text; returns the manifest."""
-    from polyglot.testbed.world import general_text, translation_pair
 
     out = Path(out)
     rng = random.Random(config.seed)
@@ -225,8 +234,6 @@ def build_world(out: str | Path, config: WorldConfig) -> dict:
 
 def math_text(question: str, cot: str, lang: str, mode: str = "native-cot") -> str:
     """A problem and its CoT in exactly the prompt format `polyglot eval` uses (0-shot)."""
-    from polyglot.data.benchmarks import Example
-    from polyglot.data.prompts import build_prompt, render_prompt
 
     example = Example("x", lang, question, "0", 0.0)
     prompt = build_prompt(example, None, mode, 0)  # type: ignore[arg-type]  # no shots: no dataset
@@ -288,8 +295,6 @@ def build_testbed(
 
 
 def _build_stages(out: Path, config: TestbedConfig, *, fresh, shipped, progress, log) -> dict:
-    from polyglot.testbed.model import build_tiny_model, parameter_count
-    from polyglot.testbed.tokenizer import train_tokenizer
 
     state_file = out / "testbed.json"
     if fresh and out.exists():

@@ -5,6 +5,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from polyglot.models import quiet_transformers
+from polyglot.packs import all_packs
+from polyglot.testbed.tokenizer import train_tokenizer
+
 
 @dataclass(frozen=True)
 class TinyModelSpec:
@@ -42,7 +46,6 @@ def build_tiny_model(tokenizer, spec: TinyModelSpec = TinyModelSpec(), *, seed: 
 
 def save_checkpoint(model, tokenizer, out_dir: str | Path) -> Path:
     """An ordinary HF checkpoint directory (safetensors + config + tokenizer)."""
-    from polyglot.models import quiet_transformers
 
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
@@ -58,7 +61,6 @@ def parameter_count(model) -> int:
 
 def pack_texts() -> list[str]:
     """Every pack's prompt strings, answer cues and lexicon: text in all 20 languages."""
-    from polyglot.packs import all_packs
 
     texts: list[str] = []
     for pack in all_packs().values():
@@ -70,7 +72,6 @@ def pack_texts() -> list[str]:
 def random_checkpoint(out_dir: str | Path, spec: TinyModelSpec, *, vocab_size: int = 1200) -> Path:
     """An untrained tiny Llama with a tokenizer trained on the packs' text, saved to
     ``out_dir/model`` (a fixture for tests and benchmarks: real code paths, no download)."""
-    from polyglot.testbed.tokenizer import train_tokenizer
 
     root = Path(out_dir)
     tokenizer = train_tokenizer(pack_texts(), root / "tokenizer", vocab_size=vocab_size)

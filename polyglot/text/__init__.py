@@ -1,22 +1,26 @@
-"""Numbers and answers in every script: normalization, extraction, numeric comparison."""
+"""Numbers and answers in every script: normalization, extraction, numeric comparison.
 
-from polyglot.text.answers import Answer, extract_answer, is_correct, parse_gold
-from polyglot.text.numbers import (
-    find_numbers,
-    format_number,
-    normalize_text,
-    numbers_equal,
-    parse_number,
-)
+The names below load with their module on first use: ``polyglot.packs`` reads
+``polyglot.text.numbers`` and ``polyglot.text.answers`` reads the packs, so this package must
+not import them all when any of its modules is imported."""
 
-__all__ = [
-    "Answer",
-    "extract_answer",
-    "find_numbers",
-    "format_number",
-    "is_correct",
-    "normalize_text",
-    "numbers_equal",
-    "parse_gold",
-    "parse_number",
-]
+from importlib import import_module
+
+_EXPORTS = {
+    "Answer": "polyglot.text.answers",
+    "extract_answer": "polyglot.text.answers",
+    "is_correct": "polyglot.text.answers",
+    "parse_gold": "polyglot.text.answers",
+    "find_numbers": "polyglot.text.numbers",
+    "format_number": "polyglot.text.numbers",
+    "normalize_text": "polyglot.text.numbers",
+    "numbers_equal": "polyglot.text.numbers",
+    "parse_number": "polyglot.text.numbers",
+}
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str):
+    if name in _EXPORTS:
+        return getattr(import_module(_EXPORTS[name]), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

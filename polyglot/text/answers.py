@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from functools import cache
 
 from polyglot.packs import ANSWER_SLOT, LanguagePack, load_pack
+from polyglot.text.number_words import words_to_number
 from polyglot.text.numbers import find_numbers, normalize_text, numbers_equal, parse_number
 
 # How far after a cue the number may start ("The answer is: $ 18", "Ответ — 11").
@@ -176,7 +177,6 @@ _CJK_UNITS = {"万": 1e4, "萬": 1e4, "亿": 1e8, "億": 1e8, "兆": 1e12}
 
 def _words_after_last_cue(text: str, cues: tuple[str, ...], pack: LanguagePack):
     """A numeral written as words right after the last cue, with the pack's converter."""
-    from polyglot.text.number_words import words_to_number
 
     if not pack.number_words:
         return None

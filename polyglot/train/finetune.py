@@ -21,10 +21,30 @@ from pathlib import Path
 
 import yaml
 
-from polyglot.config import ConfigError
-from polyglot.files import check_output_dir, read_json, write_atomic, write_json
+from polyglot.config import ConfigError, validate_model
+from polyglot.data.build import DATA_FILE, DataBuildConfig, build_identity, source_fingerprint
+from polyglot.evaluate import EvalConfig, evaluate
+from polyglot.files import (
+    append_jsonl,
+    check_output_dir,
+    read_json,
+    read_jsonl,
+    write_atomic,
+    write_json,
+)
+from polyglot.generation.registry import close_backends
+from polyglot.models import load_model, load_tokenizer, pick_device, quiet_transformers
 from polyglot.outputs import Claim, claim, identity_differences
-from polyglot.provenance import make_card, model_identity, read_card, write_card
+from polyglot.provenance import (
+    fingerprint,
+    hash_file,
+    make_card,
+    model_identity,
+    read_card,
+    tree_hash,
+    write_card,
+)
+from polyglot.report.charts import line_chart
 from polyglot.train.recipe import TrainRecipe
 from polyglot.train.sources import build_sources, load_examples
 from polyglot.train.trainer import CHECKPOINTS, CURVE, train_causal_lm
@@ -99,9 +119,6 @@ def _recorded_recipe(folder: Path) -> dict | None:
 
 def _inputs(recipe: TrainRecipe) -> dict:
     """The identity of what the recipe reads: the base model's files and the data files."""
-    from polyglot.config import validate_model
-    from polyglot.data.build import DataBuildConfig, source_fingerprint
-    from polyglot.provenance import hash_file, tree_hash
 
     files = []
     for source in recipe.data:
@@ -120,8 +137,6 @@ def _inputs(recipe: TrainRecipe) -> dict:
 
 def load_base(recipe: TrainRecipe):
     import torch
-
-    from polyglot.models import load_model, load_tokenizer, pick_device
 
     device = pick_device(recipe.device)
     tokenizer = load_tokenizer(recipe.base, padding_side="right")
@@ -161,8 +176,6 @@ def load_base(recipe: TrainRecipe):
 
 def curve_page(out: Path) -> None:
     """``curve.html``: the loss per step (from ``curve.jsonl``) as a small chart."""
-    from polyglot.files import read_jsonl
-    from polyglot.report.charts import line_chart
 
     rows = read_jsonl(out / CURVE)
     # the loss, and what a distillation logs beside it (its divergence and cross-entropy)
@@ -195,7 +208,6 @@ def evaluate_trained(
 ) -> dict:
     """``polyglot eval`` of the trained model (``model_dir``, default ``out``) on the recipe's
     benchmarks, into ``out/eval/<benchmark>``; returns accuracy per benchmark and language."""
-    from polyglot.evaluate import EvalConfig, evaluate
 
     model_dir = model_dir or out
     adapter = (model_dir / "adapter_config.json").is_file()
@@ -233,8 +245,6 @@ def evaluate_trained(
                 for lang, r in run.results["languages"].items()
             }
     finally:  # engines with replicas of their own stop here, not at exit
-        from polyglot.generation.registry import close_backends
-
         close_backends(backends)
     return figures
 
@@ -258,7 +268,6 @@ class _EvalEvery:
                 tokenizer.save_pretrained(str(folder))
                 log(f"evaluating at step {state.global_step} ...")
                 figures = evaluate_trained(recipe, folder, folder, progress=False)
-                from polyglot.files import append_jsonl
 
                 append_jsonl(out / "eval_curve.jsonl", [{"step": state.global_step, **figures}])
                 model.train()
@@ -416,9 +425,6 @@ def _wait_for_sources(recipe: TrainRecipe, out: Path, timeout: float = 3600) -> 
     this recipe's config and source (not an older build left in the folder)."""
     import time
 
-    from polyglot.config import validate_model
-    from polyglot.data.build import DATA_FILE, DataBuildConfig, build_identity
-
     wanted = []
     for index, source in enumerate(recipe.data):
         if source.build is not None:
@@ -453,8 +459,6 @@ def _examples_hash(examples: list[tuple[str, str]]) -> str:
 def merge_adapter(adapter: str | Path, out: str | Path, *, base: str | None = None) -> Path:
     """Fold the LoRA adapter at ``adapter`` into its base model and save the full model to
     ``out`` (loadable by ``from_pretrained`` without peft)."""
-    from polyglot.models import load_model, load_tokenizer, quiet_transformers
-    from polyglot.provenance import fingerprint
 
     adapter = Path(adapter)
     config_file = adapter / "adapter_config.json"

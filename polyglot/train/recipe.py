@@ -4,13 +4,15 @@ overrides from the command line, validated into ``TrainRecipe``."""
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Literal
+from typing import Literal
 
-import yaml
 from pydantic import Field, field_validator, model_validator
 
-from polyglot.config import ConfigError, StrictModel, read_yaml, validate_model
+from polyglot.config import StrictModel, recipe_data, validate_model
+from polyglot.data.benchmarks import load_spec
+from polyglot.data.build import DataBuildConfig
 from polyglot.generation.engine import EngineSettings
+from polyglot.packs import load_pack, parse_languages
 from polyglot.train.config import TrainingConfig
 
 
@@ -37,7 +39,6 @@ class DataSource(StrictModel):
     @field_validator("languages")
     @classmethod
     def _known_languages(cls, languages: list[str] | None) -> list[str] | None:
-        from polyglot.packs import load_pack
 
         for lang in languages or []:
             load_pack(lang)  # an unknown code is a ValueError naming it
@@ -52,9 +53,6 @@ class DataSource(StrictModel):
                 "id) and 'build' (a `polyglot data build` config)"
             )
         if self.build is not None:
-            from polyglot.config import validate_model
-            from polyglot.data.build import DataBuildConfig
-
             try:
                 validate_model({**self.build, "out": "-"}, DataBuildConfig, source="build")
             except Exception as err:  # noqa: BLE001 - the message names the field
@@ -111,8 +109,6 @@ class BenchmarkEval(StrictModel):
     @model_validator(mode="after")
     def _known(self) -> BenchmarkEval:
         """An unknown benchmark or language is an error now, not after the training."""
-        from polyglot.data.benchmarks import load_spec
-        from polyglot.packs import parse_languages
 
         if self.name == "custom":
             return self
@@ -172,64 +168,6 @@ class TrainRecipe(StrictModel):
                 "training": {"logging_steps", "save_steps"},
             },
         )
-
-
-def parse_overrides(pairs: list[str]) -> dict[str, Any]:
-    """``["training.steps=200", "lora.rank=8"]`` as a nested dict (values read as YAML)."""
-    nested: dict[str, Any] = {}
-    for pair in pairs:
-        key, sep, value = pair.partition("=")
-        if not sep or not key.strip():
-            raise ConfigError(f"override '{pair}': expected key=value, e.g. training.steps=200")
-        try:
-            parsed = yaml.safe_load(value) if value.strip() else ""
-        except yaml.YAMLError:
-            parsed = value
-        target = nested
-        parts = key.strip().split(".")
-        for part in parts[:-1]:
-            target = target.setdefault(part, {})
-            if not isinstance(target, dict):
-                raise ConfigError(f"override '{pair}': '{part}' is set twice")
-        target[parts[-1]] = parsed
-    return nested
-
-
-def merge_overrides(base: dict, overrides: dict) -> dict:
-    merged = dict(base)
-    for key, value in overrides.items():
-        if isinstance(value, dict) and isinstance(merged.get(key), dict):
-            merged[key] = merge_overrides(merged[key], value)
-        elif key == "data" and isinstance(value, dict) and isinstance(merged.get(key), list):
-            # data.0.path=...: index into the list of sources
-            sources = list(merged[key])
-            for index, change in value.items():
-                i = int(index) if str(index).isdigit() else -1
-                if not 0 <= i < len(sources):
-                    raise ConfigError(f"override data.{index}: no such data source")
-                sources[i] = (
-                    merge_overrides(sources[i], change) if isinstance(change, dict) else change
-                )
-            merged[key] = sources
-        else:
-            merged[key] = value
-    return merged
-
-
-def recipe_data(path: str | Path | None, overrides: list[str] | None = None) -> tuple[dict, str]:
-    """A recipe YAML (or nothing) as a dict with ``key=value`` overrides applied, and the source
-    to name in errors; shared by every recipe loader (train, merge)."""
-    data: dict = {}
-    source = "command line"
-    if path is not None:
-        data = read_yaml(Path(path))
-        if not isinstance(data, dict):
-            raise ConfigError(f"{path}: expected a mapping at the top level")
-        source = str(path)
-    if overrides:
-        data = merge_overrides(data, parse_overrides(overrides))
-        source += " (with overrides)" if path is not None else ""
-    return data, source
 
 
 def load_recipe(path: str | Path | None, overrides: list[str] | None = None) -> TrainRecipe:

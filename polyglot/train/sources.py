@@ -19,7 +19,8 @@ import random
 from dataclasses import dataclass
 from pathlib import Path
 
-from polyglot.config import ConfigError
+from polyglot.config import ConfigError, validate_model
+from polyglot.data.build import DataBuildConfig, build_dataset
 from polyglot.data.prompts import eval_prompt
 from polyglot.files import read_jsonl_objects
 from polyglot.train.recipe import DataSource, TrainRecipe
@@ -140,8 +141,6 @@ def _pair(
 def build_sources(recipe: TrainRecipe, out: Path, log=print, *, skip_bad: bool = False) -> None:
     """Build the recipe's ``build`` sources into ``out/_data/source-<i>`` (reused while their
     config is unchanged)."""
-    from polyglot.config import validate_model
-    from polyglot.data.build import DataBuildConfig, build_dataset
 
     for index, source in enumerate(recipe.data):
         if source.build is None:

@@ -8,6 +8,11 @@ from typing import Protocol
 
 from polyglot.config import ConfigError
 from polyglot.files import append_jsonl, read_jsonl_objects
+from polyglot.generation.base import GenerationSettings
+from polyglot.translate.instruct import InstructionTranslator
+from polyglot.translate.reference import NoisyReferenceTranslator, ReferenceTranslator
+from polyglot.translate.self_translate import RestatingTranslator, SelfTranslator
+from polyglot.translate.seq2seq import Seq2SeqTranslator
 
 TRANSLATORS = ("reference", "noisy-reference", "self", "clp", "hf-seq2seq", "hf", "vllm")
 SPECS = (
@@ -55,29 +60,19 @@ def load_translator(
         raise ConfigError(f"--translator {err}") from None
     name, _, argument = spec.partition(":")
     if name in ("self", "clp"):
-        from polyglot.translate.self_translate import RestatingTranslator, SelfTranslator
-
         if backend is None:
             raise ConfigError(f"--translator {name} translates with the evaluated model's backend")
         if name == "clp":
             return RestatingTranslator(backend, exemplars or {})
         return SelfTranslator(backend, exemplars or {})
     if name == "reference":
-        from polyglot.translate.reference import ReferenceTranslator
-
         return ReferenceTranslator(references)
     if name == "noisy-reference":
-        from polyglot.translate.reference import NoisyReferenceTranslator
-
         return NoisyReferenceTranslator(references, float(argument), seed)
     if name == "hf-seq2seq":
-        from polyglot.translate.seq2seq import Seq2SeqTranslator
-
         device = getattr(settings, "device", "auto")
         batch_size = min(getattr(settings, "batch_size", 16), 32)
         return Seq2SeqTranslator(argument, device=device, batch_size=batch_size)
-    from polyglot.generation.base import GenerationSettings
-    from polyglot.translate.instruct import InstructionTranslator
 
     shared = {} if settings is None else settings.model_dump(
         include={"device", "dtype", "batch_size", "batch_tokens", "seed"}

@@ -5,6 +5,13 @@ translation only, rendered with the model's chat template (a plain ``<Language>:
 
 from __future__ import annotations
 
+from polyglot.generation.base import Request
+from polyglot.generation.engine import result_engine
+from polyglot.generation.registry import load_backend
+from polyglot.packs import load_pack
+from polyglot.provenance import model_identity
+from polyglot.text.thinking import DEFAULT_TAGS
+
 REQUEST = (
     "Translate the following {source} text into {target}. Reply with the translation only, "
     "nothing else.\n\n{text}"
@@ -16,7 +23,6 @@ class InstructionTranslator:
         """``settings``: the ``GenerationSettings`` of the translating model; ``backend``: an
         engine already serving that model (the evaluated one, when it is the translator too:
         one vLLM engine, not two on one GPU)."""
-        from polyglot.generation.registry import load_backend
 
         self.settings = settings
         self.owns_backend = backend is None
@@ -31,25 +37,21 @@ class InstructionTranslator:
             close()
 
     def identity(self) -> dict:
-        from polyglot.provenance import model_identity
 
         # the engine's own settings (a shared engine: the evaluated run's token limit)
         used = getattr(self.backend, "settings", None) or self.settings
-        from polyglot.generation.engine import result_engine
 
         return {"name": self.settings.backend, "model": model_identity(self.settings.model),
                 "max_new_tokens": used.max_new_tokens, "temperature": used.temperature,
                 "seed": used.seed, **result_engine(used)}  # fmt: skip
 
     def check(self, sources: list[str], target: str = "en") -> None:
-        from polyglot.packs import load_pack
 
         for lang in [*sources, target]:
             load_pack(lang)
 
     def prompt(self, lang: str, text: str, target: str = "en") -> tuple[str, list[str]]:
         """The prompt and its stop strings."""
-        from polyglot.packs import load_pack
 
         source, goal = load_pack(lang).name, load_pack(target).name
         if self.tokenizer is not None and getattr(self.tokenizer, "chat_template", None):
@@ -64,7 +66,6 @@ class InstructionTranslator:
         return f"{source}: {text}\n{goal}:", ["\n"]
 
     def translate(self, items: list[tuple[str, str, str]], target: str = "en") -> dict[str, str]:
-        from polyglot.generation.base import Request
 
         requests = []
         for key, lang, text in items:
@@ -80,7 +81,6 @@ class InstructionTranslator:
 
 def _without_thinking(text: str) -> str:
     """The text after a closed thinking block (a model that thinks anyway), else the text."""
-    from polyglot.text.thinking import DEFAULT_TAGS
 
     closing = DEFAULT_TAGS[1]
     return text.split(closing, 1)[1] if closing in text else text

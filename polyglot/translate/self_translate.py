@@ -8,12 +8,13 @@ hf or vLLM)."""
 from __future__ import annotations
 
 from polyglot.config import ConfigError
+from polyglot.generation.base import Request
+from polyglot.packs import load_pack
 
 SHOTS = 3
 
 
 def _name(lang: str) -> str:
-    from polyglot.packs import load_pack
 
     return load_pack(lang).name
 
@@ -72,7 +73,6 @@ class SelfTranslator:
         return "".join(blocks) + f"{source}: {question}\n{goal}:"
 
     def translate(self, items: list[tuple[str, str, str]], target: str = "en") -> dict[str, str]:
-        from polyglot.generation.base import Request
 
         requests = [Request(k, self.prompt(lang, q, target), ["\n"]) for k, lang, q in items]
         texts = _generate(self.backend, requests, self.spent)
@@ -105,7 +105,6 @@ class RestatingTranslator(SelfTranslator):
         )
 
     def translate(self, items: list[tuple[str, str, str]], target: str = "en") -> dict[str, str]:
-        from polyglot.generation.base import Request
 
         requests = [Request(k, self.prompt(lang, q, target), ["\n\n"]) for k, lang, q in items]
         texts = _generate(self.backend, requests, self.spent)

@@ -11,6 +11,16 @@ from __future__ import annotations
 import warnings
 
 from polyglot.config import ConfigError
+from polyglot.models import (
+    check_local_model,
+    first_line,
+    load_tokenizer,
+    not_local_hint,
+    pick_device,
+    quiet_transformers,
+)
+from polyglot.packs import load_pack
+from polyglot.provenance import model_identity
 
 
 def family(config, tokenizer) -> str:
@@ -38,15 +48,6 @@ class Seq2SeqTranslator:
     ):
         from transformers import AutoModelForSeq2SeqLM
 
-        from polyglot.models import (
-            check_local_model,
-            first_line,
-            load_tokenizer,
-            not_local_hint,
-            pick_device,
-            quiet_transformers,
-        )
-
         check_local_model(model)
         # MarianTokenizer asks for sacremoses, which only its detokenizer of some models uses
         warnings.filterwarnings("ignore", message=".*pip install sacremoses.*")
@@ -66,14 +67,11 @@ class Seq2SeqTranslator:
         self.spent: dict[str, int] = {}  # generated tokens per translated key (cost)
 
     def identity(self) -> dict:
-        from polyglot.provenance import model_identity
-
         return {"name": "hf-seq2seq", "model": model_identity(self.model_name),
                 "num_beams": self.num_beams, "max_new_tokens": self.max_new_tokens}  # fmt: skip
 
     def code(self, lang: str) -> str:
         """The language's code for this checkpoint (NLLB, M2M100), checked in its tokenizer."""
-        from polyglot.packs import load_pack
 
         pack = load_pack(lang)
         code = pack.mt_codes.get(self.family)
@@ -93,7 +91,6 @@ class Seq2SeqTranslator:
     def marian_prefix(self, target: str) -> str:
         """A multilingual OPUS-MT model's ``>>xxx<<`` target token (from the pack), or nothing:
         into English, and for a bilingual checkpoint (no such token), it translates as trained."""
-        from polyglot.packs import load_pack
 
         if target == "en":
             return ""

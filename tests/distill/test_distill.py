@@ -242,12 +242,25 @@ def test_sequence_level_learns_the_teachers_right_answers(in_shipped, tmp_path):
         (["--on-policy", "0.5", "--teacher-logits", "topk"], "on-policy samples are new"),
         (["-l", "en"], "is the teacher's language"),
         (["--divergence", "kl"], "divergence"),
-        (["--benchmark", "mgsm"], "parallel data is 'testbed'"),
+        (["--benchmark", "mgsm", "--data", "x/{lang}.jsonl"], "not both"),
     ],
 )
 def test_bad_settings_are_one_line(in_testbed, tmp_path, extra, message):
     result = _distill(in_testbed, tmp_path / "bad", *extra)
     assert result.exit_code == 2 and message in result.output, result.output
+
+
+def test_benchmark_flag_is_the_recipes_data_benchmark(in_testbed, tmp_path, monkeypatch):
+    import polyglot.cli.distill as command
+
+    made = []
+    monkeypatch.setattr(command, "distill", lambda recipe, **_: made.append(recipe) or {"rank": 1})
+    assert _distill(in_testbed, tmp_path / "m", "--benchmark", "mgsm").exit_code == 0
+    recipe = tmp_path / "r.yaml"
+    recipe.write_text(f"teacher: {in_testbed}/base\nstudent: {in_testbed}/base\nout: {tmp_path / 'm'}\n"
+                      "data: {languages: [sw], benchmark: mgsm, response_field: null, limit: 16}\n")  # fmt: skip
+    from_recipe = load_distill_recipe(recipe, [])
+    assert made[0].data == from_recipe.data
 
 
 def test_a_recipe_file_with_overrides(in_testbed, tmp_path):

@@ -301,7 +301,9 @@ def test_the_copy_falls_back_when_the_kernel_cannot_copy(experts, tmp_path, monk
 
 
 def test_an_interrupted_merge_leaves_no_model_folder(experts, tmp_path, monkeypatch):
-    from polyglot.merge import stream
+    import importlib
+
+    layer_swap_module = importlib.import_module("polyglot.merge.layer_swap")
 
     math, language = experts
     calls = []
@@ -312,8 +314,8 @@ def test_an_interrupted_merge_leaves_no_model_folder(experts, tmp_path, monkeypa
             raise KeyboardInterrupt
         return real(*args, **kwargs)
 
-    real = stream.write_streamed
-    monkeypatch.setattr(stream, "write_streamed", dies)
+    real = layer_swap_module.write_streamed
+    monkeypatch.setattr(layer_swap_module, "write_streamed", dies)
     with pytest.raises(KeyboardInterrupt):
         layer_swap(math, language, tmp_path / "m", bottom=1, top=1)
     assert not (tmp_path / "m").exists() and list(tmp_path.iterdir()) == []

@@ -135,7 +135,7 @@ def test_bad_strategy_settings_are_one_line(in_testbed, tmp_path, extra, message
 
 
 def test_gap_attribution_counts_by_hand():
-    from polyglot.evaluate.attribution import gap_attribution
+    from polyglot.strategies.selective.attribution import gap_attribution
 
     def rec(lang, i, correct):
         return {"key": f"{lang}/{i}", "lang": lang, "id": str(i), "correct": correct}
@@ -370,7 +370,7 @@ def test_the_models_own_translations_name_how_they_were_generated(in_testbed, tm
 
 
 def test_runs_pair_only_when_generated_the_same_way():
-    from polyglot.evaluate.selective_curve import matches, same_generation
+    from polyglot.strategies.selective.curve import matches, same_generation
 
     def results(**config):
         return {"run": {"config": {"model": "m", "max_new_tokens": 160, **config},

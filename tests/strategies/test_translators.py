@@ -165,6 +165,7 @@ def test_a_language_without_a_code_is_refused_before_any_generation(
     in_testbed, m2m, tmp_path, monkeypatch
 ):
     from polyglot import packs
+    from polyglot.translate import seq2seq
 
     real = packs.load_pack
 
@@ -172,7 +173,7 @@ def test_a_language_without_a_code_is_refused_before_any_generation(
         pack = real(code)
         return pack.model_copy(update={"mt_codes": {}}) if code == "sw" else pack
 
-    monkeypatch.setattr(packs, "load_pack", without_swahili_code)
+    monkeypatch.setattr(seq2seq, "load_pack", without_swahili_code)
     out = tmp_path / "run"
     result = runner.invoke(
         app,
@@ -236,6 +237,7 @@ def test_overwrite_with_a_translator_that_cannot_run_keeps_the_finished_run(
     in_testbed, m2m, tmp_path, monkeypatch
 ):
     from polyglot import packs
+    from polyglot.translate import seq2seq
 
     out = tmp_path / "kept"
     args = ["eval", "--model", str(in_testbed / "base"), "--benchmark", "testbed",
@@ -244,7 +246,7 @@ def test_overwrite_with_a_translator_that_cannot_run_keeps_the_finished_run(
     assert runner.invoke(app, [*args, "--translator", "reference"]).exit_code == 0
     before = {p.name: p.read_bytes() for p in out.iterdir() if p.is_file()}
     real = packs.load_pack
-    monkeypatch.setattr(packs, "load_pack", lambda code: real(code).model_copy(
+    monkeypatch.setattr(seq2seq, "load_pack", lambda code: real(code).model_copy(
         update={"mt_codes": {}}) if code == "sw" else real(code))  # fmt: skip
     result = runner.invoke(app, [*args, "--translator", f"hf-seq2seq:{m2m}", "--overwrite"])
     assert result.exit_code == 2 and "no m2m100 code" in result.output

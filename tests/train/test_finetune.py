@@ -14,10 +14,10 @@ import torch
 from typer.testing import CliRunner
 
 from polyglot.cli.main import app
-from polyglot.config import ConfigError
+from polyglot.config import ConfigError, parse_overrides
 from polyglot.models import load_tokenizer
 from polyglot.train.packing import encode_examples
-from polyglot.train.recipe import load_recipe, parse_overrides
+from polyglot.train.recipe import load_recipe
 
 runner = CliRunner()
 

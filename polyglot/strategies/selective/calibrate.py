@@ -12,10 +12,24 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
-from polyglot.config import ConfigError
+from polyglot.config import ConfigError, validate_model
+from polyglot.evaluate import EvalConfig, evaluate
+from polyglot.evaluate.records import read_records
+from polyglot.evaluate.runner import config_dataset
 from polyglot.files import write_atomic
+from polyglot.models import load_model, load_tokenizer
 from polyglot.outputs import OutputRefused, claim
-from polyglot.provenance import make_card, write_card
+from polyglot.provenance import make_card, model_identity, read_card, write_card
+from polyglot.report.pages import markdown_table
+from polyglot.strategies.selective.calibration import (
+    label_items,
+    max_f1_threshold,
+    question_digests,
+    report,
+    split_by_item,
+)
+from polyglot.strategies.selective.detectors import SIGNAL_DETECTORS, detector_scores, model_signals
+from polyglot.strategies.selective.probe import KINDS, Probe
 
 KIND = "detector-calibration"
 
@@ -26,7 +40,6 @@ def detector_report(
     scores: dict[str, float], labels: dict[str, int], fit_keys: list[str], held_out: list[str]
 ) -> dict:
     """Max-F1 threshold on ``fit_keys``, metrics on ``held_out`` (never the other way)."""
-    from polyglot.detect.calibration import max_f1_threshold, report
 
     threshold = max_f1_threshold([scores[k] for k in fit_keys], [labels[k] for k in fit_keys])
     return report([scores[k] for k in held_out], [labels[k] for k in held_out], threshold)
@@ -55,9 +68,6 @@ def train_detectors(
 ) -> dict:
     """See the module docstring; the prompt settings (``mode``, ``shots``, ``chat_template``)
     are those of the runs the probe will watch, and are recorded with it."""
-    from polyglot.config import validate_model
-    from polyglot.detect.probe import KINDS
-    from polyglot.evaluate import EvalConfig
 
     if probe_kind not in KINDS:
         raise ConfigError(f"--probe {probe_kind}: one of {', '.join(KINDS)}")
@@ -87,14 +97,6 @@ def train_detectors(
 def _calibrate(out, native_config, understood_config, *, model, adapter, revision, device,
                benchmark, data, limit, max_new_tokens, mode, shots, chat_template, seed,
                probe_kind, overwrite, log) -> dict:  # fmt: skip
-    from polyglot.detect.calibration import label_items, question_digests, split_by_item
-    from polyglot.detect.probe import Probe
-    from polyglot.detect.understanding import SIGNAL_DETECTORS, detector_scores, model_signals
-    from polyglot.evaluate import evaluate
-    from polyglot.evaluate.records import read_records
-    from polyglot.evaluate.runner import config_dataset
-    from polyglot.models import load_model, load_tokenizer
-    from polyglot.provenance import model_identity, read_card
 
     log(f"[1/4] the model's native attempt at each calibration item -> {out / 'native'}")
     backends: dict = {}  # both runs generate with the same settings: one model load
@@ -147,7 +149,7 @@ def _calibrate(out, native_config, understood_config, *, model, adapter, revisio
     reports["probe"] = detector_report(probe_scores, labels, val, held_out)
     card = read_card(native.out, "run.json") or {}
     meta = {
-        "schema": "polyglot.detect.probe/1",
+        "schema": "polyglot.strategies.selective.probe/1",
         "model": model,
         "model_identity": model_identity(model, adapter, revision),
         "adapter": adapter,
@@ -170,7 +172,7 @@ def _calibrate(out, native_config, understood_config, *, model, adapter, revisio
         # threshold see its labels (selective refuses it)
         "calibration_ids": sorted({k.split("/", 1)[1] for k in keys}),
         # what the items say, whatever file or benchmark name they come under: an evaluation
-        # of any of them is refused (see polyglot.detect.calibration.question_digests)
+        # of any of them is refused (see polyglot.strategies.selective.calibration.question_digests)
         "calibration_questions": question_digests(config_dataset(native_config)),
         "dataset_hash": card.get("dataset_hash"),
         "labels": {"not_understood": positives, "understood": len(labels) - positives},
@@ -185,8 +187,6 @@ def _calibrate(out, native_config, understood_config, *, model, adapter, revisio
 
 
 def report_markdown(meta: dict) -> str:
-    from polyglot.report.pages import markdown_table
-
     rows = [
         [name, str(r["n"]), str(r["positives"]), f"{r['balanced_accuracy']:.3f}", f"{r['f1']:.3f}",
          "–" if r["pr_auc"] is None else f"{r['pr_auc']:.3f}",

@@ -17,6 +17,7 @@ from pathlib import Path
 
 from polyglot.config import ConfigError
 from polyglot.evaluate.plan import Plan, Route
+from polyglot.evaluate.records import read_records
 from polyglot.evaluate.runner import (
     GENERATIONS,
     RUN_FILE,
@@ -31,8 +32,18 @@ from polyglot.evaluate.runner import (
     shared_backend,
 )
 from polyglot.files import append_jsonl, read_json, write_lines
+from polyglot.models import load_model, load_tokenizer
 from polyglot.outputs import OutputRefused
+from polyglot.provenance import fingerprint, make_card, model_identity, now, write_card
 from polyglot.strategies.base import STRATEGIES, Strategy
+from polyglot.strategies.selective.calibration import question_digests, top_share
+from polyglot.strategies.selective.detectors import (
+    check_detector,
+    detector_scores,
+    model_signals,
+    probe_folder,
+)
+from polyglot.strategies.selective.probe import Probe
 from polyglot.strategies.translate_all import TRANSLATORS_HINT
 
 SCORES = "scores.jsonl"
@@ -40,8 +51,6 @@ SCORES = "scores.jsonl"
 
 def _scores(config, native_out: Path, records: dict[str, dict], out: Path) -> dict[str, float]:
     """The detector's score of every non-English native record (cached in OUT/scores.jsonl)."""
-    from polyglot.detect.understanding import detector_scores, probe_folder
-    from polyglot.provenance import fingerprint
 
     native_run = read_json(native_out / "run.json", "run card")
     folder = probe_folder(config.detector)
@@ -60,9 +69,6 @@ def _scores(config, native_out: Path, records: dict[str, dict], out: Path) -> di
                 return {k: cached[k] for k in records}
     signals: dict = {}
     if config.detector != "language-drift":
-        from polyglot.detect.understanding import model_signals
-        from polyglot.models import load_model, load_tokenizer
-
         model = load_model(config.model, adapter=config.adapter, device=config.device,
                            dtype="float32", revision=config.revision)  # fmt: skip
         tokenizer = load_tokenizer(config.model, revision=config.revision, padding_side="right")
@@ -80,9 +86,6 @@ def _scores(config, native_out: Path, records: dict[str, dict], out: Path) -> di
 def _flagged(config, scores: dict[str, float]) -> tuple[set[str], float | None, str]:
     """The items to translate, the threshold (None for a budget) and the rule that chose them;
     never reads a label."""
-    from polyglot.detect.calibration import top_share
-    from polyglot.detect.probe import Probe
-    from polyglot.detect.understanding import probe_folder
 
     if config.budget is not None:
         return (
@@ -118,9 +121,6 @@ def check_selective(config) -> None:
     """Everything about a selective run that can be refused before any generation: the output
     folder, one output per item, and the probe (another model's, another width of layers, or
     calibrated on the items being evaluated)."""
-    from polyglot.detect.probe import Probe
-    from polyglot.detect.understanding import probe_folder
-    from polyglot.provenance import model_identity
 
     if config.samples > 1:
         raise ConfigError("--strategy selective reads one output per item: use --samples 1")
@@ -154,8 +154,6 @@ def check_selective(config) -> None:
     if config.items is not None:
         dataset = only_items(dataset, config.items)
     if meta.get("calibration_questions") is not None:  # by content: any path or name
-        from polyglot.detect.calibration import question_digests
-
         seen = set(meta["calibration_questions"]) & set(question_digests(dataset))
         if seen:
             raise ConfigError(
@@ -197,7 +195,6 @@ class Selective(Strategy):
     settings = ("translator", "inject", "detector", "budget", "threshold", "calibration")
 
     def check(self, config) -> None:
-        from polyglot.detect.understanding import check_detector
 
         if not config.translator:
             raise ValueError(f"--strategy selective needs --translator ({TRANSLATORS_HINT})")
@@ -229,8 +226,6 @@ class Selective(Strategy):
 
 
 def _evaluate_selective(config, backends: dict | None = None):
-    from polyglot.evaluate.records import read_records
-    from polyglot.provenance import make_card, now, write_card
 
     check_selective(config)
     backends = {} if backends is None else backends  # the sub-runs share one model load

@@ -9,11 +9,11 @@ from __future__ import annotations
 import math
 
 from polyglot.config import ConfigError
+from polyglot.packs import load_pack
 
 
 def reflection_context(record: dict) -> tuple[str, str, str]:
     """The text the answers follow, and the pack's two answers, for an eval record."""
-    from polyglot.packs import load_pack
 
     pack = load_pack(record["lang"])
     if pack.reflection is None:

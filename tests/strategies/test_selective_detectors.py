@@ -12,7 +12,7 @@ from typer.testing import CliRunner
 
 from polyglot.cli.main import app
 from polyglot.config import ConfigError
-from polyglot.detect.calibration import (
+from polyglot.strategies.selective.calibration import (
     budget_threshold,
     label_items,
     max_f1_threshold,
@@ -23,7 +23,7 @@ from polyglot.detect.calibration import (
     split_keys,
     top_share,
 )
-from polyglot.detect.probe import Probe
+from polyglot.strategies.selective.probe import Probe
 
 runner = CliRunner()
 
@@ -98,8 +98,8 @@ def test_the_probe_learns_separable_states_and_guards_its_model(tmp_path):
 
 
 def test_signals_of_a_real_forward_pass(tiny_model):
-    from polyglot.detect.signals import trace_signals
     from polyglot.models import load_model, load_tokenizer
+    from polyglot.strategies.selective.signals import trace_signals
 
     model = load_model(str(tiny_model), device="cpu", dtype="float32")
     tokenizer = load_tokenizer(str(tiny_model), padding_side="right")
@@ -118,8 +118,8 @@ def test_signals_of_a_real_forward_pass(tiny_model):
 
 
 def test_self_reflection_compares_the_two_answers_likelihoods(tiny_model):
-    from polyglot.detect.reflection import reflection_context, reflection_scores
     from polyglot.models import load_model, load_tokenizer
+    from polyglot.strategies.selective.reflection import reflection_context, reflection_scores
 
     model = load_model(str(tiny_model), device="cpu", dtype="float32")
     tokenizer = load_tokenizer(str(tiny_model), padding_side="right")
@@ -145,11 +145,11 @@ def test_self_reflection_compares_the_two_answers_likelihoods(tiny_model):
 
 
 def test_self_reflection_needs_the_packs_question(monkeypatch):
-    from polyglot.detect import reflection
     from polyglot.packs import load_pack
+    from polyglot.strategies.selective import reflection
 
     pack = load_pack("sw").model_copy(update={"reflection": None})
-    monkeypatch.setattr("polyglot.packs.load_pack", lambda code: pack)
+    monkeypatch.setattr(reflection, "load_pack", lambda code: pack)
     with pytest.raises(ConfigError, match="'sw' language pack has no `reflection`"):
         reflection.reflection_context({"lang": "sw", "prompt": "x", "output": "y"})
 

@@ -4,7 +4,7 @@ understand the question (``polyglot eval --strategy selective --detector NAME``)
 - ``confidence`` / ``confidence-min``: minus the trace's mean (or minimum) token confidence;
 - ``prompt-nll``: the prompt's mean negative log-likelihood;
 - ``self-reflection``: P(no) when the model is asked, in the question's language, whether it
-  understood the question (``polyglot/detect/reflection.py``);
+  understood the question (``polyglot/strategies/selective/reflection.py``);
 - ``language-drift``: the share of the trace not in the question's language (fastText, from the
   eval record), 1 when nothing was written;
 - ``probe:DIR``: a probe trained by ``polyglot detect train`` on the last hidden state.
@@ -15,6 +15,9 @@ from __future__ import annotations
 from pathlib import Path
 
 from polyglot.config import ConfigError
+from polyglot.strategies.selective.probe import Probe
+from polyglot.strategies.selective.reflection import reflection_scores
+from polyglot.strategies.selective.signals import trace_signals
 
 SIGNAL_DETECTORS = (
     "confidence",
@@ -47,8 +50,6 @@ def detector_scores(spec: str, records: dict[str, dict], signals: dict[str, dict
     name, _, argument = spec.partition(":")
     scores = {}
     if name == "probe":
-        from polyglot.detect.probe import Probe
-
         probe = Probe.load(argument)
         return probe.scores({k: signals[k]["hidden"] for k in records})
     for key, record in records.items():
@@ -72,12 +73,9 @@ def detector_scores(spec: str, records: dict[str, dict], signals: dict[str, dict
 def model_signals(model, tokenizer, records: dict[str, dict], detectors) -> dict[str, dict]:
     """What the ``detectors`` read from the model for ``records`` (``{key: signals}``): the
     teacher-forced pass over prompt + trace, plus the reflection question when asked for."""
-    from polyglot.detect.signals import trace_signals
 
     signals = trace_signals(model, tokenizer, list(records.values()))
     if any(d.partition(":")[0] == "self-reflection" for d in detectors):
-        from polyglot.detect.reflection import reflection_scores
-
         for key, score in reflection_scores(model, tokenizer, list(records.values())).items():
             signals[key]["reflection"] = score
     return signals

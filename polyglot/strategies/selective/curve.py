@@ -10,14 +10,15 @@ from __future__ import annotations
 from pathlib import Path
 
 from polyglot.config import ConfigError
+from polyglot.evaluate.config import STRATEGY_DEFAULTS
 from polyglot.evaluate.records import read_records
+from polyglot.files import read_jsonl_objects
 
 ALL = "all"
 SHARE_OF_GAIN = 0.95
 
 
 def read_scores(run: Path) -> dict[str, float]:
-    from polyglot.files import read_jsonl_objects
 
     path = run / "scores.jsonl"
     if not path.is_file():
@@ -30,7 +31,6 @@ def same_generation(a: dict, b: dict, *, also: tuple[str, ...] = ()) -> bool:
     """Whether two runs' results (``results.json``) generated the same way — the same model
     (fingerprint) and every generation setting (prompting, tokens, sampling, seed, data) —
     whatever their strategies, languages and item subsets; and the same ``also`` settings."""
-    from polyglot.evaluate.config import STRATEGY_DEFAULTS
 
     # batching and where it ran do not change greedy outputs (tested for the hf backend)
     ignored = (

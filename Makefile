@@ -1,6 +1,7 @@
 # Two commands do all set-up on a fresh clone:
 #   make quickstart   -- the main job
 #   make test         -- the test suite (what CI runs): the main suite, then the vLLM tests
+#   make test-fast    -- the unit tests only (no model, testbed or vLLM)
 # Each creates what it needs idempotently; torch is pinned to the CPU build first so nothing
 # pulls CUDA.
 #
@@ -17,7 +18,7 @@ VLLM_VENV  ?= .venv-vllm
 VLLM_BIN   := $(VLLM_VENV)/bin
 VLLM_STAMP := $(VLLM_VENV)/.polyglot-installed
 
-.PHONY: install install-vllm quickstart test test-main test-vllm lint clean
+.PHONY: install install-vllm quickstart test test-fast test-main test-vllm lint clean
 
 install: $(STAMP)
 
@@ -43,6 +44,10 @@ quickstart: $(STAMP)
 	$(BIN)/polyglot quickstart
 
 test: test-main test-vllm
+
+# the unit tests alone (no model, testbed or vLLM): a couple of minutes
+test-fast: $(STAMP)
+	$(BIN)/python -m pytest -q -m "not e2e" --durations=10
 
 test-main: $(STAMP)
 	$(BIN)/python -m pytest -q -m "not vllm" --durations=15

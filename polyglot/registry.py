@@ -47,8 +47,9 @@ class Registry(Generic[T]):
             importlib.import_module(module.name)
 
     def names(self) -> list[str]:
+        """In the order they were registered (modules alphabetically, then as written)."""
         self._discover()
-        return sorted(self._entries)
+        return list(self._entries)
 
     def __contains__(self, name: str) -> bool:
         self._discover()

@@ -15,6 +15,28 @@ FAKE_VLLM = Path(__file__).parent / "fake_vllm"  # a stand-in vLLM package (test
 # TRL's GKD loss (the reference of polyglot's distillation loss) lives in trl.experimental
 os.environ.setdefault("TRL_EXPERIMENTAL_SILENCE", "1")
 
+# fixtures that build, train or load a model: a test using one is end-to-end
+MODEL_FIXTURES = {
+    "tiny_model",
+    "testbed",
+    "in_testbed",
+    "shipped_testbed",
+    "fake_vllm",
+    "quickstart_run",
+}
+
+
+def pytest_collection_modifyitems(items):
+    """Mark ``e2e`` every test that uses a model fixture, is marked ``slow`` or runs the real
+    vLLM: ``make test-fast`` runs the rest (the unit tests)."""
+    for item in items:
+        if (
+            MODEL_FIXTURES & set(getattr(item, "fixturenames", ()))
+            or item.get_closest_marker("slow")
+            or item.get_closest_marker("vllm")
+        ):
+            item.add_marker(pytest.mark.e2e)
+
 
 def _shared_data_or_skip():
     root = data_dir()

@@ -58,9 +58,7 @@ def test_a_cycle_through_a_package_init_is_found(metrics, tmp_path):
         ["polyglot.packs", "polyglot.text", "polyglot.text.answers"]
     ]
     # the same names exported lazily (_EXPORTS, loaded on first use) are no cycle
-    (package / "text" / "__init__.py").write_text(
-        "_EXPORTS = {'read': 'polyglot.text.answers'}\n"
-    )
+    (package / "text" / "__init__.py").write_text("_EXPORTS = {'read': 'polyglot.text.answers'}\n")
     assert metrics.cycles(metrics.edges(metrics.read_package(package))) == []
 
 

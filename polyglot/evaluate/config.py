@@ -107,7 +107,7 @@ class EvalConfig(GenerationSettings):
         pivots are the model's restatements in each pivot language."""
         shorthands = {"self-translate": ("translate-all", "self"),
                       "clp": ("translate-all", "clp"), "clsp": ("clc", "clp")}  # fmt: skip
-        known = (*STRATEGIES.names(), *shorthands)
+        known = (*sorted(STRATEGIES.names()), *shorthands)
         if isinstance(values, dict) and values.get("strategy", "native") not in known:
             raise ValueError(f"strategy {values['strategy']!r}: one of {', '.join(known)}")
         if isinstance(values, dict) and values.get("strategy") in shorthands:
@@ -127,7 +127,7 @@ class EvalConfig(GenerationSettings):
         stray = [flag for key, flag in FLAGS.items()
                  if key not in strategy.settings and getattr(self, key) != STRATEGY_DEFAULTS[key]]  # fmt: skip
         if stray:
-            takers = [name for name in STRATEGIES.names()
+            takers = [name for name in sorted(STRATEGIES.names())
                       if all(k in STRATEGIES.get(name).settings for k, f in FLAGS.items()
                              if f in stray)]  # fmt: skip
             names = (

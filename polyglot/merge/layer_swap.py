@@ -23,6 +23,7 @@ from pathlib import Path
 from polyglot.config import ConfigError
 from polyglot.files import write_atomic
 from polyglot.merge.analyze import INDEX_FILE, Checkpoint, check_same_model
+from polyglot.merge.methods import MERGE_METHODS, MergeMethod
 from polyglot.merge.output import abandon, finish, inputs_identity, prepare
 from polyglot.merge.standard import require_mergekit
 from polyglot.merge.stream import read_header, write_streamed
@@ -290,3 +291,17 @@ def _blend(language, math, w: float):
         result.addcmul_(tensor.to(torch.float32), coefficient.reshape(shape))
     result.div_(weights.sum(dim=1).reshape(shape))
     return result.to(language.dtype)
+
+
+@MERGE_METHODS.register("layer-swap")
+class LayerSwap(MergeMethod):
+    name, swaps_layers = "layer-swap", True
+    description = (
+        "layer swapping: the math expert with its bottom and top layers from the language expert"
+    )
+
+    def make(self, spec, experts, base, folder, overwrite):
+        return layer_swap(experts["math"], experts["language"], folder, bottom=spec["bottom"],
+                          top=spec["top"], transition=spec["transition"], ramp=spec["ramp"],
+                          embeddings=spec["embeddings"], lm_head=spec["lm_head"],
+                          overwrite=overwrite)  # fmt: skip

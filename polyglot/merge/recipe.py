@@ -12,6 +12,7 @@ from pydantic import Field, field_validator, model_validator
 
 from polyglot.config import ConfigError, StrictModel, recipe_data, validate_model
 from polyglot.evaluate import EvalConfig
+from polyglot.merge.methods import MERGE_METHODS
 from polyglot.resources import recipe_path
 
 ROLES = ("math", "language")
@@ -39,7 +40,7 @@ class MergeSpec(StrictModel):
     ``ties`` and ``task-arithmetic`` merge the two experts with ``weights`` (and ``density`` for
     TIES)."""
 
-    method: Literal["layer-swap", "soup", "ties", "task-arithmetic"]
+    method: str  # a name in MERGE_METHODS: layer-swap, soup, ties, task-arithmetic
     name: str | None = None
     bottom: int | Literal["suggested"] | None = Field(None)
     top: int | Literal["suggested"] | None = Field(None)
@@ -52,7 +53,7 @@ class MergeSpec(StrictModel):
 
     @model_validator(mode="after")
     def _fits_method(self) -> MergeSpec:
-        swap = self.method == "layer-swap"
+        swap = MERGE_METHODS.get(self.method).swaps_layers
         if swap and (self.bottom is None or self.top is None):
             raise ValueError("layer-swap needs 'bottom' and 'top' (a number or 'suggested')")
         if not swap and (self.bottom is not None or self.top is not None or self.transition):
@@ -120,11 +121,13 @@ class MergeRecipe(StrictModel):
     @model_validator(mode="after")
     def _complete(self) -> MergeRecipe:
         missing = [r for r in ROLES if r not in self.experts]
-        if missing and (self.grid or any(m.method == "layer-swap" for m in self.merges)):
+        if missing and (
+            self.grid or any(MERGE_METHODS.get(m.method).swaps_layers for m in self.merges)
+        ):
             raise ValueError(f"layer swapping needs both experts; missing: {', '.join(missing)}")
         if len(self.experts) < 2 and self.merges:
             raise ValueError("merges need both experts (math and language)")
-        needs_base = [m.method for m in self.merges if m.method in ("ties", "task-arithmetic")]
+        needs_base = [m.method for m in self.merges if MERGE_METHODS.get(m.method).needs_base]
         suggested = any("suggested" in (m.bottom, m.top) for m in self.merges)
         if self.base is None and (needs_base or suggested):
             why = ", ".join(needs_base) or "the suggested swap (the analysis)"
@@ -154,7 +157,7 @@ def swap_name(
 def merge_name(spec: MergeSpec) -> str:
     if spec.name:
         return spec.name
-    if spec.method != "layer-swap":
+    if not MERGE_METHODS.get(spec.method).swaps_layers:
         return spec.method
     if "suggested" in (spec.bottom, spec.top):
         return "swap-suggested"

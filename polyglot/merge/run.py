@@ -22,9 +22,10 @@ import yaml
 from polyglot.config import ConfigError, merge_overrides, parse_overrides, validate_model
 from polyglot.evaluate import EvalConfig, compare_runs, evaluate, write_comparison
 from polyglot.files import check_output_dir, read_json, write_atomic, write_json
-from polyglot.merge import analyze, layer_swap, standard_merge
+from polyglot.merge import analyze
 from polyglot.merge.analyze import Checkpoint
 from polyglot.merge.layer_swap import swap_plan
+from polyglot.merge.methods import MERGE_METHODS
 from polyglot.merge.recipe import MergeRecipe, MergeSpec, merge_name, swap_name
 from polyglot.outputs import OutputRefused, hold
 from polyglot.provenance import fingerprint, read_card
@@ -189,29 +190,7 @@ def _check_plan(plan: list[dict], experts: dict) -> None:
 
 
 def _make(spec: dict, recipe: MergeRecipe, experts: dict, folder: Path, overwrite: bool) -> dict:
-
-    if spec["method"] == "layer-swap":
-        return layer_swap(
-            experts["math"],
-            experts["language"],
-            folder,
-            bottom=spec["bottom"],
-            top=spec["top"],
-            transition=spec["transition"],
-            ramp=spec["ramp"],
-            embeddings=spec["embeddings"],
-            lm_head=spec["lm_head"],
-            overwrite=overwrite,
-        )
-    return standard_merge(
-        spec["method"],
-        [experts["math"], experts["language"]],
-        folder,
-        base=recipe.base,
-        weights=spec.get("weights"),
-        density=spec.get("density", 0.5),
-        overwrite=overwrite,
-    )
+    return MERGE_METHODS.get(spec["method"])().make(spec, experts, recipe.base, folder, overwrite)
 
 
 def run_merge_recipe(

@@ -6,21 +6,53 @@ of each expert's change) and TIES (the same, after trimming each change to its l
 from __future__ import annotations
 
 from pathlib import Path
+from typing import ClassVar
 
 from polyglot.config import ConfigError
 from polyglot.files import read_json
 from polyglot.merge.analyze import Checkpoint, check_same_model
+from polyglot.merge.methods import MERGE_METHODS, MergeMethod
 from polyglot.merge.output import abandon, finish, inputs_identity, prepare
 from polyglot.models import quiet_transformers
 
-METHODS = {"soup": "linear", "task-arithmetic": "task_arithmetic", "ties": "ties"}
-DESCRIPTIONS = {
-    "soup": "a model soup: the weighted average of the experts' parameters (weights normalised "
-    "to sum to 1)",
-    "task-arithmetic": "task arithmetic: the base plus the weighted sum of each expert's change",
-    "ties": "TIES: each expert's change trimmed to its largest `density` share, one sign elected "
-    "per parameter, the agreeing changes averaged and added to the base",
-}
+
+class StandardMerge(MergeMethod):
+    """A merge run through mergekit (``mergekit_method``) over the experts."""
+
+    mergekit_method: ClassVar[str]
+
+    def make(self, spec, experts, base, folder, overwrite):
+        return standard_merge(self.name, [experts["math"], experts["language"]], folder,
+                              base=base, weights=spec.get("weights"),
+                              density=spec.get("density", 0.5), overwrite=overwrite)  # fmt: skip
+
+
+@MERGE_METHODS.register("soup")
+class Soup(StandardMerge):
+    name, mergekit_method = "soup", "linear"
+    description = (
+        "a model soup: the weighted average of the experts' parameters (weights normalised to "
+        "sum to 1)"
+    )
+
+
+@MERGE_METHODS.register("task-arithmetic")
+class TaskArithmetic(StandardMerge):
+    name, mergekit_method, needs_base = "task-arithmetic", "task_arithmetic", True
+    description = "task arithmetic: the base plus the weighted sum of each expert's change"
+
+
+@MERGE_METHODS.register("ties")
+class Ties(StandardMerge):
+    name, mergekit_method, needs_base = "ties", "ties", True
+    description = (
+        "TIES: each expert's change trimmed to its largest `density` share, one sign elected "
+        "per parameter, the agreeing changes averaged and added to the base"
+    )
+
+
+def standard_methods() -> list[str]:
+    return [n for n in MERGE_METHODS.names() if issubclass(MERGE_METHODS.get(n), StandardMerge)]
 
 
 def require_mergekit(what: str, checkpoints: list[Checkpoint]) -> None:
@@ -63,7 +95,8 @@ def mergekit_config(
         if method == "ties":
             parameters["density"] = density
         models.append({"model": expert, "parameters": parameters})
-    config: dict = {"merge_method": METHODS[method], "models": models, "dtype": dtype}
+    method_class = MERGE_METHODS.get(method)
+    config: dict = {"merge_method": method_class.mergekit_method, "models": models, "dtype": dtype}
     if method != "soup":
         config["base_model"] = base
     if method == "ties":
@@ -85,8 +118,8 @@ def standard_merge(
 ) -> dict:
     """Merge ``experts`` by ``method`` (soup, task-arithmetic, ties) into ``out`` through
     mergekit; returns the recipe (also in ``out/merge.json``)."""
-    if method not in METHODS:
-        raise ConfigError(f"merge method '{method}': one of {', '.join(METHODS)}")
+    if method not in standard_methods():
+        raise ConfigError(f"merge method '{method}': one of {', '.join(standard_methods())}")
     if len(experts) < 2:
         raise ConfigError(f"{method}: give at least two experts (--expert twice)")
     if method != "soup" and base is None:
@@ -146,7 +179,7 @@ def standard_merge(
             recipe=recipe,
             inputs=inputs,
             title=f"{method} (polyglot merge {method}, through mergekit)",
-            description=f"{DESCRIPTIONS[method]}. Experts: "
+            description=f"{MERGE_METHODS.get(method).description}. Experts: "
             + ", ".join(f"`{e}` (weight {w:g})" for e, w in zip(experts, weights, strict=True))
             + (f"; base `{base}`." if base is not None else "."),
             mergekit=config,

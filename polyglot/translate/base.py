@@ -3,22 +3,13 @@
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Protocol
+from typing import Any, ClassVar, Protocol
 
 from polyglot.config import ConfigError
 from polyglot.files import append_jsonl, read_jsonl_objects
-from polyglot.generation.base import GenerationSettings
-from polyglot.translate.instruct import InstructionTranslator
-from polyglot.translate.reference import NoisyReferenceTranslator, ReferenceTranslator
-from polyglot.translate.self_translate import RestatingTranslator, SelfTranslator
-from polyglot.translate.seq2seq import Seq2SeqTranslator
-
-TRANSLATORS = ("reference", "noisy-reference", "self", "clp", "hf-seq2seq", "hf", "vllm")
-SPECS = (
-    "reference, noisy-reference:SHARE (e.g. noisy-reference:0.3), self, clp, "
-    "hf-seq2seq:MODEL (NLLB, M2M100, Marian), vllm:MODEL or hf:MODEL (an instruction model)"
-)
+from polyglot.registry import Registry
 
 
 class Translator(Protocol):
@@ -36,6 +27,42 @@ class Translator(Protocol):
     ) -> dict[str, str]: ...
 
 
+@dataclass
+class TranslatorContext:
+    """What a translator may read when it is made for a run: the benchmark's questions by
+    language and id (``references``), the run's seed, the evaluated model's backend and
+    generation settings, and the benchmark's parallel few-shot ``exemplars``."""
+
+    references: dict[str, dict[str, str]] = field(default_factory=dict)
+    seed: int = 0
+    backend: Any = None
+    exemplars: dict = field(default_factory=dict)
+    settings: Any = None
+
+
+class TranslatorKind:
+    """A registered translator: its spec's form and how it is made from one (``name`` or
+    ``name:ARGUMENT``)."""
+
+    usage: ClassVar[str]  # e.g. "noisy-reference:SHARE"
+    takes_argument: ClassVar[bool] = False
+
+    @classmethod
+    def check_argument(cls, name: str, argument: str) -> None:
+        """A ``ValueError`` for an argument this translator cannot take."""
+        if cls.takes_argument and not argument.strip():
+            raise ValueError(f"{name}: give {cls.usage}")
+        if not cls.takes_argument and argument:
+            raise ValueError(f"{name}:{argument}: {name} takes no argument")
+
+    @classmethod
+    def from_spec(cls, name: str, argument: str, context: TranslatorContext):
+        raise NotImplementedError
+
+
+TRANSLATORS: Registry[type[TranslatorKind]] = Registry("translator", "polyglot.translate")
+
+
 def load_translator(
     spec: str,
     references: dict[str, dict[str, str]],
@@ -45,72 +72,27 @@ def load_translator(
     exemplars: dict | None = None,
     settings=None,
 ) -> Translator:
-    """A translator from its spec: ``reference`` (the benchmark's own version in the target
-    language, the upper bound), ``noisy-reference:P`` (the reference with a share P of its
-    words dropped or replaced, seeded), ``self`` / ``clp`` (the evaluated model, few-shot
-    translation or CLP's restatement; need its ``backend`` and, for ``self``, the benchmark's
-    parallel few-shot ``exemplars``), ``hf-seq2seq:MODEL`` (an MT checkpoint), ``vllm:MODEL``
-    / ``hf:MODEL`` (an instruction model on that backend; ``settings``: the run's generation
-    settings, whose device, dtype and batch sizes it shares).
-
-    ``references``: language -> item id -> the benchmark's question in that language."""
+    """A translator from its spec (see each registered translator: ``reference``,
+    ``noisy-reference:P``, ``self``, ``clp``, ``hf-seq2seq:MODEL``, ``vllm:MODEL``,
+    ``hf:MODEL``). ``references``: language -> item id -> the benchmark's question in that
+    language; ``backend`` / ``settings``: the evaluated model's; ``exemplars``: the benchmark's
+    parallel few-shot items."""
     try:
         check_spec(spec)
     except ValueError as err:
         raise ConfigError(f"--translator {err}") from None
     name, _, argument = spec.partition(":")
-    if name in ("self", "clp"):
-        if backend is None:
-            raise ConfigError(f"--translator {name} translates with the evaluated model's backend")
-        if name == "clp":
-            return RestatingTranslator(backend, exemplars or {})
-        return SelfTranslator(backend, exemplars or {})
-    if name == "reference":
-        return ReferenceTranslator(references)
-    if name == "noisy-reference":
-        return NoisyReferenceTranslator(references, float(argument), seed)
-    if name == "hf-seq2seq":
-        device = getattr(settings, "device", "auto")
-        batch_size = min(getattr(settings, "batch_size", 16), 32)
-        return Seq2SeqTranslator(argument, device=device, batch_size=batch_size)
-
-    shared = {} if settings is None else settings.model_dump(
-        include={"device", "dtype", "batch_size", "batch_tokens", "seed"}
-    )  # fmt: skip
-    if name == "vllm" and settings is not None and getattr(settings, "backend", None) == "vllm":
-        # a vLLM translator spans the evaluated engine's GPUs the same way; beside it, each
-        # engine takes --gpu-memory-utilization of the GPUs (one replica: translation is
-        # short). engine_args and the context are the evaluated model's own: not passed on.
-        shared.update(settings.model_dump(include={
-            "tensor_parallel_size", "pipeline_parallel_size", "gpu_memory_utilization",
-            "enforce_eager"}))  # fmt: skip
-    own = GenerationSettings(model=argument, backend=name, **shared)
-    same_engine = (
-        backend is not None
-        and settings is not None
-        and (settings.backend, settings.model, settings.adapter) == (name, argument, None)
-        and settings.temperature == 0
-    )  # the evaluated model translates: its engine is reused (one vLLM engine per GPU)
-    return InstructionTranslator(own, backend if same_engine else None)
+    context = TranslatorContext(references, seed, backend, exemplars or {}, settings)
+    return TRANSLATORS.get(name).from_spec(name, argument, context)
 
 
 def check_spec(spec: str) -> None:
     """Refuse a malformed translator spec before anything runs (a ``ValueError`` naming it)."""
     name, _, argument = spec.partition(":")
-    if name in ("reference", "self", "clp") and not argument:
-        return
-    if name in ("hf-seq2seq", "hf", "vllm") and argument.strip():
-        return
-    if name == "noisy-reference":
-        try:
-            if 0 <= float(argument) <= 1:
-                return
-        except ValueError:
-            pass
-        raise ValueError(
-            f"{spec}: noisy-reference takes the share of words to corrupt, e.g. noisy-reference:0.3"
-        )
-    raise ValueError(f"{spec}: one of {SPECS}")
+    if name not in TRANSLATORS:
+        usages = ", ".join(sorted({TRANSLATORS.get(n).usage for n in TRANSLATORS.names()}))
+        raise ValueError(f"{spec}: one of {usages}")
+    TRANSLATORS.get(name).check_argument(name, argument)
 
 
 class TranslationCache:

@@ -5,12 +5,13 @@ translation only, rendered with the model's chat template (a plain ``<Language>:
 
 from __future__ import annotations
 
-from polyglot.generation.base import Request
+from polyglot.generation.base import GenerationSettings, Request
 from polyglot.generation.engine import result_engine
 from polyglot.generation.registry import load_backend
 from polyglot.packs import load_pack
 from polyglot.provenance import model_identity
 from polyglot.text.thinking import DEFAULT_TAGS
+from polyglot.translate.base import TRANSLATORS, TranslatorKind
 
 REQUEST = (
     "Translate the following {source} text into {target}. Reply with the translation only, "
@@ -18,7 +19,36 @@ REQUEST = (
 )
 
 
-class InstructionTranslator:
+@TRANSLATORS.register("hf")
+@TRANSLATORS.register("vllm")
+class InstructionTranslator(TranslatorKind):
+    usage = "vllm:MODEL or hf:MODEL (an instruction model)"
+    takes_argument = True
+
+    @classmethod
+    def from_spec(cls, name, argument, context):
+        """On the backend ``name``, sharing the run's device, dtype and batch sizes; the
+        evaluated model's own engine when it is the translator too."""
+        settings, backend = context.settings, context.backend
+        shared = {} if settings is None else settings.model_dump(
+            include={"device", "dtype", "batch_size", "batch_tokens", "seed"}
+        )  # fmt: skip
+        if name == "vllm" and settings is not None and getattr(settings, "backend", None) == "vllm":
+            # a vLLM translator spans the evaluated engine's GPUs the same way; beside it, each
+            # engine takes --gpu-memory-utilization of the GPUs (one replica: translation is
+            # short). engine_args and the context are the evaluated model's own: not passed on.
+            shared.update(settings.model_dump(include={
+                "tensor_parallel_size", "pipeline_parallel_size", "gpu_memory_utilization",
+                "enforce_eager"}))  # fmt: skip
+        own = GenerationSettings(model=argument, backend=name, **shared)
+        same_engine = (
+            backend is not None
+            and settings is not None
+            and (settings.backend, settings.model, settings.adapter) == (name, argument, None)
+            and settings.temperature == 0
+        )  # the evaluated model translates: its engine is reused (one vLLM engine per GPU)
+        return cls(own, backend if same_engine else None)
+
     def __init__(self, settings, backend=None):
         """``settings``: the ``GenerationSettings`` of the translating model; ``backend``: an
         engine already serving that model (the evaluated one, when it is the translator too:

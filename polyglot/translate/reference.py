@@ -10,9 +10,17 @@ import random
 import zlib
 
 from polyglot.config import ConfigError
+from polyglot.translate.base import TRANSLATORS, TranslatorKind
 
 
-class ReferenceTranslator:
+@TRANSLATORS.register("reference")
+class ReferenceTranslator(TranslatorKind):
+    usage = "reference"
+
+    @classmethod
+    def from_spec(cls, name, argument, context):
+        return cls(context.references)
+
     def __init__(self, references: dict[str, dict[str, str]]):
         """``references``: language -> item id -> the benchmark's question in that language."""
         self.references = references
@@ -48,7 +56,27 @@ class ReferenceTranslator:
         return texts
 
 
+@TRANSLATORS.register("noisy-reference")
 class NoisyReferenceTranslator(ReferenceTranslator):
+    usage = "noisy-reference:SHARE (e.g. noisy-reference:0.3)"
+    takes_argument = True
+
+    @classmethod
+    def check_argument(cls, name, argument):
+        try:
+            if 0 <= float(argument) <= 1:
+                return
+        except ValueError:
+            pass
+        raise ValueError(
+            f"{name}:{argument}: noisy-reference takes the share of words to corrupt, e.g. "
+            "noisy-reference:0.3"
+        )
+
+    @classmethod
+    def from_spec(cls, name, argument, context):
+        return cls(context.references, float(argument), context.seed)
+
     def __init__(self, references: dict[str, dict[str, str]], share: float, seed: int = 0):
         super().__init__(references)
         self.share, self.seed = share, seed

@@ -10,6 +10,7 @@ from __future__ import annotations
 from polyglot.config import ConfigError
 from polyglot.generation.base import Request
 from polyglot.packs import load_pack
+from polyglot.translate.base import TRANSLATORS, TranslatorKind
 
 SHOTS = 3
 
@@ -31,7 +32,16 @@ def _generate(backend, requests, spent: dict[str, int] | None = None) -> dict[st
     return texts
 
 
-class SelfTranslator:
+@TRANSLATORS.register("self")
+class SelfTranslator(TranslatorKind):
+    usage = "self"
+
+    @classmethod
+    def from_spec(cls, name, argument, context):
+        if context.backend is None:
+            raise ConfigError(f"--translator {name} translates with the evaluated model's backend")
+        return cls(context.backend, context.exemplars)
+
     def __init__(self, backend, exemplars: dict[str, list], *, shots: int = SHOTS):
         self.backend, self.exemplars, self.shots = backend, exemplars, shots
         self.spent: dict[str, int] = {}  # generated tokens per translated key (cost)
@@ -86,10 +96,13 @@ ALIGNMENT = (
 )
 
 
+@TRANSLATORS.register("clp")
 class RestatingTranslator(SelfTranslator):
     """``clp``: cross-lingual prompting (Qin et al., 2023), first step — the evaluated model
     restates and understands the problem in the target language step by step (zero-shot
     alignment prompt); that restatement then enters like a translation (the solver step)."""
+
+    usage = "clp"
 
     def identity(self) -> dict:
         found = {**super().identity(), "name": "clp", "shots": 0}

@@ -21,6 +21,7 @@ from polyglot.models import (
 )
 from polyglot.packs import load_pack
 from polyglot.provenance import model_identity
+from polyglot.translate.base import TRANSLATORS, TranslatorKind
 
 
 def family(config, tokenizer) -> str:
@@ -36,7 +37,18 @@ def family(config, tokenizer) -> str:
     )
 
 
-class Seq2SeqTranslator:
+@TRANSLATORS.register("hf-seq2seq")
+class Seq2SeqTranslator(TranslatorKind):
+    usage = "hf-seq2seq:MODEL (NLLB, M2M100, Marian)"
+    takes_argument = True
+
+    @classmethod
+    def from_spec(cls, name, argument, context):
+        settings = context.settings
+        device = getattr(settings, "device", "auto")
+        batch_size = min(getattr(settings, "batch_size", 16), 32)
+        return cls(argument, device=device, batch_size=batch_size)
+
     def __init__(
         self,
         model: str,

@@ -119,7 +119,7 @@ def test_the_cache_resumes_and_refuses_another_translator(tmp_path):
     ("extra", "message"),
     [
         (["--strategy", "translate-all"], "needs --translator"),
-        (["--strategy", "translate-all", "--translator", "google"], "one of reference"),
+        (["--strategy", "translate-all", "--translator", "google"], "google: one of clp, "),
         (["--strategy", "translate-all", "--translator", "noisy-reference:2"], "share"),
         (
             ["--translator", "reference"],

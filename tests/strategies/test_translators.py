@@ -219,9 +219,9 @@ def test_an_instruction_model_translates_through_a_backend(in_testbed):
 @pytest.mark.parametrize(
     ("spec", "message"),
     [
-        ("hf-seq2seq:", "one of reference"),
-        ("vllm", "one of reference"),
-        ("deepl", "one of reference"),
+        ("hf-seq2seq:", "hf-seq2seq: give hf-seq2seq:MODEL"),
+        ("vllm", "vllm: give vllm:MODEL"),
+        ("deepl", "deepl: one of clp, "),
     ],
 )
 def test_bad_translator_specs_are_one_line(in_testbed, tmp_path, spec, message):

@@ -113,6 +113,7 @@ def test_the_shipped_base_has_a_graded_gap_here(tmp_path, monkeypatch):
         assert abs(value - ship["figures"][lang]) <= 0.03, (lang, value, ship["figures"][lang])
 
 
+@pytest.mark.slow  # builds a tiny testbed
 def test_a_testbed_with_another_config_does_not_take_the_shipped_base(tmp_path):
     messages = []
     state = build_testbed(
@@ -123,6 +124,7 @@ def test_a_testbed_with_another_config_does_not_take_the_shipped_base(tmp_path):
         assert any("another config" in m for m in messages)
 
 
+@pytest.mark.slow  # builds a tiny testbed
 def test_a_damaged_base_is_refused_on_reuse(tmp_path):
     build_testbed(tmp_path, tiny_config(), progress=False, log=lambda m: None)
     weights = tmp_path / "base" / "model.safetensors"

@@ -28,7 +28,7 @@ from polyglot.strategies.selective.calibration import (
     report,
     split_by_item,
 )
-from polyglot.strategies.selective.detectors import SIGNAL_DETECTORS, detector_scores, model_signals
+from polyglot.strategies.selective.detectors import detector_scores, model_signals, signal_detectors
 from polyglot.strategies.selective.probe import KINDS, Probe
 
 KIND = "detector-calibration"
@@ -131,7 +131,7 @@ def _calibrate(out, native_config, understood_config, *, model, adapter, revisio
     tokenizer = load_tokenizer(model, revision=revision, padding_side="right")
     keys = sorted(labels)
     signals = model_signals(
-        loaded, tokenizer, {k: native_records[k] for k in keys}, SIGNAL_DETECTORS
+        loaded, tokenizer, {k: native_records[k] for k in keys}, signal_detectors()
     )
     train, val, held_out = split_by_item(keys, SPLITS, seed)
     log(f"[4/4] the probe ({len(train)} training, {len(val)} validation items), and every "
@@ -141,7 +141,7 @@ def _calibrate(out, native_config, understood_config, *, model, adapter, revisio
                       kind=probe_kind)  # fmt: skip
     labelled = {k: native_records[k] for k in keys}
     reports = {}
-    for name in SIGNAL_DETECTORS:
+    for name in signal_detectors():
         reports[name] = detector_report(
             detector_scores(name, labelled, signals), labels, train + val, held_out
         )

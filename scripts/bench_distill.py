@@ -29,9 +29,10 @@ def main() -> None:
     import torch
     from transformers import LlamaConfig, LlamaForCausalLM, TrainingArguments
 
+    from polyglot.distill.batches import DistillCollator
     from polyglot.distill.recipe import DistillRecipe, ParallelData
     from polyglot.distill.teacher_cache import build_cache
-    from polyglot.distill.trainer import DistillCollator, make_trainer_class
+    from polyglot.distill.trainer import DistillConfig, DistillTrainer
 
     torch.set_num_threads(args.threads)
     torch.manual_seed(0)
@@ -60,7 +61,7 @@ def main() -> None:
     ]
     data = ParallelData(languages=["sw"])
     settings = DistillRecipe(teacher="t", student="s", data=data)
-    trainer_class = make_trainer_class()
+    trainer_class = DistillTrainer
     figures = {}
     with tempfile.TemporaryDirectory() as folder:
         started = time.perf_counter()
@@ -72,7 +73,7 @@ def main() -> None:
             trainer = trainer_class(
                 model=student,
                 args=TrainingArguments(output_dir=folder, report_to=[], use_cpu=True),
-                settings=settings, vocab=vocab, pad_id=0, eos_id=2, **kwargs,
+                settings=DistillConfig.from_recipe(settings), vocab=vocab, pad_id=0, eos_id=2, **kwargs,
             )  # fmt: skip
             seconds = 0.0
             for step, inputs in enumerate(batches):

@@ -4,9 +4,9 @@ distillation lowers; reported before and after a run)."""
 
 from __future__ import annotations
 
+from polyglot.distill.batches import pad_rows
 from polyglot.distill.divergence import token_divergence
 from polyglot.distill.pairs import response_positions
-from polyglot.distill.trainer import pad_rows
 
 
 def mean_divergence(teacher, student, columns: dict[str, list], *, vocab: int, pad_id: int,

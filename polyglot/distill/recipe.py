@@ -3,7 +3,7 @@ overrides, or the command's flags, validated into ``DistillRecipe``."""
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import ClassVar, Literal
 
 from pydantic import Field, field_validator, model_validator
 
@@ -100,6 +100,9 @@ class DistillRecipe(StrictModel):
     # schemas) with the question's entities and answer in the student's language (mixed), or a
     # share of its terms switched (code-switch); native reasoning: response_field cot_native
     response_schema: Literal["english-cot", "mixed", "code-switch"] = "english-cot"
+    # the training core's words (polyglot/train/core.py): the student is the base it trains;
+    # a distillation's prompts are plain text, never a chat
+    format: ClassVar[str] = "prompt"
     method: Literal["lora", "full"] = "full"
     lora: LoraSettings = LoraSettings()
     prompt_mode: Literal["direct", "native-cot", "en-cot"] = "native-cot"
@@ -165,6 +168,10 @@ class DistillRecipe(StrictModel):
                 "plain distillation)"
             )
         return self
+
+    @property
+    def base(self) -> str:
+        return self.student
 
     def identity(self) -> dict:
         """What decides the distilled weights (the output folder and the eval aside); settings

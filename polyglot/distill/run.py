@@ -21,8 +21,6 @@ unless ``overwrite``.
 
 from __future__ import annotations
 
-import shutil
-import warnings
 from collections.abc import Callable
 from pathlib import Path
 
@@ -30,6 +28,7 @@ import yaml
 
 from polyglot.config import ConfigError
 from polyglot.data.benchmarks import resolve_data_pattern
+from polyglot.distill.batches import DistillCollator
 from polyglot.distill.measure import mean_divergence
 from polyglot.distill.pairs import (
     check_vocabularies,
@@ -40,24 +39,15 @@ from polyglot.distill.pairs import (
 )
 from polyglot.distill.recipe import DistillRecipe
 from polyglot.distill.teacher_cache import FOLDER, build_cache
-from polyglot.distill.trainer import DistillCollator, make_trainer_class
 from polyglot.evaluate import EvalConfig, evaluate
 from polyglot.evaluate.records import read_records
 from polyglot.evaluate.runner import dataset_hash
-from polyglot.files import check_output_dir, read_json, write_atomic, write_json
+from polyglot.files import read_json, write_json
 from polyglot.generation.vllm_backend import import_vllm, on_cpu
 from polyglot.models import first_line, load_model, load_tokenizer, not_local_hint
 from polyglot.outputs import OutputRefused
 from polyglot.provenance import hash_file, model_identity
-from polyglot.train.finetune import (
-    claim_model_folder,
-    curve_page,
-    load_base,
-    process_rank,
-    reuse_trained,
-    world_size,
-    write_summary_and_evaluate,
-)
+from polyglot.train.core import Job, process_rank, run_recipe, world_size
 from polyglot.train.trainer import blocks_hash, run_training, train_causal_lm, training_blocks
 
 SUMMARY_FILE = "summary.json"
@@ -68,18 +58,6 @@ RECIPE_FILE = "recipe.yaml"
 CURVE_KEYS = ("divergence", "ce", "on_policy")
 MEASURED_PAIRS = 64  # the divergence to the teacher before and after, on this many pairs
 # (spread over the pairs, so every language is in it)
-
-
-class _AsTrainRecipe:
-    """The fields the training plumbing reads (``polyglot/train/finetune.py``), from a
-    distillation recipe: the student is the base."""
-
-    def __init__(self, recipe: DistillRecipe):
-        self._recipe = recipe
-        self.base, self.format = recipe.student, "prompt"
-
-    def __getattr__(self, name):
-        return getattr(self._recipe, name)
 
 
 def _launch_id() -> str:
@@ -243,109 +221,87 @@ def distill(
 ) -> dict:
     """Distill ``recipe.teacher`` into ``recipe.student`` (or reuse ``recipe.out``), evaluate the
     result, return the summary (see the module docstring)."""
-
-    rank = process_rank()
-    if rank:  # under torchrun / accelerate launch: the main process speaks for all
-        log, progress = (lambda message: None), False
     _check_vllm_on_policy(recipe)
-    out = check_output_dir(recipe.out)
-    shim = _AsTrainRecipe(recipe)
-    inputs = _inputs(recipe)
-    for name in (recipe.teacher, recipe.student):
-        if Path(name).exists() and out.resolve() in (
-            Path(name).resolve(),
-            *Path(name).resolve().parents,
-        ):
-            raise ConfigError(f"out {out}: is a model's folder or contains it; choose another out")
-    if rank:  # the main process checks and prepares the folder; this one waits for it
-        _wait_until_ready(out, recipe)
-    else:
-        _free_unstarted(out)
-        (out / READY).unlink(missing_ok=True)
-    taken = claim_model_folder(out, shim, overwrite and not rank, inputs, scratch=SCRATCH,
-                               kind="distilled-model", lock=not rank)  # fmt: skip
-    with taken:
-        if taken.state == "reuse":
-            if rank:
-                return {"schema": "polyglot.distill/1", "rank": rank}
-            _say_ready(out, recipe)  # the others find it done too
-            log(f"{out}: already distilled with this recipe; reusing it (--overwrite to redo)")
-            return reuse_trained(shim, out, progress=progress, log=log)
-        return _distill_into(recipe, shim, out, inputs, rank, taken.state == "fresh", progress, log)
+    rank = process_rank()
 
+    def before_claim(out: Path, rank: int) -> None:
+        for name in (recipe.teacher, recipe.student):
+            if Path(name).exists() and out.resolve() in (
+                Path(name).resolve(),
+                *Path(name).resolve().parents,
+            ):
+                raise ConfigError(
+                    f"out {out}: is a model's folder or contains it; choose another out"
+                )
+        if rank:  # the main process checks and prepares the folder; this one waits for it
+            _wait_until_ready(out, recipe)
+        else:
+            _free_unstarted(out)
+            (out / READY).unlink(missing_ok=True)
 
-def _distill_into(recipe, shim, out, inputs, rank, fresh, progress, log) -> dict:
-    """Distill into the claimed folder ``out`` (``fresh``: a finished model there goes)."""
+    def build_data(out: Path, progress: bool, log):
+        dataset = load_parallel(recipe.data)
+        if recipe.data.response_field is None:
+            responses = _teacher_answers(recipe, out, dataset, progress, log)
+        else:
+            responses = gold_responses(recipe.data, list(dataset.ids))
+        pairs = make_pairs(dataset, responses, recipe.data, recipe.prompt_mode,
+                           recipe.same_prompt, recipe.response_schema)  # fmt: skip
+        return dataset, pairs
 
-    warnings.filterwarnings("ignore", message=".*is_gradient_checkpointing.*")
-    dataset = load_parallel(recipe.data)
-    out.mkdir(parents=True, exist_ok=True)
-    if recipe.data.response_field is None:
-        responses = _teacher_answers(recipe, out, dataset, progress, log)
-    else:
-        responses = gold_responses(recipe.data, list(dataset.ids))
-    pairs = make_pairs(dataset, responses, recipe.data, recipe.prompt_mode, recipe.same_prompt,
-                       recipe.response_schema)  # fmt: skip
-    model, tokenizer = load_base(shim)
-    if recipe.level == "token":  # refused before the folder is this recipe's
-        check_vocabularies(load_tokenizer(recipe.teacher, padding_side="right"), tokenizer,
-                           _teacher_config(recipe.teacher).vocab_size,
-                           model.get_output_embeddings().weight.shape[0])  # fmt: skip
-    config = recipe.training.for_examples(len(pairs))
-    if recipe.level == "token":  # the lengths too
-        if not encode_pairs(tokenizer, pairs, config.max_length)[0]["index"]:
-            raise ConfigError(f"every prompt fills training.max_length {config.max_length}")
-    else:
-        training_blocks(tokenizer, [(p.student_prompt, p.response) for p in pairs], config)
-    if fresh and not rank:  # all validated: the old model goes now (scratch is kept)
-        for child in out.iterdir():
-            if child.name not in SCRATCH:
-                shutil.rmtree(child) if child.is_dir() else child.unlink()
-    if not rank:  # evaluations of a model this training replaces
-        shutil.rmtree(out / "eval", ignore_errors=True)
-    if not rank:
-        write_atomic(
-            out / RECIPE_FILE,
-            yaml.safe_dump({"identity": recipe.identity(), "inputs": inputs,
-                            "recipe": recipe.model_dump(mode="json")},
-                           allow_unicode=True, sort_keys=False),
-        )  # fmt: skip
-    # everything that decides the weights: a checkpoint of another distillation is not resumed
-    common = {"teacher": model_identity(recipe.teacher), "student": model_identity(recipe.student),
-              "responses": "gold:" + recipe.data.response_field if recipe.data.response_field
-              else "teacher", "distillation": recipe.identity()}  # fmt: skip
-    if recipe.level == "sequence":
-        measure = _sequence_measurer(recipe, tokenizer, pairs, config)
-        before = None if rank else measure(model)
-        model.train()
-        if not rank:
-            _say_ready(out, recipe)
-        log(f"sequence level: fine-tuning {recipe.method} on {len(pairs)} pairs, "
-            f"{config.steps} steps of {config.batch_size} ...")  # fmt: skip
-        info = train_causal_lm(
-            model, tokenizer, [(p.student_prompt, p.response) for p in pairs], config, out,
-            progress=progress, inputs=common, log=log,
-        )  # fmt: skip
-        info.update(divergence_before=before, divergence_after=None if rank else measure(model))
-    else:
-        info = _token_level(recipe, out, model, tokenizer, pairs, config, common, progress, log)
-    if rank:  # the main process writes the curve, evaluates and summarizes
-        return {"schema": "polyglot.distill/1", "training": info, "rank": rank}
-    (out / "README.md").unlink(missing_ok=True)  # peft's empty model-card template
-    (out / READY).unlink(missing_ok=True)
-    curve_page(out)
-    summary = {
-        "schema": "polyglot.distill/1",
-        "recipe": recipe.model_dump(mode="json"),
-        "training": info,
-        "pairs": len(pairs),
-        "items": len(dataset.ids),
-        "responses": common["responses"],
-    }
-    return write_summary_and_evaluate(shim, out, summary, progress=progress)
+    def prepare(data, model, tokenizer):
+        dataset, pairs = data
+        if recipe.level == "token":  # refused before the folder is this recipe's
+            check_vocabularies(load_tokenizer(recipe.teacher, padding_side="right"), tokenizer,
+                               _teacher_config(recipe.teacher).vocab_size,
+                               model.get_output_embeddings().weight.shape[0])  # fmt: skip
+        config = recipe.training.for_examples(len(pairs))
+        if recipe.level == "token":  # the lengths too
+            if not encode_pairs(tokenizer, pairs, config.max_length)[0]["index"]:
+                raise ConfigError(f"every prompt fills training.max_length {config.max_length}")
+        else:
+            training_blocks(tokenizer, [(p.student_prompt, p.response) for p in pairs], config)
+        return dataset, pairs, config
+
+    def fit(prepared, model, tokenizer, out: Path, progress: bool, log) -> dict:
+        dataset, pairs, config = prepared
+        # everything that decides the weights: a checkpoint of another distillation is not
+        # resumed
+        responses = ("gold:" + recipe.data.response_field if recipe.data.response_field
+                     else "teacher")  # fmt: skip
+        common = {"teacher": model_identity(recipe.teacher),
+                  "student": model_identity(recipe.student), "responses": responses,
+                  "distillation": recipe.identity()}  # fmt: skip
+        if recipe.level == "sequence":
+            measure = _sequence_measurer(recipe, tokenizer, pairs, config)
+            before = None if rank else measure(model)
+            model.train()
+            if not rank:
+                _say_ready(out, recipe)
+            log(f"sequence level: fine-tuning {recipe.method} on {len(pairs)} pairs, "
+                f"{config.steps} steps of {config.batch_size} ...")  # fmt: skip
+            info = train_causal_lm(
+                model, tokenizer, [(p.student_prompt, p.response) for p in pairs], config, out,
+                progress=progress, inputs=common, log=log,
+            )  # fmt: skip
+            info.update(divergence_before=before,
+                        divergence_after=None if rank else measure(model))  # fmt: skip
+        else:
+            info = _token_level(recipe, out, model, tokenizer, pairs, config, common, progress,
+                                log)  # fmt: skip
+        return {"training": info, "pairs": len(pairs), "items": len(dataset.ids),
+                "responses": responses}  # fmt: skip
+
+    job = Job(kind="distilled-model", schema="polyglot.distill/1", verb="distilled",
+              inputs=_inputs(recipe), scratch=SCRATCH, build_data=build_data, prepare=prepare,
+              fit=fit, before_claim=before_claim, on_reuse=lambda out: _say_ready(out, recipe),
+              cleanup=lambda out: (out / READY).unlink(missing_ok=True))  # fmt: skip
+    return run_recipe(recipe, job, overwrite=overwrite, progress=progress, log=log)
 
 
 def _token_level(recipe, out, model, tokenizer, pairs, config, common, progress, log) -> dict:
+    # lazy: the distillation trainer loads torch and transformers at import
+    from polyglot.distill.trainer import DistillConfig, DistillTrainer
 
     teacher_tokenizer = load_tokenizer(recipe.teacher, padding_side="right")
     device = next(model.parameters()).device
@@ -379,8 +335,9 @@ def _token_level(recipe, out, model, tokenizer, pairs, config, common, progress,
         _say_ready(out, recipe)  # answers, recipe and cache are there for the other processes
     info = run_training(
         model, tokenizer, columns, DistillCollator(tokenizer.pad_token_id), config, out,
-        trainer_class=make_trainer_class(),
-        trainer_kwargs={"teacher": None if cache else teacher, "settings": recipe, "vocab": vocab,
+        trainer_class=DistillTrainer,
+        trainer_kwargs={"teacher": None if cache else teacher,
+                        "settings": DistillConfig.from_recipe(recipe), "vocab": vocab,
                         "cache": cache, "pad_id": tokenizer.pad_token_id,
                         "eos_id": tokenizer.eos_token_id, "tokenizer": tokenizer},
         progress=progress, inputs=common, log=log, curve_keys=CURVE_KEYS,

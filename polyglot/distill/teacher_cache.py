@@ -9,9 +9,9 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from polyglot.distill.batches import pad_rows
 from polyglot.distill.divergence import teacher_topk
 from polyglot.distill.pairs import response_positions
-from polyglot.distill.trainer import pad_rows
 from polyglot.files import write_json
 
 FOLDER = "_teacher_topk"

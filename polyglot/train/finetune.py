@@ -15,26 +15,17 @@ from __future__ import annotations
 
 import json
 import shutil
-import warnings
 from collections.abc import Callable
 from pathlib import Path
 
-import yaml
-
 from polyglot.config import ConfigError, validate_model
 from polyglot.data.build import DATA_FILE, DataBuildConfig, build_identity, source_fingerprint
-from polyglot.evaluate import EvalConfig, evaluate
 from polyglot.files import (
     append_jsonl,
     check_output_dir,
     read_json,
-    read_jsonl,
-    write_atomic,
-    write_json,
 )
-from polyglot.generation.registry import close_backends
-from polyglot.models import load_model, load_tokenizer, pick_device, quiet_transformers
-from polyglot.outputs import Claim, claim, identity_differences
+from polyglot.models import load_model, load_tokenizer, quiet_transformers
 from polyglot.provenance import (
     fingerprint,
     hash_file,
@@ -44,77 +35,16 @@ from polyglot.provenance import (
     tree_hash,
     write_card,
 )
-from polyglot.report.charts import line_chart
+from polyglot.train.core import Job, evaluate_trained, process_rank, run_recipe, world_size
 from polyglot.train.recipe import TrainRecipe
 from polyglot.train.sources import build_sources, load_examples
-from polyglot.train.trainer import CHECKPOINTS, CURVE, train_causal_lm
+from polyglot.train.trainer import CHECKPOINTS, train_causal_lm
 
 RECIPE_FILE = "recipe.yaml"
 SUMMARY_FILE = "summary.json"
 
 
 SCRATCH = {CHECKPOINTS, "_data", "_evals"}  # what a training writes before it has a model
-
-
-def claim_model_folder(
-    out: Path,
-    recipe,
-    overwrite: bool,
-    inputs: dict | None = None,
-    *,
-    scratch: set[str] = SCRATCH,
-    kind: str = "trained-model",
-    lock: bool = True,
-) -> Claim:
-    """Take ``out`` for the model ``recipe`` makes (a ``trained-model`` or, for a distillation
-    recipe, a ``distilled-model``): ``reuse`` when it holds this recipe's finished model,
-    ``resume`` when its training was cut short; another recipe's model is refused unless
-    ``overwrite``, and another command's folder (or the base model's own) always. ``inputs``:
-    the identity of what the recipe reads (a training recipe's own by default); ``lock=False``
-    on the helper processes of a distributed run (the main one holds the folder)."""
-    base = Path(recipe.base)
-    if base.exists():
-        resolved, base_resolved = out.resolve(), base.resolve()
-        if (
-            resolved == base_resolved
-            or base_resolved in resolved.parents
-            or resolved in base_resolved.parents
-        ):
-            raise ConfigError(
-                f"out {out}: is the base model's folder or contains it; choose another out"
-            )
-    wanted = {
-        "identity": recipe.identity(),
-        "inputs": _inputs(recipe) if inputs is None else inputs,
-    }
-    return claim(
-        out,
-        kind,
-        wanted,
-        overwrite=overwrite,
-        record=_recorded_recipe,
-        complete=lambda folder: (folder / SUMMARY_FILE).is_file(),
-        differences=lambda previous: identity_differences(
-            {"identity": previous.get("identity"), "inputs": previous.get("inputs")}, wanted
-        ),
-        scratch=scratch,
-        lock=lock,
-    )
-
-
-def _recorded_recipe(folder: Path) -> dict | None:
-    """What a model folder's ``recipe.yaml`` says made it, with its kind; None without one."""
-    recorded = folder / RECIPE_FILE
-    if not recorded.is_file():
-        return None
-    try:
-        previous = yaml.safe_load(recorded.read_text(encoding="utf-8"))
-    except (yaml.YAMLError, UnicodeDecodeError):
-        previous = None
-    if not isinstance(previous, dict):
-        raise ConfigError(f"{recorded}: damaged recipe record")
-    distilled = "teacher" in (previous.get("recipe") or {})
-    return {**previous, "kind": "distilled-model" if distilled else "trained-model"}
 
 
 def _inputs(recipe: TrainRecipe) -> dict:
@@ -133,120 +63,6 @@ def _inputs(recipe: TrainRecipe) -> dict:
             config = validate_model({**source.build, "out": "-"}, DataBuildConfig, "build")
             files.append(source_fingerprint(config))
     return {"base": model_identity(recipe.base), "data": files}
-
-
-def load_base(recipe: TrainRecipe):
-    import torch
-
-    device = pick_device(recipe.device)
-    tokenizer = load_tokenizer(recipe.base, padding_side="right")
-    if tokenizer.pad_token_id is None:  # many base models have none: pad with EOS (not trained)
-        tokenizer.pad_token = tokenizer.eos_token or tokenizer.unk_token
-    if tokenizer.eos_token_id is None:
-        raise ConfigError(f"the tokenizer of '{recipe.base}' has no EOS token to end responses")
-    dtype = "bfloat16" if recipe.method == "lora" and device == "cuda" else "float32"
-    model = load_model(recipe.base, dtype=dtype, device=device, eval_mode=False)
-    if model.config.pad_token_id is None:
-        model.config.pad_token_id = tokenizer.pad_token_id
-    if recipe.method == "lora":
-        from peft import LoraConfig, get_peft_model
-
-        lora = recipe.lora
-        torch.manual_seed(recipe.training.seed)
-        try:
-            model = get_peft_model(
-                model,
-                LoraConfig(
-                    r=lora.rank,
-                    lora_alpha=lora.alpha,
-                    lora_dropout=lora.dropout,
-                    target_modules=lora.target_modules,
-                    task_type="CAUSAL_LM",
-                ),
-            )
-        except ValueError as err:  # peft: no module matches the names
-            names = sorted({n.rsplit(".", 1)[-1] for n, m in model.named_modules() if n})
-            raise ConfigError(
-                f"lora.target_modules {lora.target_modules!r} does not fit '{recipe.base}' "
-                f"({str(err).splitlines()[0][:120]}); its module names include "
-                f"{', '.join(n for n in names if not n.isdigit())[:300]}"
-            ) from None
-    return model, tokenizer
-
-
-def curve_page(out: Path) -> None:
-    """``curve.html``: the loss per step (from ``curve.jsonl``) as a small chart."""
-
-    rows = read_jsonl(out / CURVE)
-    # the loss, and what a distillation logs beside it (its divergence and cross-entropy)
-    series = [
-        (key, [r["step"] for r in rows if key in r], [r[key] for r in rows if key in r])
-        for key in ("loss", "divergence", "ce")
-        if any(key in r for r in rows)
-    ]
-    svg = line_chart(
-        f"training loss: {out.name}",
-        series,
-        x_label="step",
-        y_label="loss",
-        markers=len(rows) <= 60,
-    )
-    write_atomic(
-        out / "curve.html",
-        f"<!doctype html><meta charset='utf-8'><title>{out.name}: training loss</title>"
-        f"<body style='font-family:sans-serif'>{svg}</body>",
-    )
-
-
-def evaluate_trained(
-    recipe: TrainRecipe,
-    out: Path,
-    model_dir: Path | None = None,
-    *,
-    progress: bool = True,
-    overwrite: bool = False,
-) -> dict:
-    """``polyglot eval`` of the trained model (``model_dir``, default ``out``) on the recipe's
-    benchmarks, into ``out/eval/<benchmark>``; returns accuracy per benchmark and language."""
-
-    model_dir = model_dir or out
-    adapter = (model_dir / "adapter_config.json").is_file()
-    figures = {}
-    backends: dict = {}
-    try:
-        for bench in recipe.eval.benchmarks if recipe.eval else []:
-            run = evaluate(
-                EvalConfig(
-                    model=recipe.base if adapter else str(model_dir),
-                    adapter=str(model_dir) if adapter else None,
-                    benchmark=bench.name,
-                    languages=bench.languages,
-                    data=bench.data,
-                    limit=bench.limit,
-                    mode=recipe.prompt_mode,
-                    chat_template=recipe.format == "chat",
-                    max_new_tokens=recipe.eval.max_new_tokens,
-                    device=recipe.device,
-                    out=str(out / "eval" / bench.name),
-                    progress=progress,
-                    overwrite=overwrite,
-                    backend=recipe.eval.backend,
-                    **recipe.eval.engine(),
-                ),
-                backends,
-            )
-            figures[bench.name] = {
-                lang: {
-                    "accuracy": r["accuracy"],
-                    "ci95": r["ci95"],
-                    "n": r["n"],
-                    "fidelity": (r.get("fidelity") or {}).get("target"),
-                }
-                for lang, r in run.results["languages"].items()
-            }
-    finally:  # engines with replicas of their own stop here, not at exit
-        close_backends(backends)
-    return figures
 
 
 class _EvalEvery:
@@ -275,37 +91,6 @@ class _EvalEvery:
         return EvalEvery()
 
 
-def reuse_trained(recipe, out: Path, *, progress: bool = True, log=print) -> dict:
-    """The summary of a model already in ``out``, evaluated again when the recipe asks for
-    another evaluation or a kill cut the last one short (``recipe``: a training or
-    distillation recipe)."""
-    summary = read_json(out / SUMMARY_FILE, "training summary")
-    wanted = recipe.eval.identity() if recipe.eval else None
-    if wanted is None:
-        return {**summary, "eval": None}  # this recipe asks for no evaluation
-    if summary.get("eval") is None or summary.get("eval_config") != wanted:
-        log("evaluating it with this recipe's eval settings ...")
-        summary["eval"] = evaluate_trained(recipe, out, progress=progress, overwrite=True)
-        summary["eval_config"] = wanted
-        write_json(out / SUMMARY_FILE, summary)
-    return summary
-
-
-def write_summary_and_evaluate(recipe, out: Path, summary: dict, *, progress: bool = True) -> dict:
-    """Write ``summary`` (the model is done even if the eval fails), then evaluate the model
-    as the recipe asks and write it again with the figures."""
-    summary = {
-        **summary,
-        "eval": None,
-        "eval_config": recipe.eval.identity() if recipe.eval else None,
-    }
-    write_json(out / SUMMARY_FILE, summary)
-    if recipe.eval:
-        summary["eval"] = evaluate_trained(recipe, out, progress=progress)
-        write_json(out / SUMMARY_FILE, summary)
-    return summary
-
-
 def train(
     recipe: TrainRecipe,
     *,
@@ -315,109 +100,36 @@ def train(
     log: Callable[[str], None] = print,
 ) -> dict:
     """Train ``recipe`` into ``recipe.out`` (or reuse it), evaluate it, return the summary."""
-    with claim_model_folder(Path(recipe.out), recipe, overwrite, lock=process_rank() == 0) as taken:
-        out = taken.folder
-        if taken.state == "reuse":
-            if process_rank() != 0:  # the main process re-evaluates and reports
-                return {"schema": "polyglot.train/1", "rank": process_rank()}
-            log(f"{out}: already trained with this recipe; reusing it (--overwrite to retrain)")
-            return reuse_trained(recipe, out, progress=progress, log=log)
-        return _train_into(recipe, out, taken.state == "fresh", skip_bad, progress, log)
 
+    def build_data(out: Path, progress: bool, log) -> None:
+        if process_rank() == 0:
+            build_sources(recipe, out, log=log, skip_bad=skip_bad)
+        else:  # under `accelerate launch`: the main process builds the data, the others wait
+            _wait_for_sources(recipe, out)
 
-def _train_into(recipe: TrainRecipe, out: Path, fresh: bool, skip_bad: bool, progress: bool,
-                log: Callable[[str], None]) -> dict:  # fmt: skip
-    """Train into the claimed folder ``out`` (``fresh``: what a finished model left goes)."""
-    if process_rank() != 0:  # under torchrun / accelerate launch: the main process speaks for all
-        log, progress = (lambda message: None), False
-    # library deprecation notices (peft asks transformers for is_gradient_checkpointing) are
-    # not for users
-    warnings.filterwarnings("ignore", message=".*is_gradient_checkpointing.*")
-    model, tokenizer = load_base(recipe)
-    if fresh and out.is_dir() and process_rank() == 0:
-        for child in out.iterdir():
-            if child.name not in SCRATCH:
-                shutil.rmtree(child) if child.is_dir() else child.unlink()
-    out.mkdir(parents=True, exist_ok=True)
-    if process_rank() == 0:
-        build_sources(recipe, out, log=log, skip_bad=skip_bad)
-    else:  # under `accelerate launch`: the main process builds the data, the others wait
-        _wait_for_sources(recipe, out)
-    examples, sources = load_examples(recipe, tokenizer, skip_bad=skip_bad, out=out)
-    rows = len(examples)
-    if process_rank() == 0:  # the data loaded: from here the folder is this recipe's
-        write_atomic(
-            out / RECIPE_FILE,
-            yaml.safe_dump(
-                {
-                    "identity": recipe.identity(),
-                    "inputs": _inputs(recipe),
-                    "recipe": recipe.model_dump(mode="json"),
-                },
-                allow_unicode=True,
-                sort_keys=False,
-            ),
-        )
-    config = recipe.training.for_examples(rows, world_size())
-    data_hash = _examples_hash(examples)
-    import os
+    def prepare(data, model, tokenizer):
+        return load_examples(recipe, tokenizer, skip_bad=skip_bad, out=Path(recipe.out))
 
-    processes = int(os.environ.get("WORLD_SIZE", "1"))
-    per = f" per process x {processes} processes" if processes > 1 else ""
-    log(
-        f"training {recipe.method} on {rows} examples from {len(sources)} source(s), "
-        f"{config.steps} steps of {config.batch_size}{per} ..."
-    )
-    callbacks = (
-        [_EvalEvery(recipe, out, tokenizer, log)] if recipe.eval and recipe.eval.every else []
-    )
-    try:
+    def fit(prepared, model, tokenizer, out: Path, progress: bool, log) -> dict:
+        examples, sources = prepared
+        config = recipe.training.for_examples(len(examples), world_size())
+        data_hash = _examples_hash(examples)
+        per = f" per process x {world_size()} processes" if world_size() > 1 else ""
+        log(f"training {recipe.method} on {len(examples)} examples from {len(sources)} "
+            f"source(s), {config.steps} steps of {config.batch_size}{per} ...")  # fmt: skip
+        every = recipe.eval and recipe.eval.every
         info = train_causal_lm(
-            model,
-            tokenizer,
-            examples,
-            config,
-            out,
-            progress=progress,
-            callbacks=callbacks,
-            inputs={"base": model_identity(recipe.base), "examples": data_hash},
-            log=log,
-        )
-    except ConfigError:
-        # refused before a step was taken (nothing to train on, ...): the folder is free again
-        if process_rank() == 0 and not any((out / CHECKPOINTS).glob("checkpoint-*")):
-            (out / RECIPE_FILE).unlink(missing_ok=True)
-        raise
-    (out / "README.md").unlink(missing_ok=True)  # peft's empty model-card template; see card.md
-    if process_rank() != 0:  # the main process writes the curve, evaluates and summarizes
-        return {"schema": "polyglot.train/1", "training": info, "rank": process_rank()}
-    curve_page(out)
-    summary = {
-        "schema": "polyglot.train/1",
-        "recipe": recipe.model_dump(mode="json"),
-        "training": info,
-        "sources": [s.__dict__ for s in sources],
-        "examples": rows,
-        "examples_hash": data_hash,
-        "eval": None,
-        "eval_config": recipe.eval.identity() if recipe.eval else None,
-    }
-    summary = write_summary_and_evaluate(recipe, out, summary, progress=progress)
-    shutil.rmtree(out / "_evals", ignore_errors=True)
-    return summary
+            model, tokenizer, examples, config, out, progress=progress,
+            callbacks=[_EvalEvery(recipe, out, tokenizer, log)] if every else [],
+            inputs={"base": model_identity(recipe.base), "examples": data_hash}, log=log,
+        )  # fmt: skip
+        return {"training": info, "sources": [s.__dict__ for s in sources],
+                "examples": len(examples), "examples_hash": data_hash}  # fmt: skip
 
-
-def world_size() -> int:
-    import os
-
-    return int(os.environ.get("WORLD_SIZE", "1"))
-
-
-def process_rank() -> int:
-    """This process's rank under torchrun / accelerate launch (0 when alone)."""
-    import os
-
-    return int(os.environ.get("RANK", "0"))
+    job = Job(kind="trained-model", schema="polyglot.train/1", verb="trained",
+              inputs=_inputs(recipe), scratch=SCRATCH, build_data=build_data, prepare=prepare,
+              fit=fit, cleanup=lambda out: shutil.rmtree(out / "_evals", ignore_errors=True))  # fmt: skip
+    return run_recipe(recipe, job, overwrite=overwrite, progress=progress, log=log)
 
 
 def _wait_for_sources(recipe: TrainRecipe, out: Path, timeout: float = 3600) -> None:

@@ -48,7 +48,7 @@ def parts(in_testbed):
 
 
 def test_pairs_align_on_exactly_the_response_tokens(parts):
-    from polyglot.distill.trainer import DistillCollator
+    from polyglot.distill.batches import DistillCollator
 
     dataset, pairs, tokenizer = parts
     assert pairs[0].teacher_prompt != pairs[0].student_prompt  # English vs Swahili
@@ -119,8 +119,9 @@ def test_the_same_prompt_loss_equals_trls_gkd_loss(parts, in_testbed, tiny_model
     gkd = pytest.importorskip("trl.experimental.gkd.gkd_trainer", reason="TRL not installed")
     from transformers import TrainingArguments
 
+    from polyglot.distill.batches import DistillCollator
     from polyglot.distill.recipe import DistillRecipe
-    from polyglot.distill.trainer import DistillCollator, make_trainer_class
+    from polyglot.distill.trainer import DistillConfig, DistillTrainer
 
     dataset, _, tokenizer = parts
     data = ParallelData(languages=["sw"], limit=6)
@@ -140,10 +141,10 @@ def test_the_same_prompt_loss_equals_trls_gkd_loss(parts, in_testbed, tiny_model
         kind = "forward-kl" if beta == 0 else "reverse-kl" if beta == 1 else "jsd"
         settings = DistillRecipe(teacher="t", student="s", data=data, divergence=kind, beta=beta,
                                  same_prompt=True)  # fmt: skip
-        trainer = make_trainer_class()(
+        trainer = DistillTrainer(
             model=student,
             args=TrainingArguments(output_dir=str(tmp_path), report_to=[], use_cpu=True),
-            teacher=teacher, settings=settings, vocab=student.config.vocab_size,
+            teacher=teacher, settings=DistillConfig.from_recipe(settings), vocab=student.config.vocab_size,
             pad_id=tokenizer.pad_token_id, eos_id=tokenizer.eos_token_id,
         )  # fmt: skip
         with torch.no_grad():

@@ -27,6 +27,7 @@ from typing import Literal
 
 from pydantic import Field, field_validator, model_validator
 
+from polyglot.cache import RecordCache
 from polyglot.config import ConfigError, StrictModel
 from polyglot.data.benchmarks import load_benchmark
 from polyglot.data.filters import (
@@ -39,7 +40,6 @@ from polyglot.data.filters import (
 from polyglot.data.prompts import eval_prompt
 from polyglot.data.schemas import render_schema
 from polyglot.files import (
-    append_jsonl,
     check_output_dir,
     read_json,
     read_jsonl_objects,
@@ -48,9 +48,9 @@ from polyglot.files import (
 )
 from polyglot.generation import GenerationSettings, Request, load_backend
 from polyglot.generation.engine import EngineSettings
+from polyglot.generation.loop import generate_missing
 from polyglot.outputs import claim, identity_differences
 from polyglot.packs import load_pack
-from polyglot.progress import generation_bar
 from polyglot.provenance import hash_file, make_card, tree_hash, write_card
 from polyglot.resources import testbed_dir
 from polyglot.text.answers import extract_answer, is_correct, parse_gold
@@ -317,19 +317,12 @@ def teacher_traces(
     # what decides a generation: the teacher and its settings, the schema (the instruction) and
     # the seed; cached rows of another identity are not reused
     identity = {**teacher.identity(), "schema": config.schema, "seed": config.seed}
-    cache_file = out / TEACHER_FILE
-    cached: dict[str, list[str]] = {}
-    if cache_file.exists():
-        with cache_file.open(encoding="utf-8") as handle:
-            for line in handle:
-                try:
-                    row = json.loads(line)
-                    if row.get("teacher") == identity and row.get("question") is not None:
-                        cached[row["key"]] = (row["question"], row["outputs"])
-                except (ValueError, KeyError, TypeError, AttributeError):
-                    continue  # a line cut by a kill: generated again
+    # every teacher setting asked for keeps its traces: going back to one generates nothing
+    cache = RecordCache(out / TEACHER_FILE, identity, header="teacher", per_record=True,
+                        what="teacher traces")  # fmt: skip
     key = lambda item: f"{item.lang}/{item.id}"  # noqa: E731
-    wanted = [i for i in items if key(i) not in cached or cached[key(i)][0] != i.question]
+    # an item whose question changed since is generated again
+    wanted = [i for i in items if (cache.get(key(i)) or {}).get("question") != i.question]
     if wanted:
         log(f"teacher {teacher.model}: {len(wanted)} items x {teacher.samples} sample(s) ...")
         backend = load_backend(
@@ -350,26 +343,16 @@ def teacher_traces(
             for i in wanted
         ]
         try:
-            batches = backend.batches(requests)
-            with generation_bar(progress, len(requests)) as advance:
-                for generations in backend.generate(list(enumerate(batches))):
-                    rows = [
-                        {
-                            "key": g.key,
-                            "question": questions[g.key],
-                            "teacher": identity,
-                            "outputs": g.outputs,
-                        }
-                        for g in generations
-                    ]
-                    append_jsonl(cache_file, rows)
-                    cached.update((r["key"], (r["question"], r["outputs"])) for r in rows)
-                    advance(len(rows))
+            for generations in generate_missing(backend, requests, progress=progress):
+                cache.add(
+                    [{"key": g.key, "question": questions[g.key], "outputs": g.outputs}
+                     for g in generations]
+                )  # fmt: skip
         finally:  # a teacher's replicas stop now: training may follow
             close = getattr(backend, "close", None)
             if callable(close):
                 close()
-    return {k: outputs for k, (_, outputs) in cached.items()}
+    return {key(i): cache.get(key(i))["outputs"] for i in items if cache.get(key(i))}
 
 
 # -- the build -------------------------------------------------------------------------------

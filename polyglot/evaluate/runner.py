@@ -34,9 +34,10 @@ from polyglot.evaluate.results import summarize
 from polyglot.evaluate.scoring import score_outputs
 from polyglot.files import read_json, write_atomic, write_json
 from polyglot.generation.base import Request
+from polyglot.generation.loop import generate_missing
 from polyglot.generation.registry import load_backend
 from polyglot.outputs import OutputRefused, claim, identity_differences
-from polyglot.progress import generation_bar, logger
+from polyglot.progress import logger
 from polyglot.provenance import (
     looks_local,
     make_card,
@@ -315,52 +316,41 @@ def _generate(config, backends, out, dataset, identity, data_hash, previous, don
     translations, english = _translations(config, out, translating)
     requests = _requests(dataset, config, tokenizer, tags, translations)
     opened = {r.key: r.opened for r in requests}
-    batches = backend.batches(requests)
-    # Run every batch with a missing item, whole, so the batch (and its seed) is the same as
-    # in an uninterrupted run; keep only the missing items' generations.
-    todo = [(i, b) for i, b in enumerate(batches) if any(r.key not in done for r in b)]
-    pending = sum(1 for _, b in todo for r in b if r.key not in done)
     prompts = {r.key: r.prompt for r in requests}
     generated = 0
-    with generation_bar(config.progress, pending) as advance:
-        for generations in backend.generate(todo):
-            fresh = []
-            for g in generations:
-                if g.key in done:
-                    continue
-                example = examples[g.key]
-                translation = translations.get(g.key)
-                # replaced by its English: solved (and its answer read) as an English item
-                solved_in = (
-                    "en" if translation is not None and config.inject == "replace" else example.lang
-                )
-                strategy = (
-                    {"translated": translation is not None, "translation": translation,
-                     "reference_en": english.get(example.id), "solved_in": solved_in}
-                    if config.strategy != "native" else {}
-                )  # fmt: skip
-                record = {
-                    "key": g.key,
-                    "id": example.id,
-                    "lang": example.lang,
-                    "gold": example.answer_value,
-                    "prompt": prompts[g.key],
-                    **strategy,
-                    **score_outputs(
-                        g.outputs, solved_in, example.answer_value, tags, opened[g.key]
-                    ),
-                    "new_tokens": g.new_tokens[0] if len(g.new_tokens) == 1 else g.new_tokens,
-                    "prompt_tokens": g.prompt_tokens,
-                    "truncated": g.truncated,
-                    "seconds": round(g.seconds, 4),
-                    "batch": g.batch,
-                }
-                fresh.append(record)
-            append_records(out / GENERATIONS, fresh)
-            for record in fresh:
-                done[record["key"]] = record
-            generated += len(fresh)
-            advance(len(fresh))
+    for generations in generate_missing(backend, requests, done, progress=config.progress):
+        fresh = []
+        for g in generations:
+            example = examples[g.key]
+            translation = translations.get(g.key)
+            # replaced by its English: solved (and its answer read) as an English item
+            solved_in = (
+                "en" if translation is not None and config.inject == "replace" else example.lang
+            )
+            strategy = (
+                {"translated": translation is not None, "translation": translation,
+                 "reference_en": english.get(example.id), "solved_in": solved_in}
+                if config.strategy != "native" else {}
+            )  # fmt: skip
+            record = {
+                "key": g.key,
+                "id": example.id,
+                "lang": example.lang,
+                "gold": example.answer_value,
+                "prompt": prompts[g.key],
+                **strategy,
+                **score_outputs(g.outputs, solved_in, example.answer_value, tags, opened[g.key]),
+                "new_tokens": g.new_tokens[0] if len(g.new_tokens) == 1 else g.new_tokens,
+                "prompt_tokens": g.prompt_tokens,
+                "truncated": g.truncated,
+                "seconds": round(g.seconds, 4),
+                "batch": g.batch,
+            }
+            fresh.append(record)
+        append_records(out / GENERATIONS, fresh)
+        for record in fresh:
+            done[record["key"]] = record
+        generated += len(fresh)
 
     results = finish_run(out)
     return RunResult(out, results, generated, run_warnings(results))

@@ -7,8 +7,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar, Protocol
 
+from polyglot.cache import RecordCache, digest
 from polyglot.config import ConfigError
-from polyglot.files import append_jsonl, read_jsonl_objects
 from polyglot.registry import Registry
 
 
@@ -96,76 +96,42 @@ def check_spec(spec: str) -> None:
 
 
 class TranslationCache:
-    """``translations.jsonl`` in a run folder: the first line names the translator, then one
-    ``{"key", "text", "source"}`` per item (``source``: a digest of the text translated), written
-    a chunk at a time; a rerun translates only what is missing or was made from another text,
-    and a cache made by another translator is refused (or replaced)."""
+    """``translations.jsonl`` in a run folder (a ``RecordCache``: the first line names the
+    translator, then one ``{"key", "text", "source"}`` per item, ``source`` a digest of the text
+    translated), written a chunk at a time; a rerun translates only what is missing or was made
+    from another text, and a cache made by another translator is refused (or replaced)."""
 
     chunk = 64  # items translated between two writes
 
     def __init__(self, path: str | Path, identity: dict, *, replace: bool = False):
         """``replace``: a cache made by another translator is discarded (else refused)."""
-        self.path = Path(path)
-        self.identity = json.loads(json.dumps(identity))  # as it reads back
-        self.texts: dict[str, str] = {}
-        self.sources: dict[str, str | None] = {}  # a digest of the text each was made from
-        if self.path.is_file():
-            # a line cut by a kill is skipped (its item is translated again)
-            rows = [record for _, record in read_jsonl_objects(self.path, skipped=[])]
-            head = rows[0] if rows else {}
-            if head.get("translator") != self.identity:
-                if not replace:
-                    raise ConfigError(
-                        f"{self.path} holds translations by another translator "
-                        f"({head.get('translator')}); choose another --out or --overwrite"
-                    )
-                self.path.unlink()
-                rows = []
-            self.texts = {r["key"]: r["text"] for r in rows[1:] if "key" in r and "text" in r}
-            self.sources = {r["key"]: r.get("source") for r in rows[1:] if "key" in r}
+        self.cache = RecordCache(path, identity, header="translator",
+                                 other="replace" if replace else "refuse",
+                                 what="translations")  # fmt: skip
+        self.path = self.cache.path
+
+    @property
+    def texts(self) -> dict[str, str]:
+        return {key: record["text"] for key, record in self.cache.records.items()}
 
     def translate(
         self, translator: Translator, items: list[tuple[str, str, str]], target: str = "en"
     ) -> dict:
         # an item whose text changed since (another data file under the same ids) is stale
         missing = [
-            item
-            for item in items
-            if item[0] not in self.texts or self.sources.get(item[0]) != _digest(item[2], target)
+            item for item in items if self.cache.get(item[0], digest(target, item[2])) is None
         ]
         # in chunks, each written as soon as it is done: a kill loses one chunk at most
         for start in range(0, len(missing), self.chunk):
             part = missing[start : start + self.chunk]
             fresh = translator.translate(part, target)
-            if not self.path.is_file():
-                self.path.parent.mkdir(parents=True, exist_ok=True)
-                append_jsonl(self.path, [{"translator": self.identity}])
-            elif not self.path.read_bytes().endswith(b"\n"):  # a line cut by a kill: close it
-                with self.path.open("a", encoding="utf-8") as handle:
-                    handle.write("\n")
             spent = getattr(translator, "spent", {})  # generated tokens, for the cost
-            append_jsonl(
-                self.path,
-                [
-                    {
-                        "key": k,
-                        "text": fresh[k],
-                        "source": _digest(text, target),
-                        **({"new_tokens": spent[k]} if k in spent else {}),
-                    }
-                    for k, _, text in part
-                ],
-            )
-            self.texts.update(fresh)
-            self.sources.update({k: _digest(text, target) for k, _, text in part})
-        return {key: self.texts[key] for key, _, _ in items}
+            self.cache.add(
+                [{"key": k, "text": fresh[k], "source": digest(target, text),
+                  **({"new_tokens": spent[k]} if k in spent else {})} for k, _, text in part]
+            )  # fmt: skip
+        return {key: self.cache.get(key)["text"] for key, _, _ in items}
 
 
 def describe(identity: dict) -> str:
     return json.dumps(identity, sort_keys=True)
-
-
-def _digest(text: str, target: str) -> str:
-    import hashlib
-
-    return hashlib.sha1(f"{target}\n{text}".encode()).hexdigest()[:12]

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from polyglot.generation.base import GenerationSettings, Request
 from polyglot.generation.engine import result_engine
+from polyglot.generation.loop import generate_missing
 from polyglot.generation.registry import load_backend
 from polyglot.packs import load_pack
 from polyglot.provenance import model_identity
@@ -102,7 +103,7 @@ class InstructionTranslator(TranslatorKind):
             prompt, stop = self.prompt(lang, text, target)
             requests.append(Request(key, prompt, stop))
         texts = {}
-        for generations in self.backend.generate(list(enumerate(self.backend.batches(requests)))):
+        for generations in generate_missing(self.backend, requests):
             for g in generations:
                 texts[g.key] = " ".join(_without_thinking(g.outputs[0]).split())
                 self.spent[g.key] = int(g.new_tokens[0]) if g.new_tokens else 0

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from polyglot.config import ConfigError
 from polyglot.generation.base import Request
+from polyglot.generation.loop import generate_missing
 from polyglot.packs import load_pack
 from polyglot.translate.base import TRANSLATORS, TranslatorKind
 
@@ -23,7 +24,7 @@ def _name(lang: str) -> str:
 def _generate(backend, requests, spent: dict[str, int] | None = None) -> dict[str, str]:
     """The backend's output per request key; ``spent`` gets each one's generated tokens."""
     texts = {}
-    for generations in backend.generate(list(enumerate(backend.batches(requests)))):
+    for generations in generate_missing(backend, requests):
         for g in generations:
             texts[g.key] = g.outputs[0]
             if spent is not None:

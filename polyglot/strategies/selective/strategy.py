@@ -15,6 +15,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from polyglot.cache import RecordCache
 from polyglot.config import ConfigError
 from polyglot.evaluate.plan import Plan, Route
 from polyglot.evaluate.records import read_records
@@ -31,7 +32,7 @@ from polyglot.evaluate.runner import (
     run_warnings,
     shared_backend,
 )
-from polyglot.files import append_jsonl, read_json, write_lines
+from polyglot.files import read_json, write_lines
 from polyglot.models import load_model, load_tokenizer
 from polyglot.outputs import OutputRefused
 from polyglot.provenance import fingerprint, make_card, model_identity, now, write_card
@@ -60,13 +61,10 @@ def _scores(config, native_out: Path, records: dict[str, dict], out: Path) -> di
         "native": native_run.get("inputs"),
         "native_config": native_run.get("config"),
     }
-    path = out / SCORES
-    if path.is_file():
-        lines = [json.loads(x) for x in path.read_text(encoding="utf-8").splitlines() if x]
-        if lines and lines[0].get("identity") == identity:
-            cached = {r["key"]: r["score"] for r in lines[1:]}
-            if set(records) <= set(cached):
-                return {k: cached[k] for k in records}
+    # another native run or detector: scored again
+    cache = RecordCache(out / SCORES, identity, other="replace", what="detector scores")
+    if all(cache.get(key) for key in records):
+        return {key: cache.get(key)["score"] for key in records}
     signals: dict = {}
     if config.detector != "language-drift":
         model = load_model(config.model, adapter=config.adapter, device=config.device,
@@ -78,8 +76,8 @@ def _scores(config, native_out: Path, records: dict[str, dict], out: Path) -> di
         signals = model_signals(model, tokenizer, records, [config.detector])
         del model
     scores = detector_scores(config.detector, records, signals)
-    write_lines(path, [json.dumps({"identity": identity})])
-    append_jsonl(path, [{"key": k, "score": v} for k, v in scores.items()])
+    cache.clear()  # one pass over every record: the file holds one run's scores
+    cache.add([{"key": k, "score": v} for k, v in scores.items()])
     return scores
 
 

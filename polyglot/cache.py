@@ -81,7 +81,7 @@ class RecordCache:
         if not self.path.is_file() and not self.per_record:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             append_jsonl(self.path, [{self.header: self.identity}])
-        elif self.path.is_file() and not self.path.read_bytes().endswith(b"\n"):
+        elif self.path.is_file() and not _ends_a_line(self.path):
             # a line cut by a kill: closed first
             with self.path.open("a", encoding="utf-8") as handle:
                 handle.write("\n")
@@ -93,3 +93,13 @@ class RecordCache:
         """Forget every record (the file starts again at the next ``add``)."""
         self.path.unlink(missing_ok=True)
         self.records = {}
+
+
+def _ends_a_line(path: Path) -> bool:
+    """Whether the file is empty or its last byte ends a line (read from the end only)."""
+    with path.open("rb") as handle:
+        handle.seek(0, 2)
+        if handle.tell() == 0:
+            return True
+        handle.seek(-1, 2)
+        return handle.read(1) == b"\n"

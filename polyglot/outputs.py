@@ -69,8 +69,13 @@ _held: dict[str, list] = {}  # lock path -> [open file, depth]: a process may re
 
 
 def lock_path(folder: Path) -> Path:
-    folder = Path(os.path.abspath(folder))
+    folder = Path(os.path.realpath(folder))  # one lock whatever the spelling (links, ..)
     return folder.parent / f".{folder.name}.lock"
+
+
+def is_lock(name: str) -> bool:
+    """A lock of a folder beside it (a sub-run's, inside its parent's output): not content."""
+    return name.startswith(".") and name.endswith(".lock")
 
 
 def _holder(path: Path) -> str:
@@ -261,7 +266,8 @@ def claim(
 
 def _decide(folder, kind, identity, *, overwrite, card, record, complete, differences, scratch, ours,
             beside_others, flag, reuse_on_overwrite) -> tuple[State, dict | None]:  # fmt: skip
-    if not folder.is_dir() or all(child.name in scratch for child in folder.iterdir()):
+    names = [c.name for c in folder.iterdir() if not is_lock(c.name)] if folder.is_dir() else []
+    if all(name in scratch for name in names):
         return "fresh", None
     try:
         previous = record(folder) if record is not None else read_card(folder, card)
@@ -288,6 +294,14 @@ def _decide(folder, kind, identity, *, overwrite, card, record, complete, differ
             overwrite_helps=True,
         )
     if previous is None:
+        other = _other_output(folder)
+        if other is not None:  # another command's output, recorded its own way
+            raise OutputRefused(
+                f"{folder} holds {named(other[0])} ({other[1]}), not {named(kind)}; choose "
+                f"another {flag}",
+                folder=folder,
+                overwrite_helps=False,
+            )
         checkpoint = any((folder / name).exists() for name in CHECKPOINT_FILES)
         if beside_others and not checkpoint:
             return "fresh", None
@@ -325,3 +339,19 @@ def _decide(folder, kind, identity, *, overwrite, card, record, complete, differ
     if overwrite and not (done and reuse_on_overwrite):
         return "fresh", previous
     return ("reuse" if done else "resume"), previous
+
+
+# where each kind of output records what made it, when that is not card.json
+RECORDS = {"run.json": "eval-run", "recipe.yaml": "trained-model", "testbed.json": "testbed"}
+
+
+def _other_output(folder: Path) -> tuple[str, str] | None:
+    """(kind, record file) of another command's output in ``folder``, if it holds one."""
+    for name, kind in RECORDS.items():
+        if (folder / name).is_file():
+            try:
+                found = read_card(folder, name) if name.endswith(".json") else None
+            except ConfigError:
+                found = None
+            return str((found or {}).get("kind") or kind), name
+    return None

@@ -291,7 +291,13 @@ def tree_hash(folder: str | Path) -> str | None:
     root = Path(folder)
     if not root.is_dir():
         return None
-    files = sorted(p for p in root.rglob("*") if p.is_file() and p.name not in (CARD_JSON, CARD_MD))
+    files = sorted(
+        p
+        for p in root.rglob("*")
+        if p.is_file()
+        and p.name not in (CARD_JSON, CARD_MD)
+        and not (p.name.startswith(".") and p.name.endswith(".lock"))  # a sub-run's lock
+    )
     digests = file_digests(files)
     combined = hashlib.sha256()
     for path in files:

@@ -150,3 +150,23 @@ def test_the_lock_file_goes_with_the_last_release(tmp_path):
     assert lock_path(tmp_path / "out").exists()
     outer.release()
     assert not lock_path(tmp_path / "out").exists()
+
+
+def test_a_sub_runs_lock_inside_a_folder_is_not_its_content(tmp_path):
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "._teacher.lock").write_text("")  # a killed sub-run's lock, inside its parent
+    (out / "_teacher").mkdir()
+    with claim(out, "distilled-model", {}, scratch={"_teacher"}) as taken:
+        assert taken.state == "fresh"
+
+
+def test_another_commands_output_is_named_by_its_own_record(tmp_path):
+    for name, words in (("run.json", "holds an eval run (run.json)"),
+                        ("testbed.json", "holds a testbed (testbed.json)")):  # fmt: skip
+        folder = tmp_path / name
+        folder.mkdir()
+        (folder / name).write_text("{}")
+        with pytest.raises(OutputRefused, match=re.escape(words)) as refused:
+            claim(folder, "dataset", {}, overwrite=True)
+        assert not refused.value.overwrite_helps

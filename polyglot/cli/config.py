@@ -16,8 +16,8 @@ from polyglot.config import merge_overrides, recipe_data
 
 OVERRIDES = typer.Argument(
     None,
-    help="Config overrides as dotted key=value, e.g. max_new_tokens=512 languages=\\[en,sw] "
-    "(values are read as YAML; a number indexes a list).",
+    help="Config overrides as dotted key=value, e.g. limit=100 languages=\\[en,sw] (values "
+    "are read as YAML; a number indexes a list).",
     show_default=False,
 )
 

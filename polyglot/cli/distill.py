@@ -7,9 +7,10 @@ from pathlib import Path
 import typer
 from rich.console import Console
 
+from polyglot.cli.config import with_default
 from polyglot.cli.errors import fail, friendly_errors
 from polyglot.cli.output import QUIET, eval_tables, stage_messages
-from polyglot.distill.recipe import load_distill_recipe
+from polyglot.distill.recipe import DistillRecipe, load_distill_recipe
 from polyglot.distill.run import distill
 
 console = Console(highlight=False)
@@ -58,28 +59,54 @@ def distill_command(
     languages: str | None = typer.Option(
         None, "--languages", "-l", help="The student's languages, comma-separated."
     ),
-    level: str | None = typer.Option(None, "--level", help="token (default) or sequence."),
-    divergence: str | None = typer.Option(
-        None, "--divergence", help="forward-kl (default), reverse-kl or jsd."
+    level: str | None = typer.Option(
+        None, "--level", help=with_default("token or sequence.", DistillRecipe, "level")
     ),
-    beta: float | None = typer.Option(None, "--beta", help="jsd: 0 = forward KL, 1 = reverse."),
+    divergence: str | None = typer.Option(
+        None,
+        "--divergence",
+        help=with_default("forward-kl, reverse-kl or jsd.", DistillRecipe, "divergence"),
+    ),
+    beta: float | None = typer.Option(
+        None,
+        "--beta",
+        help=with_default("jsd: 0 = forward KL, 1 = reverse.", DistillRecipe, "beta"),
+    ),
     temperature: float | None = typer.Option(
-        None, "--temperature", help="Softens both; loss x T²."
+        None,
+        "--temperature",
+        help=with_default("Softens both; loss x T².", DistillRecipe, "temperature"),
     ),
     ce_weight: float | None = typer.Option(
-        None, "--ce-weight", help="Share of cross-entropy on the response in the loss (0-1)."
+        None,
+        "--ce-weight",
+        help=with_default(
+            "Share of cross-entropy on the response in the loss (0-1).", DistillRecipe, "ce_weight"
+        ),
     ),
     on_policy: float | None = typer.Option(
-        None, "--on-policy", help="Share of steps on the student's own samples (0-1)."
+        None,
+        "--on-policy",
+        help=with_default(
+            "Share of steps on the student's own samples (0-1).", DistillRecipe, "on_policy"
+        ),
     ),
     teacher_logits: str | None = typer.Option(
-        None, "--teacher-logits", help="online (default) or topk (precomputed, --top-k)."
+        None,
+        "--teacher-logits",
+        help=with_default(
+            "online or topk (precomputed, --top-k).", DistillRecipe, "teacher_logits"
+        ),
     ),
-    top_k: int | None = typer.Option(None, "--top-k"),
+    top_k: int | None = typer.Option(
+        None, "--top-k", help=with_default("", DistillRecipe, "top_k")
+    ),
     response_field: str | None = typer.Option(
         None, "--response-field", help="The items' gold response field (testbed: cot_en)."
     ),
-    method: str | None = typer.Option(None, "--method", help="full (default) or lora."),
+    method: str | None = typer.Option(
+        None, "--method", help=with_default("full or lora.", DistillRecipe, "method")
+    ),
     steps: int | None = typer.Option(None, "--steps"),
     limit: int | None = typer.Option(None, "--limit", help="The first N parallel items."),
     out: str | None = typer.Option(None, "--out", "-o", help="Output folder (the recipe's out)."),

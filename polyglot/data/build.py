@@ -51,7 +51,7 @@ from polyglot.generation.engine import EngineSettings
 from polyglot.generation.loop import generate_missing
 from polyglot.outputs import claim, identity_differences
 from polyglot.packs import load_pack
-from polyglot.provenance import hash_file, make_card, tree_hash, write_card
+from polyglot.provenance import hash_file, make_card, read_card, tree_hash, write_card
 from polyglot.resources import testbed_dir
 from polyglot.text.answers import extract_answer, is_correct, parse_gold
 
@@ -488,21 +488,33 @@ def build_dataset(
         "dataset",
         overwrite=overwrite or rebuild_if_changed,
         reuse_on_overwrite=rebuild_if_changed,
-        complete=lambda folder: (folder / DATA_FILE).is_file(),
+        complete=_finished,
         differences=lambda card: identity_differences(card.get("config") or {}, identity),
-        # written before the card (a build killed or ended empty): started again; teacher.jsonl
-        # is keyed by its teacher and reused by any build that asks the same one
-        scratch={TEACHER_FILE, DATA_FILE, SUMMARY_FILE},
-        ours={"README.md"},
+        # teacher.jsonl is keyed by its teacher (reused by any build that asks it); a summary
+        # alone is what a build that ended empty leaves
+        scratch={TEACHER_FILE, SUMMARY_FILE},
     ) as taken:
         if taken.state == "reuse":
             log(f"{out}: already built with this config; reusing it (--overwrite to rebuild)")
             return read_json(out / SUMMARY_FILE, "dataset summary")
-        if taken.state == "fresh" and out.is_dir():
+        if out.is_dir():  # what an earlier build of this folder left (its card says which)
             for name in (DATA_FILE, SUMMARY_FILE, "README.md", "card.json", "card.md"):
                 (out / name).unlink(missing_ok=True)
-        return _build_into(config, out, identity, workers=workers, skip_bad=skip_bad,
-                           progress=progress, log=log)  # fmt: skip
+        # the card first: a build killed from here on is this config's, and a rerun finishes it
+        write_card(out, make_card("dataset", identity, {"source": config.source}))
+        try:
+            return _build_into(config, out, identity, workers=workers, skip_bad=skip_bad,
+                               progress=progress, log=log)  # fmt: skip
+        except ConfigError:  # refused (bad input, nothing left): the folder is any build's again
+            for name in ("card.json", "card.md"):
+                (out / name).unlink(missing_ok=True)
+            raise
+
+
+def _finished(folder: Path) -> bool:
+    """The build's last step is its card with the summary."""
+    card = read_card(folder) or {}
+    return (folder / DATA_FILE).is_file() and "summary" in card
 
 
 def _build_into(config: DataBuildConfig, out: Path, identity: dict, *, workers: int,

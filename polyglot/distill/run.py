@@ -151,15 +151,19 @@ def _teacher_answers(recipe: DistillRecipe, out: Path, dataset, progress: bool, 
         device=recipe.device, out=str(out / "_teacher"), progress=progress,
         backend=recipe.generation.backend, **recipe.generation.engine(),
     )  # fmt: skip
-    try:
-        run = evaluate(config)
-    except OutputRefused as err:  # this folder's own scratch, made with other settings: redone
-        if not err.overwrite_helps:
-            raise
-        run = evaluate(config.model_copy(update={"overwrite": True}))
+    if process_rank():  # the main process made the run before its word to the others: read it
+        records = read_records(out / "_teacher" / "generations.jsonl")
+    else:
+        try:
+            run = evaluate(config)
+        except OutputRefused as err:  # this folder's own scratch, made with other settings
+            if not err.overwrite_helps:
+                raise
+            run = evaluate(config.model_copy(update={"overwrite": True}))
+        records = read_records(run.out / "generations.jsonl")
     answers, cut = {}, 0
     limit = recipe.sequence.max_new_tokens
-    for record in read_records(run.out / "generations.jsonl").values():
+    for record in records.values():
         if not (record["correct"] or recipe.sequence.keep == "all"):
             continue
         if not (record.get("output") or "").strip():

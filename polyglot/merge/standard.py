@@ -155,19 +155,20 @@ def standard_merge(
     temporary = prepare(out, recipe, inputs, overwrite=overwrite, sources=tuple(roles.values()))
     if temporary is None:
         return {**recipe, "reused": True}
-    from mergekit.config import MergeConfiguration
-    from mergekit.merge import run_merge
-    from mergekit.options import MergeOptions
+    try:  # from here the claim on out is released however it ends
+        from mergekit.config import MergeConfiguration
+        from mergekit.merge import run_merge
+        from mergekit.options import MergeOptions
 
-    config = mergekit_config(
-        method,
-        [str(Path(e).resolve()) for e in experts],  # absolute: mergekit.yaml works from anywhere
-        base=str(Path(base).resolve()) if base is not None else None,
-        weights=weights,
-        density=density,
-        dtype=checkpoints[0].dtype(),
-    )
-    try:
+        # absolute paths: mergekit.yaml works from any folder
+        config = mergekit_config(
+            method,
+            [str(Path(e).resolve()) for e in experts],
+            base=str(Path(base).resolve()) if base is not None else None,
+            weights=weights,
+            density=density,
+            dtype=checkpoints[0].dtype(),
+        )
         options = MergeOptions(copy_tokenizer=False, quiet=True, write_model_card=False)
 
         with quiet_transformers():  # mergekit's config handling warns about transformers' names

@@ -16,6 +16,7 @@ import os
 import shutil
 import warnings
 from collections.abc import Callable
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -27,7 +28,7 @@ from polyglot.evaluate import EvalConfig, evaluate
 from polyglot.files import check_output_dir, read_json, read_jsonl, write_atomic, write_json
 from polyglot.generation.registry import close_backends
 from polyglot.models import load_model, load_tokenizer, pick_device
-from polyglot.outputs import Claim, claim, identity_differences
+from polyglot.outputs import Claim, claim, hold, identity_differences
 from polyglot.report.charts import line_chart
 from polyglot.train.trainer import CHECKPOINTS, CURVE
 
@@ -69,9 +70,12 @@ def run_recipe(recipe, job: Job, *, overwrite: bool = False, progress: bool = Tr
     if rank:  # under torchrun / accelerate launch: the main process speaks for all
         log, progress = _silent, False
     out = check_output_dir(recipe.out)
-    job.before_claim(out, rank)
-    taken = claim_model_folder(out, recipe, overwrite and not rank, job.inputs,
-                               scratch=job.scratch, kind=job.kind, lock=not rank)  # fmt: skip
+    # the main process holds the folder before anything in it changes; the others of its
+    # launch decide as it does (the same overwrite), without the lock
+    with hold(out) if not rank else nullcontext():
+        job.before_claim(out, rank)
+        taken = claim_model_folder(out, recipe, overwrite, job.inputs, scratch=job.scratch,
+                                   kind=job.kind, lock=not rank)  # fmt: skip
     with taken:
         if taken.state == "reuse":
             if rank:  # the main process re-evaluates and reports

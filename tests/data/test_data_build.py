@@ -350,3 +350,17 @@ def test_each_response_filter(tmp_path):
         )
         == "language_share"
     )
+
+
+def test_a_users_own_files_are_never_replaced(tmp_path):
+    mine = tmp_path / "mine"
+    mine.mkdir()
+    (mine / "data.jsonl").write_text('{"mine": 1}\n')
+    (mine / "README.md").write_text("my notes\n")
+    for extra in ([], ["--overwrite"]):
+        result = runner.invoke(
+            app, ["data", "build", "-l", "sw", "--limit", "2", "--out", str(mine), *extra]
+        )
+        assert result.exit_code == 2
+    assert (mine / "data.jsonl").read_text() == '{"mine": 1}\n'
+    assert (mine / "README.md").read_text() == "my notes\n"

@@ -442,3 +442,26 @@ def test_two_processes_distill_one_model(in_shipped, tmp_path, launcher, extra):
     assert summary["training"]["processes"] == 2 and summary["training"]["steps"] == 4
     assert summary["training"]["divergence_after"] < summary["training"]["divergence_before"]
     assert (out / "model.safetensors").is_file() and not (out / "_ready.json").exists()
+
+
+def test_a_second_distillation_on_a_held_folder_changes_nothing(in_testbed, tmp_path):
+    import subprocess
+    import sys
+
+    out = tmp_path / "held"
+    out.mkdir()
+    record = out / "recipe.yaml"  # an unstarted distillation's record (freed by a rerun)
+    record.write_text("identity: {}\nrecipe: {teacher: x}\n")
+    holder = subprocess.Popen(
+        [sys.executable, "-c", "import sys, time\nfrom polyglot.outputs import hold\n"
+         "hold(sys.argv[1])\nprint('held', flush=True)\ntime.sleep(600)", str(out)],
+        stdout=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    try:
+        assert holder.stdout.readline().strip() == "held"
+        result = _distill(in_testbed, out)
+        assert result.exit_code == 2 and f"process {holder.pid}" in result.output, result.output
+        assert record.is_file()  # the running one's folder is left as it was
+    finally:
+        holder.kill()
+        holder.wait()

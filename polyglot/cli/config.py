@@ -12,7 +12,7 @@ import typer
 from pydantic import BaseModel
 from pydantic_core import PydanticUndefined
 
-from polyglot.config import merge_overrides, recipe_data
+from polyglot.config import ConfigError, merge_overrides, parse_overrides, recipe_data
 
 OVERRIDES = typer.Argument(
     None,
@@ -26,16 +26,33 @@ def settings_from(config: Path | None, overrides: list[str] | None, flags: dict[
     """The settings dict and the source to name in errors: the file, its overrides, then the
     flags that were given (``flags``: config key, dotted for nested ones -> value or None)."""
     data, source = recipe_data(config, overrides)
+    overridden = parse_overrides(overrides or [])
     given: dict[str, Any] = {}
     for key, value in flags.items():
         if value is None:
             continue
+        said = _dotted(overridden, key)
+        if said is not _MISSING and said != value:
+            raise ConfigError(
+                f"{key} is given twice: as a flag ({value!r}) and as {key}={said!r}; give one"
+            )
         target = given
         *parents, last = key.split(".")
         for part in parents:
             target = target.setdefault(part, {})
         target[last] = value
     return merge_overrides(data, given), source
+
+
+_MISSING = object()
+
+
+def _dotted(nested: dict, key: str):
+    for part in key.split("."):
+        if not isinstance(nested, dict) or part not in nested:
+            return _MISSING
+        nested = nested[part]
+    return nested
 
 
 def default_of(model: type[BaseModel], field: str) -> Any:

@@ -9,9 +9,10 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from polyglot.cli.config import OVERRIDES, settings_from, with_default
 from polyglot.cli.errors import friendly_errors
 from polyglot.cli.output import QUIET, stage_messages
-from polyglot.config import validate_model
+from polyglot.config import merge_overrides, validate_model
 from polyglot.testbed.build import TestbedConfig, build_testbed, tiny_config
 
 app = typer.Typer(
@@ -24,6 +25,10 @@ console = Console(highlight=False)
 @app.command()
 @friendly_errors
 def build(
+    overrides: list[str] = OVERRIDES,
+    config_file: Path | None = typer.Option(
+        None, "--config", "-c", help="A testbed config YAML (world: ..., model: ...)."
+    ),
     out: Path = typer.Option(Path("runs/testbed"), "--out", "-o", help="Testbed folder."),
     tiny: bool = typer.Option(
         False, "--tiny", help="A tiny world and model, in seconds (for tests)."
@@ -39,13 +44,21 @@ def build(
         None,
         "--languages",
         "-l",
-        help="Comma-separated (default: every language with templates; must include en).",
+        help=with_default("Comma-separated; must include en.", TestbedConfig, "world.languages"),
     ),
-    steps: int | None = typer.Option(None, "--steps", help="Base-model training steps."),
+    steps: int | None = typer.Option(
+        None,
+        "--steps",
+        help=with_default("Base-model training steps.", TestbedConfig, "model.steps"),
+    ),
     problems: int | None = typer.Option(
-        None, "--problems", help="Training problems in the world (default 10000)."
+        None,
+        "--problems",
+        help=with_default("Training problems in the world.", TestbedConfig, "world.train"),
     ),
-    seed: int | None = typer.Option(None, "--seed"),
+    seed: int | None = typer.Option(
+        None, "--seed", help=with_default("World and model seed.", TestbedConfig, "world.seed")
+    ),
     progress: bool = typer.Option(True, "--progress/--no-progress"),
     quiet: bool = QUIET,
 ) -> None:
@@ -56,18 +69,12 @@ def build(
     tokenizer and base are the ones polyglot ships (the same on every machine). Finished stages
     are reused on a rerun."""
 
-    config = tiny_config() if tiny else TestbedConfig()
-    world, model = config.world.model_dump(), config.model.model_dump()
-    if languages:
-        world["languages"] = [code.strip() for code in languages.split(",") if code.strip()]
-    if steps is not None:
-        model["steps"] = steps
-    if problems is not None:
-        world["train"] = problems
-    if seed is not None:
-        world["seed"] = model["seed"] = seed
-
-    config = validate_model({"world": world, "model": model}, TestbedConfig, source="command line")
+    listed = [code.strip() for code in languages.split(",") if code.strip()] if languages else None
+    flags = {"world.languages": listed, "model.steps": steps, "world.train": problems,
+             "world.seed": seed, "model.seed": seed}  # fmt: skip
+    values, source = settings_from(config_file, overrides, flags)
+    start = (tiny_config() if tiny else TestbedConfig()).model_dump(mode="json")
+    config = validate_model(merge_overrides(start, values), TestbedConfig, source=source)
     state = build_testbed(
         out,
         config,

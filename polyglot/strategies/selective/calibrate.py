@@ -86,12 +86,16 @@ def train_detectors(
     # the two runs inside decide what is reused; this folder's card says what made it
     with claim(out, KIND, overwrite=overwrite, differences=lambda previous: [],
                ours=("native", "probe.json")) as taken:  # fmt: skip
-        write_card(taken.folder, make_card(KIND, native_config.result_fields()))
-        return _calibrate(taken.folder, native_config, understood_config, model=model,
+        card = make_card(KIND, native_config.result_fields())
+        if taken.previous is None:  # a new folder says at once what it is for
+            write_card(taken.folder, card)
+        meta = _calibrate(taken.folder, native_config, understood_config, model=model,
                           adapter=adapter, revision=revision, device=device, benchmark=benchmark,
                           data=data, limit=limit, max_new_tokens=max_new_tokens, mode=mode,
                           shots=shots, chat_template=chat_template, seed=seed,
                           probe_kind=probe_kind, overwrite=overwrite, log=log)  # fmt: skip
+        write_card(taken.folder, card)  # what made the probe now in the folder
+        return meta
 
 
 def _calibrate(out, native_config, understood_config, *, model, adapter, revision, device,
@@ -108,8 +112,13 @@ def _calibrate(out, native_config, understood_config, *, model, adapter, revisio
         except ConfigError as err:
             if not (overwrite and isinstance(err, OutputRefused) and err.overwrite_helps):
                 message = str(err).replace("Pass --overwrite", "pass --overwrite")
-                raise ConfigError(message.replace("pass --overwrite", "pass --overwrite to "
-                                                  "`polyglot detect train`")) from None  # fmt: skip
+                message = message.replace("pass --overwrite", "pass --overwrite to "
+                                          "`polyglot detect train`")  # fmt: skip
+                if isinstance(err, OutputRefused):
+                    raise OutputRefused(message, folder=err.folder,
+                                        overwrite_helps=err.overwrite_helps,
+                                        differences=err.differences) from None  # fmt: skip
+                raise ConfigError(message) from None
             return evaluate(config.model_copy(update={"overwrite": True}), backends)
 
     native = run(native_config)

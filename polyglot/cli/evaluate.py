@@ -185,12 +185,16 @@ def eval_command(
     strategy: str | None = typer.Option(
         None,
         "--strategy",
-        help="native (each item as it is; the default); translate-all (every non-English item "
-        "solved from its English translation; needs --translator); self-translate / clp "
-        "(translate-all with the model's own translation / English restatement); selective "
-        "(translate only the items --detector flags); clc (the item's versions in --pivots "
-        "languages vote: the benchmark's own, or --translator's); clsp (clc on the model's "
-        "restatements in each pivot language).",
+        help=with_default(
+            "native (each item as it is); translate-all (every non-English item solved from "
+            "its English translation; needs --translator); self-translate / clp (translate-all "
+            "with the model's own translation / English restatement); selective (translate only "
+            "the items --detector flags); clc (the item's versions in --pivots languages vote: "
+            "the benchmark's own, or --translator's); clsp (clc on the model's restatements in "
+            "each pivot language).",
+            EvalConfig,
+            "strategy",
+        ),
     ),
     pivots: str | None = typer.Option(
         None,
@@ -227,9 +231,12 @@ def eval_command(
     inject: str | None = typer.Option(
         None,
         "--inject",
-        help="How the English enters: replace (solve it as an English item; the default) or "
-        "prefill (keep the native question, begin the reasoning with 'I understand the "
-        "question as: ...').",
+        help=with_default(
+            "How the English enters: replace (solve it as an English item) or prefill (keep the "
+            "native question, begin the reasoning with 'I understand the question as: ...').",
+            EvalConfig,
+            "inject",
+        ),
     ),
     tensor_parallel_size: int | None = TENSOR_PARALLEL,
     pipeline_parallel_size: int | None = PIPELINE_PARALLEL,

@@ -171,17 +171,6 @@ class Claim:
     def __exit__(self, *exc) -> None:
         self.release()
 
-    def clear(self, keep: Iterable[str] = ()) -> None:
-        """Remove what the folder holds except ``keep`` (names): the start of an overwrite."""
-        import shutil
-
-        keep = set(keep)
-        if not self.folder.is_dir():
-            return
-        for child in self.folder.iterdir():
-            if child.name not in keep:
-                shutil.rmtree(child) if child.is_dir() else child.unlink()
-
 
 def identity_differences(previous: dict, identity: dict, prefix: str = "") -> list[str]:
     """Where two identities differ, as ``key old -> new`` (dotted keys for nested ones)."""

@@ -3,7 +3,7 @@
 The names below load with their module on first use, so that importing one module of this
 package (the reports read ``polyglot.evaluate.results``) does not import all of it."""
 
-from importlib import import_module
+from polyglot.lazy import exports
 
 _EXPORTS = {
     "EvalConfig": "polyglot.evaluate.config",
@@ -15,8 +15,4 @@ _EXPORTS = {
 }
 __all__ = sorted(_EXPORTS)
 
-
-def __getattr__(name: str):
-    if name in _EXPORTS:
-        return getattr(import_module(_EXPORTS[name]), name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+__getattr__ = exports(__name__, _EXPORTS)

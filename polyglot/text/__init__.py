@@ -4,7 +4,7 @@ The names below load with their module on first use: ``polyglot.packs`` reads
 ``polyglot.text.numbers`` and ``polyglot.text.answers`` reads the packs, so this package must
 not import them all when any of its modules is imported."""
 
-from importlib import import_module
+from polyglot.lazy import exports
 
 _EXPORTS = {
     "Answer": "polyglot.text.answers",
@@ -19,8 +19,4 @@ _EXPORTS = {
 }
 __all__ = sorted(_EXPORTS)
 
-
-def __getattr__(name: str):
-    if name in _EXPORTS:
-        return getattr(import_module(_EXPORTS[name]), name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+__getattr__ = exports(__name__, _EXPORTS)

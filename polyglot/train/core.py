@@ -17,7 +17,7 @@ import shutil
 import warnings
 from collections.abc import Callable
 from contextlib import nullcontext
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -60,7 +60,6 @@ class Job:
     before_claim: Callable[[Path, int], None] = lambda out, rank: None
     on_reuse: Callable[[Path], None] = lambda out: None
     cleanup: Callable[[Path], None] = lambda out: None  # after the summary
-    extra: dict = field(default_factory=dict)
 
 
 def run_recipe(recipe, job: Job, *, overwrite: bool = False, progress: bool = True,
@@ -321,11 +320,10 @@ def write_summary_and_evaluate(recipe, out: Path, summary: dict, *, progress: bo
 
 
 def world_size() -> int:
-
+    """The processes of this torchrun / accelerate launch (1 when alone)."""
     return int(os.environ.get("WORLD_SIZE", "1"))
 
 
 def process_rank() -> int:
     """This process's rank under torchrun / accelerate launch (0 when alone)."""
-
     return int(os.environ.get("RANK", "0"))
